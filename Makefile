@@ -1,0 +1,80 @@
+# ULMFiT as Unix tools.  `make` builds every tool in $(B)/bin; `make test`
+# runs the suite (TAP, under prove); `make asan` runs it again under
+# AddressSanitizer + UBSan; `make check` does deps + test + asan (CI).
+B        ?= build
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+# -march: the reference kernels are plain C; let the compiler use the CPU.
+XCFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
+            -Ilibcore -Ikernels -I/usr/include/x86_64-linux-gnu
+LDLIBS   := -larchive -lcurl -lutf8proc -lpcre2-8 -lopenblas -lxxhash -lm -pthread
+PREFIX   ?= /usr/local
+
+TOOLS    := $(sort $(basename $(notdir $(wildcard tools/*.c))))
+CORE_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard libcore/*.c))
+KERN_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard kernels/cpu/*.c))
+UNITS    := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/*.c))
+BINS     := $(TOOLS:%=$(B)/bin/%)
+
+all: $(BINS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libcore.a: $(CORE_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+$(B)/libkern.a: $(KERN_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/bin/%: $(B)/tools/%.o $(B)/libcore.a $(B)/libkern.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libcore.a $(B)/libkern.a $(B)/libcore.a $(LDLIBS)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(B)/libcore.a $(B)/libkern.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libcore.a $(B)/libkern.a $(B)/libcore.a $(LDLIBS)
+
+units: $(UNITS)
+
+# Tool tests find the tools on PATH; unit tests are executables.  TESTS
+# narrows the run: make test TESTS=tests/numz.t
+TESTS ?= $(sort $(wildcard tests/*.t)) $(UNITS)
+test: all units
+	PATH="$(CURDIR)/$(B)/bin:$$PATH" ULMFIT_BUILD="$(CURDIR)/$(B)" \
+	  prove --exec '' $(PROVEFLAGS) $(TESTS)
+
+SAN := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+       -fno-sanitize-recover=undefined
+asan:
+	$(MAKE) B=build-asan CFLAGS="$(SAN)" LDFLAGS="$(SAN)" \
+	  ULMFIT_SAN=1 test
+
+deps:
+	sh scripts/deps.sh
+
+check: deps
+	$(MAKE) test
+	$(MAKE) asan
+
+bench: deps all
+	sh bench/run.sh $(B)
+
+demo: deps all
+	$(MAKE) -C pipelines/demo BIN="$(CURDIR)/$(B)/bin"
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin
+	for s in 1 5 7; do for f in man/man$$s/*.$$s; do [ -f "$$f" ] && \
+	  install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man$$s; done; done; true
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all units test asan deps check bench demo install clean
+.SECONDARY:
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,22 @@
+/* kernels.h: the one header of compute operations.
+ *
+ * Every maths routine the models use is declared behind this header.
+ * kernels/cpu/ is the reference implementation (plain C loops, cblas_sgemm
+ * through OpenBLAS, -O2, no fast-math) and is what the tests check;
+ * kernels/cuda/ will hold twins with the same signatures.  Per-element
+ * maths lives once in *_elem.h headers as static inline functions marked
+ * KERN_HD, so nvcc compiles exactly the maths the CPU tests checked.
+ *
+ * Each area has its own header, included here, owned by one part of the
+ * code: lstm/embedding/dropout/loss/adam (language model) and the
+ * classifier head (pooling, batch norm, linear). */
+#ifndef KERNELS_H
+#define KERNELS_H
+
+#ifdef __CUDACC__
+#define KERN_HD __host__ __device__
+#else
+#define KERN_HD
+#endif
+
+#endif

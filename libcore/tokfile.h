@@ -1,0 +1,45 @@
+/* tokfile.h: the .tok text format and token escaping.
+ *
+ * One document per line:  split TAB label TAB tok1 SP tok2 ... NL
+ * Inside a field or token: backslash, newline, tab and carriage return are
+ * written \\ \n \t \r, and a space inside a token is U+2581 (as fastai's
+ * replace_space).  The vocab file uses the same escaping, one token a line. */
+#ifndef TOKFILE_H
+#define TOKFILE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Growable byte buffer used across libcore. */
+struct buf {
+	char *p;
+	size_t n, cap;
+};
+void buf_grow(struct buf *b, size_t extra);
+void buf_add(struct buf *b, const void *p, size_t n);
+static inline void buf_addc(struct buf *b, char c)
+{ if (b->n + 1 > b->cap) buf_grow(b, 1); b->p[b->n++] = c; }
+void buf_adds(struct buf *b, const char *s);
+void buf_free(struct buf *b);
+
+/* Append token t (n bytes, raw) to b, escaped; spaces become U+2581. */
+void tok_escape(struct buf *b, const char *t, size_t n);
+/* Unescape in place; returns the new length.  Unknown escapes are kept. */
+size_t tok_unescape(char *s, size_t n);
+
+/* A parsed .tok line.  Fields point into the line buffer (escaped form;
+ * tokens are escaped strings, which is what the vocab stores too). */
+struct tokdoc {
+	char *split, *label;
+	char **tok;
+	size_t ntok, cap;
+};
+/* Read one line (any length) into line; returns 0 at EOF, 1 otherwise.
+ * Dies on a read error. */
+int read_line(FILE *f, const char *name, struct buf *line);
+/* Parse line (NUL-terminated, no trailing newline) in place.  Returns 0,
+ * or -1 if the line lacks the two tabs of the format. */
+int tokdoc_parse(struct tokdoc *d, char *line);
+void tokdoc_free(struct tokdoc *d);
+
+#endif

@@ -1,0 +1,377 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+const char *argv0 = "ulmfit";
+
+void
+vwarn(const char *fmt, va_list ap)
+{
+	int e = errno;
+	size_t n = strlen(fmt);
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", argv0);
+	vfprintf(stderr, fmt, ap);
+	if (n && fmt[n - 1] == ':')
+		fprintf(stderr, " %s", strerror(e));
+	fputc('\n', stderr);
+}
+
+void
+warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}
+
+_Noreturn void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+_Noreturn void
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	exit(2);
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		die("out of memory (%zu bytes)", n);
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		die("out of memory (%zu x %zu bytes)", n, size);
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	if (!(p = realloc(p, n ? n : 1)))
+		die("out of memory (%zu bytes)", n);
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	return memcpy(xmalloc(n), s, n);
+}
+
+FILE *
+open_in(const char *path)
+{
+	FILE *f;
+
+	if (!strcmp(path, "-"))
+		return stdin;
+	if (!(f = fopen(path, "rb")))
+		die("%s:", path);
+	return f;
+}
+
+void
+close_in(FILE *f, const char *path)
+{
+	if (ferror(f))
+		die("%s: read error", path);
+	if (f != stdin)
+		fclose(f);
+}
+
+/* ---- atomic output ---------------------------------------------------- */
+
+/* The pending list is read by a signal handler: a singly linked list whose
+ * head is swapped in one store, with tmp names fixed before linking. */
+static struct out *volatile pending;
+static int cleanup_installed;
+
+void
+out_cleanup_all(void)
+{
+	for (struct out *o = pending; o; o = o->next)
+		if (o->tmp)
+			unlink(o->tmp);
+}
+
+static void
+on_signal(int sig)
+{
+	out_cleanup_all();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void
+at_exit_cleanup(void)
+{
+	out_cleanup_all();
+}
+
+void
+out_install_cleanup(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+	struct sigaction sa;
+
+	if (cleanup_installed)
+		return;
+	cleanup_installed = 1;
+	atexit(at_exit_cleanup);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+		struct sigaction old;
+		/* leave a handler the tool installed (or an ignored signal) alone */
+		if (sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler != SIG_DFL)
+			continue;
+		sigaction(sigs[i], &sa, NULL);
+	}
+}
+
+static void
+unlink_pending(struct out *o)
+{
+	struct out **pp = (struct out **)&pending;
+
+	for (; *pp; pp = &(*pp)->next)
+		if (*pp == o) {
+			*pp = o->next;
+			break;
+		}
+}
+
+struct out *
+out_open(const char *path, int binary)
+{
+	struct out *o = xcalloc(1, sizeof *o);
+	int fd;
+
+	o->path = xstrdup(path);
+	if (!strcmp(path, "-")) {
+		if (binary && isatty(STDOUT_FILENO))
+			usage_error("refusing to write binary data to a terminal;"
+			            " use -o FILE or a pipe");
+		o->f = stdout;
+		return o;
+	}
+	out_install_cleanup();
+	o->tmp = xmalloc(strlen(path) + 32);
+	sprintf(o->tmp, "%s.tmp.%ld", path, (long)getpid());
+	if ((fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
+		die("%s:", o->tmp);
+	if (!(o->f = fdopen(fd, "wb")))
+		die("%s:", o->tmp);
+	o->next = pending;
+	pending = o;
+	return o;
+}
+
+static void
+out_free(struct out *o)
+{
+	free(o->path);
+	free(o->tmp);
+	free(o);
+}
+
+int
+out_close(struct out *o)
+{
+	int bad = 0;
+
+	if (fflush(o->f) == EOF || ferror(o->f)) {
+		warn("%s:", o->path);
+		bad = 1;
+	}
+	if (!o->tmp) {              /* stdout: nothing to rename */
+		out_free(o);
+		return bad;
+	}
+	if (!bad && fsync(fileno(o->f)) < 0 && errno != EINVAL) {
+		warn("%s: fsync:", o->path);
+		bad = 1;
+	}
+	if (fclose(o->f) == EOF && !bad) {
+		warn("%s:", o->path);
+		bad = 1;
+	}
+	if (!bad && rename(o->tmp, o->path) < 0) {
+		warn("%s:", o->path);
+		bad = 1;
+	}
+	if (bad)
+		unlink(o->tmp);
+	unlink_pending(o);
+	out_free(o);
+	return bad;
+}
+
+void
+out_abort(struct out *o)
+{
+	if (o->tmp) {
+		fclose(o->f);
+		unlink(o->tmp);
+		unlink_pending(o);
+	}
+	out_free(o);
+}
+
+/* ---- progress ------------------------------------------------------------ */
+
+double
+now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void
+progress_init(struct progress *p, const char *label, uint64_t total, int quiet)
+{
+	memset(p, 0, sizeof *p);
+	p->label = label;
+	p->total = total;
+	p->on = !quiet && isatty(STDERR_FILENO);
+	p->t0 = p->last = now_sec();
+}
+
+static void
+progress_draw(struct progress *p, double t)
+{
+	double el = t - p->t0;
+
+	if (p->total) {
+		double f = (double)p->done / p->total;
+		int w = 30, k = (int)(f * w + 0.5);
+		if (k > w)
+			k = w;
+		fprintf(stderr, "\r%s [%.*s%*s] %5.1f%% %llu/%llu %02d:%02d",
+		        p->label, k, "##############################", w - k, "",
+		        100 * f, (unsigned long long)p->done,
+		        (unsigned long long)p->total,
+		        (int)el / 60, (int)el % 60);
+		if (f > 0 && f < 1) {
+			int eta = (int)(el / f - el);
+			fprintf(stderr, " <%02d:%02d", eta / 60, eta % 60);
+		}
+	} else {
+		fprintf(stderr, "\r%s %llu %02d:%02d", p->label,
+		        (unsigned long long)p->done, (int)el / 60, (int)el % 60);
+	}
+	fputs("\033[K", stderr);
+}
+
+void
+progress_set(struct progress *p, uint64_t done)
+{
+	double t;
+
+	p->done = done;
+	if (!p->on)
+		return;
+	t = now_sec();
+	if (t - p->last < 0.1 && done != p->total)
+		return;
+	p->last = t;
+	progress_draw(p, t);
+}
+
+void
+progress_end(struct progress *p)
+{
+	if (!p->on)
+		return;
+	progress_draw(p, now_sec());
+	fputc('\n', stderr);
+	p->on = 0;
+}
+
+/* ---- option parsing ------------------------------------------------------ */
+
+long
+parse_long(const char *s, const char *what, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!*s || *end || errno)
+		usage_error("%s: '%s' is not an integer", what, s);
+	if (v < lo || v > hi)
+		usage_error("%s: %ld is out of range [%ld, %ld]", what, v, lo, hi);
+	return v;
+}
+
+double
+parse_double(const char *s, const char *what)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (!*s || *end || errno || !isfinite(v))
+		usage_error("%s: '%s' is not a number", what, s);
+	return v;
+}
+
+void
+parse_lr(const char *s, const char *what, double *lo, double *hi)
+{
+	const char *colon = strchr(s, ':');
+
+	if (!colon) {
+		*lo = *hi = parse_double(s, what);
+	} else {
+		char *a = xstrdup(s);
+		a[colon - s] = 0;
+		*lo = *a ? parse_double(a, what) : 0;
+		*hi = parse_double(colon + 1, what);
+		free(a);
+	}
+	if (*hi <= 0 || *lo < 0 || *lo > *hi)
+		usage_error("%s: '%s': want LR, LO:HI or :HI with 0 < LO <= HI",
+		            what, s);
+}

@@ -1,0 +1,37 @@
+# lib.sh: TAP helpers for tool tests.  Source it, call the checks, end
+# with done_testing.  Tools are on PATH (the Makefile puts $(B)/bin first).
+set -u
+T=$(mktemp -d "${TMPDIR:-/tmp}/ulmfit-test.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+n=0 bad=0
+# Debian's python3 (with python3-torch), not whatever python3 is on PATH.
+PY=/usr/bin/python3
+SHARED=${ULMFIT_SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
+
+ok() {      # ok COND-EXIT-STATUS DESCRIPTION
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else
+		echo "not ok $n - $2"; bad=$((bad + 1)); fi
+}
+check() {   # check DESCRIPTION CMD...: passes when CMD exits 0
+	d=$1; shift
+	if "$@" >"$T/.out" 2>"$T/.err"; then ok 0 "$d"; else
+		ok 1 "$d"; sed 's/^/#   /' "$T/.err" | head -20; fi
+}
+is() {      # is GOT WANT DESCRIPTION
+	if [ "$1" = "$2" ]; then ok 0 "$3"; else
+		ok 1 "$3"; printf '#   got:  %s\n#   want: %s\n' "$1" "$2"; fi
+}
+exits() {   # exits STATUS DESCRIPTION CMD...: CMD exits with STATUS
+	want=$1 d=$2; shift 2
+	"$@" >"$T/.out" 2>"$T/.err"; got=$?
+	if [ "$got" -eq "$want" ]; then ok 0 "$d"; else
+		ok 1 "$d"; echo "#   exit $got, want $want"
+		sed 's/^/#   /' "$T/.err" | head -5; fi
+}
+errmatch() { # errmatch REGEX DESCRIPTION: last stderr matches
+	if grep -Eq "$1" "$T/.err"; then ok 0 "$2"; else ok 1 "$2";
+		sed 's/^/#   stderr: /' "$T/.err" | head -5; fi
+}
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+done_testing() { echo "1..$n"; [ "$bad" -eq 0 ]; exit $?; }

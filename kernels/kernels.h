@@ -19,4 +19,11 @@
 #define KERN_HD
 #endif
 
+/* language model compute (lstm/embedding/dropout/loss engineer) */
+#include "blas.h"
+#include "lstm.h"
+#include "embed.h"
+#include "dropout.h"
+#include "loss.h"
+
 #endif

@@ -1,0 +1,37 @@
+/* blas.h: GEMM (OpenBLAS cblas_sgemm, row-major) and the worker threads
+ * that run the per-element loops.
+ *
+ * Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back
+ * to its generic SSE3 kernel (about 5x slower) unless OPENBLAS_CORETYPE
+ * names a core.  blas_setup() fixes that before any GEMM runs: when the
+ * variable is unset and the CPU has AVX2 (Haswell kernels) or AVX-512
+ * (SkylakeX kernels), it sets it and re-executes /proc/self/exe once
+ * (OpenBLAS reads the variable only when the library is loaded). */
+#ifndef KERN_BLAS_H
+#define KERN_BLAS_H
+
+#include <stddef.h>
+
+/* Call first thing in main() of every tool that does maths.  Returns the
+ * core type in force ("Haswell", "SkylakeX", or the user's own value);
+ * NULL when nothing was set (a CPU without AVX2). */
+const char *blas_setup(char **argv);
+
+/* Threads for OpenBLAS and for the element loops (kern_par_for).  n <= 0:
+ * the number of online CPUs.  Results are bitwise identical for a fixed n. */
+void kern_set_threads(int n);
+int kern_threads(void);
+
+/* C(M,N) = alpha op(A)(M,K) op(B)(K,N) + beta C.  Row-major; ta/tb 1 means
+ * the stored matrix is transposed (A is stored (K,M), B is stored (N,K)). */
+void blas_sgemm(int ta, int tb, int M, int N, int K, float alpha,
+                const float *A, int lda, const float *B, int ldb,
+                float beta, float *C, int ldc);
+
+/* Run fn(ctx, lo, hi) over [0, n) split into kern_threads() contiguous,
+ * equal pieces (the split depends only on n and the thread count, so the
+ * result does too).  Small n runs inline. */
+typedef void (*kern_range_fn)(void *ctx, long lo, long hi);
+void kern_par_for(long n, long min_per_thread, kern_range_fn fn, void *ctx);
+
+#endif

@@ -11,7 +11,7 @@
 #include "lstm_elem.h"
 
 /* One step for B rows.  pre (B,4H): pre-activations in, activations out;
- * cprev, c, tc = tanh(c), h: (B,H).  h may be strided: row b at h+b*ldh. */
+ * cprev, c, tc = tanh(c), h: (B,H). */
 void lstm_cell_fwd(float *pre, const float *cprev, float *c, float *tc,
                    float *h, int B, int H);
 

@@ -1,0 +1,147 @@
+/* blas.c: OpenBLAS setup, sgemm wrapper, and a small thread pool for
+ * the element loops (the Makefile has no OpenMP; a pool of pthreads
+ * started once keeps the loop overhead at a few microseconds). */
+#include <cblas.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "blas.h"
+
+const char *
+blas_setup(char **argv)
+{
+	const char *ct = getenv("OPENBLAS_CORETYPE");
+	if (ct && *ct)
+		return ct;
+	__builtin_cpu_init();
+	/* SkylakeX kernels use AVX-512; Haswell kernels AVX2 + FMA.  Debian's
+	 * 0.3.21 maps newer CPUs (Sapphire Rapids, Zen 4) to the SSE3
+	 * fallback when left to itself. */
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
+		ct = "SkylakeX";
+	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		ct = "Haswell";
+	else
+		return NULL;
+	if (getenv("ULMFIT_BLAS_REEXEC"))       /* already tried once */
+		return NULL;
+	setenv("OPENBLAS_CORETYPE", ct, 1);
+	setenv("ULMFIT_BLAS_REEXEC", "1", 1);
+	fflush(NULL);
+	execv("/proc/self/exe", argv);
+	/* exec failed (no /proc): carry on with whatever OpenBLAS chose */
+	return NULL;
+}
+
+void
+blas_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A,
+           int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+	if (M <= 0 || N <= 0)
+		return;
+	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+	            tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B,
+	            ldb, beta, C, ldc);
+}
+
+/* ---- thread pool ---- */
+#define MAXTHR 64
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t go, done;
+	unsigned long gen;
+	int nthr, started, pending;
+	kern_range_fn fn;
+	void *ctx;
+	long n;
+} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+           PTHREAD_COND_INITIALIZER, 0, 1, 0, 0, NULL, NULL, 0 };
+
+static void
+piece(int k, int nthr, long n, long *lo, long *hi)
+{
+	*lo = n * k / nthr;
+	*hi = n * (k + 1) / nthr;
+}
+
+static void *
+worker(void *arg)
+{
+	int k = (int)(long)arg;
+	unsigned long seen = 0;
+	pthread_mutex_lock(&pool.mu);
+	for (;;) {
+		while (pool.gen == seen)
+			pthread_cond_wait(&pool.go, &pool.mu);
+		seen = pool.gen;
+		if (k >= pool.nthr)
+			continue;
+		kern_range_fn fn = pool.fn;
+		void *ctx = pool.ctx;
+		long lo, hi;
+		piece(k, pool.nthr, pool.n, &lo, &hi);
+		pthread_mutex_unlock(&pool.mu);
+		fn(ctx, lo, hi);
+		pthread_mutex_lock(&pool.mu);
+		if (--pool.pending == 0)
+			pthread_cond_signal(&pool.done);
+	}
+	return NULL;
+}
+
+void
+kern_set_threads(int n)
+{
+	if (n <= 0)
+		n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	if (n > MAXTHR)
+		n = MAXTHR;
+	openblas_set_num_threads(n);
+	pthread_mutex_lock(&pool.mu);
+	for (; pool.started < n - 1; pool.started++) {
+		pthread_t t;
+		pthread_attr_t at;
+		pthread_attr_init(&at);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &at, worker, (void *)(long)(pool.started + 1)))
+			break;
+		pthread_attr_destroy(&at);
+	}
+	pool.nthr = n <= pool.started + 1 ? n : pool.started + 1;
+	pthread_mutex_unlock(&pool.mu);
+}
+
+int
+kern_threads(void)
+{
+	return pool.nthr;
+}
+
+void
+kern_par_for(long n, long min_per_thread, kern_range_fn fn, void *ctx)
+{
+	int nthr = pool.nthr;
+	if (n <= 0)
+		return;
+	if (nthr <= 1 || n < 2 * (min_per_thread > 0 ? min_per_thread : 1)) {
+		fn(ctx, 0, n);
+		return;
+	}
+	long lo, hi;
+	pthread_mutex_lock(&pool.mu);
+	pool.fn = fn, pool.ctx = ctx, pool.n = n;
+	pool.pending = nthr - 1;
+	pool.gen++;
+	pthread_cond_broadcast(&pool.go);
+	pthread_mutex_unlock(&pool.mu);
+	piece(0, nthr, n, &lo, &hi);
+	fn(ctx, lo, hi);
+	pthread_mutex_lock(&pool.mu);
+	while (pool.pending)
+		pthread_cond_wait(&pool.done, &pool.mu);
+	pthread_mutex_unlock(&pool.mu);
+}

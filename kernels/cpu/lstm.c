@@ -1,0 +1,99 @@
+/* lstm.c: LSTM layer forward/backward on the CPU (reference).  The
+ * per-element maths is in lstm_elem.h; GEMMs go to OpenBLAS. */
+#include <string.h>
+
+#include "kernels.h"
+
+struct cell_ctx {
+	float *pre;
+	const float *cprev, *act, *tc, *dh;
+	float *c, *tcw, *h, *dc, *dpre;
+	int H;
+};
+
+static void
+cell_fwd_rows(void *p, long lo, long hi)
+{
+	struct cell_ctx *x = p;
+	int H = x->H;
+	for (long b = lo; b < hi; b++) {
+		float *g = x->pre + b * 4 * H;
+		const float *cp = x->cprev + b * H;
+		float *c = x->c + b * H, *tc = x->tcw + b * H, *h = x->h + b * H;
+		for (int j = 0; j < H; j++)
+			lstm_cell_fwd_elem(g + j, g + H + j, g + 2 * H + j,
+			                   g + 3 * H + j, cp[j], c + j, tc + j,
+			                   h + j);
+	}
+}
+
+void
+lstm_cell_fwd(float *pre, const float *cprev, float *c, float *tc, float *h,
+              int B, int H)
+{
+	struct cell_ctx x = { .pre = pre, .cprev = cprev, .c = c, .tcw = tc,
+	                      .h = h, .H = H };
+	kern_par_for(B, 4096 / (H > 0 ? H : 1) + 1, cell_fwd_rows, &x);
+}
+
+static void
+cell_bwd_rows(void *p, long lo, long hi)
+{
+	struct cell_ctx *x = p;
+	int H = x->H;
+	for (long b = lo; b < hi; b++) {
+		const float *a = x->act + b * 4 * H;
+		const float *cp = x->cprev + b * H, *tc = x->tc + b * H;
+		const float *dh = x->dh + b * H;
+		float *dc = x->dc + b * H, *d = x->dpre + b * 4 * H;
+		for (int j = 0; j < H; j++)
+			dc[j] = lstm_cell_bwd_elem(a[j], a[H + j], a[2 * H + j],
+			                           a[3 * H + j], cp[j], tc[j],
+			                           dh[j], dc[j], d + j, d + H + j,
+			                           d + 2 * H + j, d + 3 * H + j);
+	}
+}
+
+void
+lstm_cell_bwd(const float *act, const float *cprev, const float *tc,
+              const float *dh, float *dc, float *dpre, int B, int H)
+{
+	struct cell_ctx x = { .act = act, .cprev = cprev, .tc = tc, .dh = dh,
+	                      .dc = dc, .dpre = dpre, .H = H };
+	kern_par_for(B, 4096 / (H > 0 ? H : 1) + 1, cell_bwd_rows, &x);
+}
+
+void
+lstm_fwd(float *xg, const float *w_hh, const float *h0, const float *c0,
+         float *y, float *c, float *tc, int T, int B, int H)
+{
+	size_t BH = (size_t)B * H, BG = 4 * BH;
+	for (int t = 0; t < T; t++) {
+		const float *hp = t ? y + (t - 1) * BH : h0;
+		const float *cp = t ? c + (t - 1) * BH : c0;
+		float *pre = xg + t * BG;
+		/* pre(B,4H) += h_{t-1}(B,H) W_hh^T */
+		blas_sgemm(0, 1, B, 4 * H, H, 1.0f, hp, H, w_hh, H, 1.0f, pre,
+		           4 * H);
+		lstm_cell_fwd(pre, cp, c + t * BH, tc + t * BH, y + t * BH, B, H);
+	}
+}
+
+void
+lstm_bwd(const float *act, const float *w_hh, const float *c0,
+         const float *c, const float *tc, float *dy, float *dpre, float *dc,
+         int T, int B, int H)
+{
+	size_t BH = (size_t)B * H, BG = 4 * BH;
+	memset(dc, 0, BH * sizeof *dc);
+	for (int t = T - 1; t >= 0; t--) {
+		float *dh = dy + t * BH;
+		/* dh(B,H) += dpre_{t+1}(B,4H) W_hh: the recurrent path */
+		if (t < T - 1)
+			blas_sgemm(0, 0, B, H, 4 * H, 1.0f, dpre + (t + 1) * BG,
+			           4 * H, w_hh, H, 1.0f, dh, H);
+		const float *cp = t ? c + (t - 1) * BH : c0;
+		lstm_cell_bwd(act + t * BG, cp, tc + t * BH, dh, dc,
+		              dpre + t * BG, B, H);
+	}
+}

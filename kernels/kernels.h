@@ -26,4 +26,7 @@
 #include "dropout.h"
 #include "loss.h"
 
+/* classifier head (clastrain engineer) */
+#include "head.h"
+
 #endif

@@ -1,0 +1,206 @@
+/* head.c: CPU reference for the classifier head kernels (see head.h). */
+#include <cblas.h>
+#include <math.h>
+
+#include "head.h"
+
+void
+pool_concat_fwd(float *y, int32_t *argmax, int32_t *last, const float *out,
+                const uint8_t *mask, int B, int T, int D, int bptt)
+{
+	(void)bptt;   /* see head.h: the true last token, not T-last_pads-1 */
+	for (int b = 0; b < B; b++) {
+		const float *o = out + (long)b * T * D;
+		const uint8_t *m = mask + (long)b * T;
+		float *yl = y + (long)b * 3 * D, *ym = yl + D, *ya = ym + D;
+		int32_t *am = argmax + (long)b * D;
+		int npad = 0, lt = -1;
+
+		for (int t = 0; t < T; t++) {
+			npad += m[t] != 0;
+			if (!m[t])
+				lt = t;
+		}
+		int len = T - npad;
+		if (len == 0) {
+			for (int d = 0; d < 3 * D; d++)
+				yl[d] = 0;
+			for (int d = 0; d < D; d++)
+				am[d] = -1;
+			last[b] = -1;
+			continue;
+		}
+		last[b] = lt;
+		for (int d = 0; d < D; d++) {
+			yl[d] = o[(long)last[b] * D + d];
+			ym[d] = -INFINITY;
+			am[d] = -1;
+			ya[d] = 0;
+		}
+		for (int t = 0; t < T; t++) {
+			if (m[t])
+				continue;
+			const float *ot = o + (long)t * D;
+			for (int d = 0; d < D; d++) {
+				/* strict >: the first maximum, as torch's max() */
+				if (ot[d] > ym[d] || am[d] < 0) {
+					ym[d] = ot[d];
+					am[d] = t;
+				}
+				ya[d] += ot[d];
+			}
+		}
+		for (int d = 0; d < D; d++)
+			ya[d] /= (float)len;
+	}
+}
+
+void
+pool_concat_bwd(float *dout, const float *dy, const int32_t *argmax,
+                const int32_t *last, const uint8_t *mask, int B, int T, int D)
+{
+	for (int b = 0; b < B; b++) {
+		float *g = dout + (long)b * T * D;
+		const uint8_t *m = mask + (long)b * T;
+		const float *dl = dy + (long)b * 3 * D, *dm = dl + D, *da = dm + D;
+		const int32_t *am = argmax + (long)b * D;
+		int len = 0;
+
+		for (int t = 0; t < T; t++)
+			len += !m[t];
+		for (int t = 0; t < T; t++) {
+			float *gt = g + (long)t * D;
+			if (m[t]) {
+				for (int d = 0; d < D; d++)
+					gt[d] = 0;
+				continue;
+			}
+			for (int d = 0; d < D; d++)
+				gt[d] = da[d] / (float)len;
+		}
+		if (last[b] < 0)
+			continue;
+		for (int d = 0; d < D; d++) {
+			g[(long)last[b] * D + d] += dl[d];
+			g[(long)am[d] * D + d] += dm[d];
+		}
+	}
+}
+
+void
+bn_train_fwd(float *y, float *xhat, float *mean, float *rstd, const float *x,
+             const float *w, const float *b, float *run_mean, float *run_var,
+             int B, int C, float momentum, float eps)
+{
+	for (int c = 0; c < C; c++) {
+		/* two passes in double: B is small, precision is cheap */
+		double s = 0, ss = 0;
+		for (int i = 0; i < B; i++)
+			s += x[(long)i * C + c];
+		double mu = s / B;
+		for (int i = 0; i < B; i++) {
+			double d = x[(long)i * C + c] - mu;
+			ss += d * d;
+		}
+		double var = ss / B;
+		float r = (float)(1.0 / sqrt(var + eps));
+		mean[c] = (float)mu;
+		rstd[c] = r;
+		for (int i = 0; i < B; i++) {
+			long k = (long)i * C + c;
+			xhat[k] = (x[k] - mean[c]) * r;
+			y[k] = xhat[k] * w[c] + b[c];
+		}
+		run_mean[c] = (1 - momentum) * run_mean[c] + momentum * (float)mu;
+		run_var[c] = (1 - momentum) * run_var[c]
+		             + momentum * (float)(B > 1 ? ss / (B - 1) : var);
+	}
+}
+
+void
+bn_train_bwd(float *dx, float *dw, float *db, const float *dy,
+             const float *xhat, const float *rstd, const float *w, int B,
+             int C)
+{
+	for (int c = 0; c < C; c++) {
+		double sdy = 0, sdyx = 0;
+		for (int i = 0; i < B; i++) {
+			long k = (long)i * C + c;
+			sdy += dy[k];
+			sdyx += (double)dy[k] * xhat[k];
+		}
+		dw[c] += (float)sdyx;
+		db[c] += (float)sdy;
+		if (!dx)
+			continue;
+		/* dx = w rstd (dy - mean(dy) - xhat mean(dy xhat)) */
+		float k1 = (float)(sdy / B), k2 = (float)(sdyx / B);
+		float s = w[c] * rstd[c];
+		for (int i = 0; i < B; i++) {
+			long k = (long)i * C + c;
+			dx[k] = s * (dy[k] - k1 - xhat[k] * k2);
+		}
+	}
+}
+
+void
+bn_eval_fwd(float *y, float *xhat, float *rstd, const float *x, const float *w,
+            const float *b, const float *run_mean, const float *run_var, int B,
+            int C, float eps)
+{
+	for (int c = 0; c < C; c++)
+		rstd[c] = 1.0f / sqrtf(run_var[c] + eps);
+	for (int i = 0; i < B; i++)
+		for (int c = 0; c < C; c++) {
+			long k = (long)i * C + c;
+			xhat[k] = (x[k] - run_mean[c]) * rstd[c];
+			y[k] = xhat[k] * w[c] + b[c];
+		}
+}
+
+void
+bn_eval_bwd(float *dx, float *dw, float *db, const float *dy,
+            const float *xhat, const float *rstd, const float *w, int B, int C)
+{
+	for (int i = 0; i < B; i++)
+		for (int c = 0; c < C; c++) {
+			long k = (long)i * C + c;
+			dw[c] += dy[k] * xhat[k];
+			db[c] += dy[k];
+			if (dx)
+				dx[k] = dy[k] * w[c] * rstd[c];
+		}
+}
+
+void
+linnb_fwd(float *y, const float *x, const float *w, int B, int nin, int nout)
+{
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, nout, nin, 1.0f, x, nin,
+	            w, nin, 0.0f, y, nout);
+}
+
+void
+linnb_bwd(float *dx, float *dw, const float *dy, const float *x,
+          const float *w, int B, int nin, int nout)
+{
+	if (dx)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, nin, nout,
+		            1.0f, dy, nout, w, nin, 0.0f, dx, nin);
+	if (dw)
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nout, nin, B,
+		            1.0f, dy, nout, x, nin, 1.0f, dw, nin);
+}
+
+void
+relu_fwd(float *y, const float *x, long n)
+{
+	for (long i = 0; i < n; i++)
+		y[i] = relu_elem(x[i]);
+}
+
+void
+relu_bwd(float *dx, const float *dy, const float *y, long n)
+{
+	for (long i = 0; i < n; i++)
+		dx[i] = relu_grad_elem(y[i], dy[i]);
+}

@@ -75,7 +75,8 @@ struct lm_loader {
 	uint64_t *ro;
 	uint32_t next;                /* next batch expected */
 };
-/* Dies if the split has documents but too few tokens for one batch. */
+/* sh.n_batches is 0 when the split has too few tokens (T-1 < bs): the
+ * caller decides whether that is an error. */
 void lm_loader_init(struct lm_loader *l, const struct lm_docs *d,
                     uint32_t bs, uint32_t seq_len);
 /* shuffle NULL: keep the document order; else permute it with shuffle. */

@@ -76,6 +76,8 @@ struct awd_tensor {
 	size_t n;               /* elements */
 	int layer;
 	int alias;
+	int no_wd;      /* 1: fastai excludes it from weight decay (decoder
+	                 * bias, BatchNorm); every encoder tensor is 0 */
 };
 
 struct awd_rnn_act;     /* per-layer activation views, see awd.c */

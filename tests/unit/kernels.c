@@ -1,0 +1,372 @@
+/* kernels/cpu: every kernel against a plain loop or a central
+ * difference, and the spec's acceptance facts for dropout and CE. */
+#include <math.h>
+#include <string.h>
+
+#include "../tap.h"
+#include "kernels.h"
+#include "rng.h"
+
+static struct rng R;
+
+static void
+randu(float *x, size_t n, float k)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = (2 * rng_float(&R) - 1) * k;
+}
+
+/* relative error of two gradient vectors: |a-b| / max(|a|,|b|,tiny) */
+static double
+relerr(const double *a, const float *b, size_t n)
+{
+	double d = 0, na = 0, nb = 0;
+	for (size_t i = 0; i < n; i++) {
+		d += (a[i] - b[i]) * (a[i] - b[i]);
+		na += a[i] * a[i], nb += (double)b[i] * b[i];
+	}
+	double m = sqrt(na > nb ? na : nb);
+	return m > 1e-12 ? sqrt(d) / m : sqrt(d);
+}
+
+static void
+test_sgemm(void)
+{
+	enum { M = 7, N = 5, K = 9 };
+	float A[K * M], B[N * K], C[M * N], W[M * N];
+	randu(A, K * M, 1), randu(B, N * K, 1), randu(C, M * N, 1);
+	memcpy(W, C, sizeof C);
+	/* C = 2 A^T B^T + 0.5 C with A stored (K,M), B stored (N,K) */
+	blas_sgemm(1, 1, M, N, K, 2, A, M, B, K, 0.5f, C, N);
+	double err = 0;
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < N; j++) {
+			double s = 0;
+			for (int k = 0; k < K; k++)
+				s += (double)A[k * M + i] * B[j * K + k];
+			err = fmax(err, fabs(2 * s + 0.5 * W[i * N + j] - C[i * N + j]));
+		}
+	ok(err < 1e-5, "blas_sgemm(T,T) == loop (max err %.2g)", err);
+}
+
+/* ---- LSTM: loss = sum(ry * y) over a T-step layer ---- */
+enum { LT = 4, LB = 3, LI = 5, LH = 4, LG = 4 * LH };
+static float l_x[LT * LB * LI], l_wih[LG * LI], l_whh[LG * LH], l_b[LG];
+static float l_h0[LB * LH], l_c0[LB * LH], l_ry[LT * LB * LH];
+
+static double
+lstm_loss(float *act, float *y, float *c, float *tc)
+{
+	for (int n = 0; n < LT * LB; n++)
+		memcpy(act + n * LG, l_b, sizeof l_b);
+	blas_sgemm(0, 1, LT * LB, LG, LI, 1, l_x, LI, l_wih, LI, 1, act, LG);
+	lstm_fwd(act, l_whh, l_h0, l_c0, y, c, tc, LT, LB, LH);
+	double s = 0;
+	for (int i = 0; i < LT * LB * LH; i++)
+		s += (double)l_ry[i] * y[i];
+	return s;
+}
+
+static void
+test_lstm(void)
+{
+	static float act[LT * LB * LG], y[LT * LB * LH], c[LT * LB * LH],
+	    tc[LT * LB * LH], dy[LT * LB * LH], dpre[LT * LB * LG], dc[LB * LH];
+	randu(l_x, sizeof l_x / 4, 1), randu(l_wih, sizeof l_wih / 4, 0.5f);
+	randu(l_whh, sizeof l_whh / 4, 0.5f), randu(l_b, LG, 0.5f);
+	randu(l_h0, LB * LH, 1), randu(l_c0, LB * LH, 1);
+	randu(l_ry, sizeof l_ry / 4, 1);
+	lstm_loss(act, y, c, tc);
+
+	/* y[t] == o * tanh(c) and c = f c' + i g, by hand for one element */
+	{
+		int t = 1, b = 2, j = 3;
+		const float *a = act + (t * LB + b) * LG;
+		float cp = c[((t - 1) * LB + b) * LH + j];
+		float cc = a[LH + j] * cp + a[j] * a[2 * LH + j];
+		ok(fabsf(cc - c[(t * LB + b) * LH + j]) < 1e-6f &&
+		   fabsf(a[3 * LH + j] * tanhf(cc) - y[(t * LB + b) * LH + j]) < 1e-6f,
+		   "lstm_fwd: c' = f c + i g, h = o tanh(c') (gate order i f g o)");
+	}
+	/* analytic gradient: dy = ry */
+	memcpy(dy, l_ry, sizeof dy);
+	lstm_bwd(act, l_whh, l_c0, c, tc, dy, dpre, dc, LT, LB, LH);
+	/* gradients of W_ih, W_hh, b, x from dpre */
+	static float g_wih[LG * LI], g_whh[LG * LH], g_b[LG], g_x[LT * LB * LI];
+	memset(g_wih, 0, sizeof g_wih), memset(g_whh, 0, sizeof g_whh);
+	memset(g_b, 0, sizeof g_b);
+	blas_sgemm(1, 0, LG, LI, LT * LB, 1, dpre, LG, l_x, LI, 1, g_wih, LI);
+	blas_sgemm(1, 0, LG, LH, LB, 1, dpre, LG, l_h0, LH, 1, g_whh, LH);
+	blas_sgemm(1, 0, LG, LH, (LT - 1) * LB, 1, dpre + LB * LG, LG, y, LH, 1,
+	           g_whh, LH);
+	for (int n = 0; n < LT * LB; n++)
+		for (int j = 0; j < LG; j++)
+			g_b[j] += dpre[n * LG + j];
+	blas_sgemm(0, 0, LT * LB, LI, LG, 1, dpre, LG, l_wih, LI, 0, g_x, LI);
+
+	/* finite differences */
+	struct { float *p; size_t n; float *g; const char *name; } v[] = {
+		{ l_wih, LG * LI, g_wih, "W_ih" }, { l_whh, LG * LH, g_whh, "W_hh" },
+		{ l_b, LG, g_b, "bias" }, { l_x, LT * LB * LI, g_x, "x" },
+	};
+	for (size_t k = 0; k < sizeof v / sizeof *v; k++) {
+		static double fd[LT * LB * LI + LG * LI];
+		for (size_t i = 0; i < v[k].n; i++) {
+			float s = v[k].p[i], e = 1e-2f;
+			v[k].p[i] = s + e;
+			double lp = lstm_loss(act, y, c, tc);
+			v[k].p[i] = s - e;
+			double lm = lstm_loss(act, y, c, tc);
+			v[k].p[i] = s;
+			fd[i] = (lp - lm) / (2.0 * e);
+		}
+		double r = relerr(fd, v[k].g, v[k].n);
+		ok(r < 2e-3, "lstm_bwd: d%s == central difference (rel %.2g)",
+		   v[k].name, r);
+	}
+}
+
+static void
+test_cell(void)
+{
+	enum { B = 2, H = 3 };
+	float pre[B * 4 * H], p0[B * 4 * H], cp[B * H], c[B * H], tc[B * H],
+	    h[B * H], rh[B * H], rc[B * H], dh[B * H], dc[B * H], dpre[B * 4 * H];
+	randu(p0, B * 4 * H, 2), randu(cp, B * H, 1);
+	randu(rh, B * H, 1), randu(rc, B * H, 1);
+	memcpy(pre, p0, sizeof pre);
+	lstm_cell_fwd(pre, cp, c, tc, h, B, H);
+	memcpy(dh, rh, sizeof dh), memcpy(dc, rc, sizeof dc);
+	lstm_cell_bwd(pre, cp, tc, dh, dc, dpre, B, H);
+	double fd[B * 4 * H], fdc[B * H];
+	float dcp[B * H];
+	memcpy(dcp, dc, sizeof dcp);
+	for (int i = 0; i < B * 4 * H + B * H; i++) {
+		double l[2];
+		for (int s = 0; s < 2; s++) {
+			float e = s ? -1e-2f : 1e-2f;
+			memcpy(pre, p0, sizeof pre);
+			float cq[B * H];
+			memcpy(cq, cp, sizeof cq);
+			if (i < B * 4 * H)
+				pre[i] += e;
+			else
+				cq[i - B * 4 * H] += e;
+			lstm_cell_fwd(pre, cq, c, tc, h, B, H);
+			l[s] = 0;
+			for (int q = 0; q < B * H; q++)
+				l[s] += (double)rh[q] * h[q] + (double)rc[q] * c[q];
+		}
+		if (i < B * 4 * H)
+			fd[i] = (l[0] - l[1]) / 2e-2;
+		else
+			fdc[i - B * 4 * H] = (l[0] - l[1]) / 2e-2;
+	}
+	double r1 = relerr(fd, dpre, B * 4 * H), r2 = relerr(fdc, dcp, B * H);
+	ok(r1 < 1e-3 && r2 < 1e-3,
+	   "lstm_cell_bwd: d gates, d c_prev == central difference (%.2g %.2g)",
+	   r1, r2);
+	float big = sigmoidf_elem(-100.0f), one = sigmoidf_elem(100.0f);
+	ok(big >= 0 && big < 1e-40f && one == 1.0f && isfinite(big),
+	   "sigmoid is stable at +-100");
+}
+
+static void
+test_embed(void)
+{
+	enum { V = 6, E = 3, B = 2, T = 3 };
+	float w[V * E], out[T * B * E], scale[V] = { 2, 2, 0, 2, 0, 2 };
+	float dw[V * E] = { 0 }, dout[T * B * E];
+	uint32_t tok[B * T] = { 0, 1, 2, 1, 5, 4 };
+	randu(w, V * E, 1);
+	embed_fwd(w, scale, tok, out, B, T, E);
+	int good = 1;
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < T; t++)
+			for (int e = 0; e < E; e++) {
+				uint32_t v = tok[b * T + t];
+				float o = out[(t * B + b) * E + e];
+				good &= o == (scale[v] ? 2 * w[v * E + e] : 0.0f);
+			}
+	ok(good, "EmbeddingDropout(0.5): each row is 0 or exactly 2x the weight row, time-major out");
+	for (int i = 0; i < T * B * E; i++)
+		dout[i] = 1;
+	embed_bwd(dw, scale, tok, dout, B, T, E, 1);
+	/* token 0 once (x2), token 1 is pad: no grad; 2, 4 dropped; 5 once */
+	ok(dw[0] == 2 && dw[1 * E] == 0 && dw[2 * E] == 0 && dw[4 * E] == 0 &&
+	   dw[5 * E] == 2 && dw[3 * E] == 0,
+	   "embed_bwd: scatter-add x scale, nothing into the pad row or dropped rows");
+	memset(dw, 0, sizeof dw);
+	uint32_t rep[B * T] = { 3, 3, 3, 0, 3, 0 };
+	embed_bwd(dw, NULL, rep, dout, B, T, E, -1);
+	ok(dw[3 * E] == 4 && dw[0] == 2, "embed_bwd: repeated tokens accumulate");
+}
+
+static void
+test_dropout(void)
+{
+	enum { B = 4, T = 3, F = 7 };
+	float x[T * B * F], x0[T * B * F], mask[B * F];
+	randu(x0, T * B * F, 1);
+	memcpy(x, x0, sizeof x);
+	dropout_mask(mask, B * F, 0.3f, &R);
+	dropout_apply_rows(x, mask, T, B * F);
+	int good = 1, zeros = 0;
+	float k = 1.0f / (1.0f - 0.3f);
+	for (int i = 0; i < B * F; i++) {
+		int z = x[i] == 0;
+		zeros += z;
+		for (int t = 0; t < T; t++) {
+			float v = x[t * B * F + i], v0 = x0[t * B * F + i];
+			good &= z ? v == 0 : v == v0 * k;
+		}
+	}
+	ok(good && zeros > 0 && zeros < B * F,
+	   "RNNDropout(0.3) on (4,3,7): every (b,f) is 0 at all steps or x/0.7 at all steps (%d zeros)",
+	   zeros);
+	static float big[100000];
+	dropout_mask(big, 100000, 0.25f, &R);
+	int z = 0, bad = 0;
+	for (int i = 0; i < 100000; i++)
+		z += big[i] == 0, bad += big[i] != 0 && big[i] != 1.0f / 0.75f;
+	ok(!bad && z > 24500 && z < 25500, "dropout_mask(0.25): %d zeros of 100000, others 1/0.75", z);
+	dropout_mask(big, 100, 0, &R);
+	ok(big[0] == 1 && big[99] == 1, "dropout_mask(0) is all ones");
+}
+
+static double
+ce_loss(const float *z, const uint32_t *y, int N, int V)
+{
+	static float buf[4 * 11];
+	double l[4];
+	int h[4];
+	memcpy(buf, z, sizeof(float) * N * V);
+	ce_fwd_bwd(buf, y, l, h, N, V, 0);
+	double s = 0;
+	for (int n = 0; n < N; n++)
+		s += l[n];
+	return s / N;
+}
+
+static void
+test_ce(void)
+{
+	enum { V = 60008 };
+	static float z[V];
+	uint32_t y = 17;
+	double l;
+	int hit;
+	for (int v = 0; v < V; v++)
+		z[v] = 3.5f;
+	ce_fwd_bwd(z, &y, &l, &hit, 1, V, 0);
+	ok(fabs(l - 11.00223) < 5e-6, "CE of uniform logits, V=60008 = ln V = 11.00223 (%.6f)", l);
+	for (int v = 0; v < V; v++)
+		z[v] = 0;
+	z[5] = 1000, z[17] = 990;
+	ce_fwd_bwd(z, &y, &l, &hit, 1, V, 1.0f);
+	ok(fabs(l - 10) < 1e-4 && !hit && isfinite(z[5]) && fabsf(z[5] - 1) < 1e-4f,
+	   "CE with logits 1000: finite, loss 10, softmax 1 (%.6f)", l);
+
+	enum { N = 4, W = 11 };
+	float a[N * W], g[N * W];
+	uint32_t ys[N] = { 3, 0, 10, 3 };
+	double lr[N], fd[N * W];
+	int hs[N];
+	randu(a, N * W, 3);
+	memcpy(g, a, sizeof g);
+	ce_fwd_bwd(g, ys, lr, hs, N, W, 1.0f / N);
+	for (int i = 0; i < N * W; i++) {
+		float s = a[i];
+		a[i] = s + 1e-2f;
+		double p = ce_loss(a, ys, N, W);
+		a[i] = s - 1e-2f;
+		double m = ce_loss(a, ys, N, W);
+		a[i] = s;
+		fd[i] = (p - m) / 2e-2;
+	}
+	double r = relerr(fd, g, N * W);
+	ok(r < 1e-3, "ce_fwd_bwd gradient == central difference (rel %.2g)", r);
+	int am = 0;
+	for (int v = 1; v < W; v++)
+		if (a[W + v] > a[W + am])
+			am = v;
+	ok(hs[1] == (am == 0), "ce_fwd_bwd: hit = argmax equals target");
+}
+
+static void
+test_artar(void)
+{
+	enum { B = 3, T = 4, E = 5, N = B * T * E };
+	float x[N], dx[N];
+	memset(x, 0, sizeof x);
+	ok(ar_fwd_bwd(x, NULL, N, 2) == 0, "AR of zero output = 0");
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < T; t++)
+			for (int e = 0; e < E; e++)
+				x[(b * T + t) * E + e] = (float)(b + e);
+	ok(tar_fwd_bwd(x, NULL, B, T, E, 1) == 0, "TAR of a constant-in-time output = 0");
+	ok(tar_fwd_bwd(x, NULL, 1, T, E, 1) == 0, "TAR skipped when B == 1");
+	randu(x, N, 1);
+	memset(dx, 0, sizeof dx);
+	double v = ar_fwd_bwd(x, dx, N, 2) + tar_fwd_bwd(x, dx, B, T, E, 1);
+	double ar = 0, tar = 0;
+	for (int i = 0; i < N; i++)
+		ar += (double)x[i] * x[i];
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t + 1 < T; t++)
+			for (int e = 0; e < E; e++) {
+				double d = x[(b * T + t + 1) * E + e] - x[(b * T + t) * E + e];
+				tar += d * d;
+			}
+	ok(fabs(v - (2 * ar / N + tar / (B * (T - 1) * E))) < 1e-6,
+	   "AR + TAR = 2 mean(x^2) + mean(dx_t^2)");
+	double fd[N];
+	for (int i = 0; i < N; i++) {
+		float s = x[i];
+		x[i] = s + 1e-2f;
+		double p = ar_fwd_bwd(x, NULL, N, 2) + tar_fwd_bwd(x, NULL, B, T, E, 1);
+		x[i] = s - 1e-2f;
+		double m = ar_fwd_bwd(x, NULL, N, 2) + tar_fwd_bwd(x, NULL, B, T, E, 1);
+		x[i] = s;
+		fd[i] = (p - m) / 2e-2;
+	}
+	double r = relerr(fd, dx, N);
+	ok(r < 1e-4, "AR/TAR gradient == central difference (rel %.2g)", r);
+}
+
+static void
+sq(void *ctx, long lo, long hi)
+{
+	double *x = ctx;
+	for (long i = lo; i < hi; i++)
+		x[i] = (double)i * i;
+}
+
+static void
+test_par(void)
+{
+	static double x[10007];
+	kern_set_threads(2);
+	kern_par_for(10007, 1, sq, x);
+	int good = 1;
+	for (long i = 0; i < 10007; i++)
+		good &= x[i] == (double)i * i;
+	ok(good && kern_threads() == 2, "kern_par_for covers [0,n) once with 2 threads");
+	kern_set_threads(1);
+}
+
+int
+main(void)
+{
+	rng_seed(&R, 42, 0);
+	kern_set_threads(1);
+	test_sgemm();
+	test_cell();
+	test_lstm();
+	test_embed();
+	test_dropout();
+	test_ce();
+	test_artar();
+	test_par();
+	return done_testing();
+}

@@ -176,3 +176,18 @@ ids_close(struct ids_reader *r)
 	free(r->label);
 	memset(r, 0, sizeof *r);
 }
+
+void
+ids_format_tok(struct buf *b, const struct vocab *v, const struct ids_doc *d)
+{
+	buf_adds(b, d->split);
+	buf_addc(b, '\t');
+	buf_adds(b, d->label);
+	buf_addc(b, '\t');
+	for (uint32_t i = 0; i < d->n; i++) {
+		if (i)
+			buf_addc(b, ' ');
+		buf_add(b, v->tok[d->ids[i]], v->len[d->ids[i]]);
+	}
+	buf_addc(b, '\n');
+}

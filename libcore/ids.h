@@ -21,6 +21,7 @@
 
 #include "stream.h"
 #include "tokfile.h"
+#include "vocab.h"
 
 #define IDS_MAGIC "ULID"
 #define IDS_VERSION 1
@@ -75,5 +76,10 @@ void ids_check_vocab(const struct ids_reader *r, uint32_t vocab_n,
  * were verified.  Dies on corruption, truncation or an id >= vocab n. */
 int ids_next(struct ids_reader *r, struct ids_doc *d);
 void ids_close(struct ids_reader *r);
+
+/* Append d as a .tok line (split TAB label TAB tokens NL) decoded through
+ * v: the inverse of numz for in-vocab tokens. */
+void ids_format_tok(struct buf *b, const struct vocab *v,
+                    const struct ids_doc *d);
 
 #endif

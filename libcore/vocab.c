@@ -288,3 +288,16 @@ vocab_build(const struct counter *c, uint32_t max_vocab, uint64_t min_freq)
 	free(idx);
 	return v;
 }
+
+uint32_t
+vocab_encode(const struct vocab *v, char *const *tok, size_t n, uint32_t *ids)
+{
+	uint32_t nunk = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(tok[i]);
+		ids[i] = vocab_id(v, tok[i], l);
+		nunk += ids[i] == TK_UNK && strcmp(tok[i], "xxunk");
+	}
+	return nunk;
+}

@@ -66,6 +66,11 @@ void vocab_free(struct vocab *v);
  * gives 0, duplicates give their first index. */
 uint32_t vocab_id(const struct vocab *v, const char *t, size_t len);
 
+/* Encode n escaped tokens into ids[n]; returns how many were unknown
+ * (mapped to 0 but not the literal xxunk). */
+uint32_t vocab_encode(const struct vocab *v, char *const *tok, size_t n,
+                      uint32_t *ids);
+
 /* Write the vocab, one token a line (dies on a write error). */
 void vocab_write(const struct vocab *v, FILE *f, const char *name);
 

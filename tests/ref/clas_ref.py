@@ -1,0 +1,213 @@
+#!/usr/bin/python3
+"""clas_ref.py OUT: a PyTorch reference for the classifier (spec §7).
+
+Builds fastai's text classifier for a tiny config in plain PyTorch (the
+modules written out as fastai defines them: AWD_LSTM with its dropouts at
+0, SentenceEncoder with real_bs/max_len/detach per chunk, masked_concat_pool,
+PoolingLinearClassifier of LinBnDrop layers), runs two fixed batches in eval
+and train mode, and writes inputs and results to OUT for tests/unit/clas.c.
+
+OUT format: records of u32 name_len, name, u32 dtype (0 f32, 1 u32),
+u32 ndim, u32 dims[ndim], little-endian data; until EOF.
+"""
+import struct
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+V, E, H, L, NC, NH, BPTT, MAXLEN, PAD = 40, 6, 10, 3, 3, 5, 4, 8, 1
+ALPHA, BETA = 2.0, 1.0
+torch.manual_seed(1234)
+rec = []
+
+
+def put(name, t):
+    t = t.detach().clone().contiguous()
+    if t.dtype == torch.float32:
+        rec.append((name, 0, t))
+    else:
+        rec.append((name, 1, t.to(torch.int64)))
+
+
+def lay_out(l):
+    return E if l == L - 1 else H
+
+
+def lay_in(l):
+    return E if l == 0 else H
+
+
+class AWD(nn.Module):
+    """fastai AWD_LSTM with every dropout p = 0 (identities)."""
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Embedding(V, E, padding_idx=PAD)
+        self.encoder.weight.data.uniform_(-0.1, 0.1)
+        self.rnns = nn.ModuleList(
+            [nn.LSTM(lay_in(l), lay_out(l), 1, batch_first=True)
+             for l in range(L)])
+        for l, r in enumerate(self.rnns):
+            k = 1 / lay_out(l) ** 0.5
+            for p in r.parameters():
+                p.data.uniform_(-k, k)
+        self.bs = 1
+        self.reset()
+
+    def reset(self):
+        self.hidden = [(torch.zeros(1, self.bs, lay_out(l)),
+                        torch.zeros(1, self.bs, lay_out(l)))
+                       for l in range(L)]
+
+    def _change_hidden(self, bs):
+        new = []
+        for l, (h, c) in enumerate(self.hidden):
+            if bs < self.bs:
+                h, c = h[:, :bs], c[:, :bs]
+            else:
+                z = torch.zeros(1, bs - self.bs, lay_out(l))
+                h, c = torch.cat([h, z], 1), torch.cat([c, z], 1)
+            new.append((h.contiguous(), c.contiguous()))
+        self.hidden = new
+        self.bs = bs
+
+    def forward(self, inp):
+        bs = inp.shape[0]
+        if bs != self.bs:
+            self._change_hidden(bs)
+        out = self.encoder(inp)
+        new_hidden = []
+        for l, rnn in enumerate(self.rnns):
+            out, nh = rnn(out, self.hidden[l])
+            new_hidden.append(nh)
+        self.hidden = [(h.detach(), c.detach()) for h, c in new_hidden]
+        return out
+
+
+def pad_tensor(t, bs):
+    if t.size(0) < bs:
+        return torch.cat([t, t.new_zeros(bs - t.size(0), *t.shape[1:])])
+    return t
+
+
+def sentence_encoder(m, x):
+    bs, sl = x.shape
+    m.reset()
+    mask = x == PAD
+    outs, masks = [], []
+    for i in range(0, sl, BPTT):
+        real_bs = int((x[:, i] != PAD).long().sum())
+        o = m(x[:real_bs, i:min(i + BPTT, sl)])
+        if sl - i <= MAXLEN:
+            outs.append(o)
+            masks.append(mask[:, i:min(i + BPTT, sl)])
+    return torch.cat([pad_tensor(o, bs) for o in outs], 1), torch.cat(masks, 1)
+
+
+def masked_concat_pool(output, mask, bptt):
+    lens = output.shape[1] - mask.long().sum(dim=1)
+    last_lens = mask[:, -bptt:].long().sum(dim=1)
+    avg_pool = output.masked_fill(mask[:, :, None], 0).sum(dim=1)
+    avg_pool.div_(lens.type(avg_pool.dtype)[:, None])
+    max_pool = output.masked_fill(mask[:, :, None], -float('inf')).max(dim=1)[0]
+    return torch.cat([output[torch.arange(0, output.size(0)), -last_lens - 1],
+                      max_pool, avg_pool], 1)
+
+
+awd = AWD()
+bn0, lin0 = nn.BatchNorm1d(3 * E), nn.Linear(3 * E, NH, bias=False)
+bn1, lin1 = nn.BatchNorm1d(NH), nn.Linear(NH, NC, bias=False)
+# random BN state so the test sees every term (init is checked in C)
+for bn in (bn0, bn1):
+    bn.weight.data.uniform_(0.5, 1.5)
+    bn.bias.data.uniform_(-0.2, 0.2)
+    bn.running_mean.uniform_(-0.1, 0.1)
+    bn.running_var.uniform_(0.5, 2.0)
+head = [bn0, lin0, bn1, lin1]
+
+named = [('encoder.weight', awd.encoder.weight)]
+for l, r in enumerate(awd.rnns):
+    named += [('rnns.%d.weight_hh_l0_raw' % l, r.weight_hh_l0),
+              ('rnns.%d.module.weight_ih_l0' % l, r.weight_ih_l0),
+              ('rnns.%d.module.bias_ih_l0' % l, r.bias_ih_l0),
+              ('rnns.%d.module.bias_hh_l0' % l, r.bias_hh_l0)]
+named += [('bn0.weight', bn0.weight), ('bn0.bias', bn0.bias),
+          ('lin0.weight', lin0.weight), ('bn1.weight', bn1.weight),
+          ('bn1.bias', bn1.bias), ('lin1.weight', lin1.weight)]
+for n, p in named:
+    put('p.' + n, p)
+bn_init = [(bn.running_mean.clone(), bn.running_var.clone())
+           for bn in (bn0, bn1)]
+for i, bn in enumerate((bn0, bn1)):
+    put('p.bn%d.running_mean' % i, bn.running_mean)
+    put('p.bn%d.running_var' % i, bn.running_var)
+
+
+def pad_chunk(t, M):
+    l = M - len(t)
+    return [PAD] * (l // BPTT * BPTT) + t + [PAD] * (l % BPTT)
+
+
+def batch(tag, lens, labels, reg):
+    for bn, (m, v) in zip((bn0, bn1), bn_init):   # each batch from the same
+        bn.running_mean.copy_(m)                  # parameters
+        bn.running_var.copy_(v)
+    M = max(lens)
+    docs = [torch.randint(2, V, (n,)).tolist() for n in lens]
+    for d in docs:               # token 0 (xxunk) appears too
+        d[len(d) // 2] = 0
+    x = torch.tensor([pad_chunk(d, M) for d in docs])
+    y = torch.tensor(labels)
+    put(tag + '.x', x)
+    put(tag + '.len', torch.tensor(lens))
+    put(tag + '.y', y)
+
+    def run(train):
+        for mod in head:
+            mod.train(train)
+        out, mask = sentence_encoder(awd, x)
+        z = masked_concat_pool(out, mask, BPTT)
+        z = lin0(bn0(z)).relu()
+        return lin1(bn1(z)), out
+
+    with torch.no_grad():
+        logits, _ = run(False)
+    put(tag + '.eval.logits', logits)
+    put(tag + '.eval.loss', F.cross_entropy(logits, y).reshape(1))
+    for _, p in named:
+        p.grad = None
+    logits, out = run(True)
+    ce = F.cross_entropy(logits, y)
+    loss = ce
+    if reg:
+        loss = loss + ALPHA * out.float().pow(2).mean()
+        if out.shape[0] > 1:
+            loss = loss + BETA * (out[:, 1:] - out[:, :-1]).float().pow(2).mean()
+    loss.backward()
+    put(tag + '.train.logits', logits)
+    put(tag + '.train.loss', ce.reshape(1))
+    for n, p in named:
+        put(tag + '.g.' + n, p.grad)
+    for i, bn in enumerate((bn0, bn1)):
+        put(tag + '.bn%d.running_mean' % i, bn.running_mean)
+        put(tag + '.bn%d.running_var' % i, bn.running_var)
+
+
+# A: T = 12 (a multiple of bptt): 3 chunks, the first only warms up
+# (max_len 8); AR/TAR on.  B: T = 10, lengths where rows join late and
+# trailing padding meets a chunk start; no AR/TAR (fastai runs fewer rows
+# on padded positions there, see clas.h).
+batch('A', [12, 9, 6, 3], [0, 2, 1, 2], True)
+batch('B', [10, 7, 3], [1, 0, 2], False)
+
+with open(sys.argv[1], 'wb') as f:
+    for name, dt, t in rec:
+        nb = name.encode()
+        f.write(struct.pack('<I', len(nb)) + nb)
+        f.write(struct.pack('<II', dt, t.dim()))
+        f.write(struct.pack('<%dI' % t.dim(), *t.shape))
+        if dt == 0:
+            f.write(t.numpy().astype('<f4').tobytes())
+        else:
+            f.write(t.numpy().astype('<u4').tobytes())

@@ -1,0 +1,165 @@
+/* tokenizer.c: one document through fastai's pipeline (spec §1.2). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer.h"
+#include "tokint.h"
+#include "util.h"
+
+static const char *const rule_names[TOK_NRULES] = {
+	"fix_html", "replace_rep", "replace_wrep", "spec_add_spaces",
+	"rm_useless_spaces", "replace_all_caps", "replace_maj", "lowercase",
+};
+
+struct tok_ctx {
+	struct tok_spacy *sp;
+	struct buf a, b;          /* the text between rules */
+	struct buf out;           /* final token bytes */
+	uint32_t *off, *len;      /* into out */
+	size_t n, cap;
+};
+
+void
+tok_opts_default(struct tok_opts *o)
+{
+	o->rules = TOK_RULES_ALL;
+	o->bos = 1;
+	o->eos = 0;
+	o->replace_space = 1;
+	o->newlines = 0;
+}
+
+const char *
+tok_rule_name(int r)
+{
+	return r >= 0 && r < TOK_NRULES ? rule_names[r] : NULL;
+}
+
+int
+tok_rule_by_name(const char *name)
+{
+	for (int r = 0; r < TOK_NRULES; r++)
+		if (!strcmp(name, rule_names[r]))
+			return r;
+	return -1;
+}
+
+void
+tok_init(void)
+{
+	tok_classes_init();
+	tok_spacy_global_init();
+}
+
+struct tok_ctx *
+tok_ctx_new(void)
+{
+	struct tok_ctx *c = xcalloc(1, sizeof *c);
+
+	tok_init();
+	c->sp = tok_spacy_new();
+	return c;
+}
+
+void
+tok_ctx_free(struct tok_ctx *c)
+{
+	if (!c)
+		return;
+	tok_spacy_free(c->sp);
+	buf_free(&c->a);
+	buf_free(&c->b);
+	buf_free(&c->out);
+	free(c->off);
+	free(c->len);
+	free(c);
+}
+
+static void
+swap(struct tok_ctx *c)
+{
+	struct buf t = c->a;
+
+	c->a = c->b;
+	c->b = t;
+}
+
+/* spaCy over c->a, then materialize the tokens (replace_space on request) */
+static size_t
+words(struct tok_ctx *c, int replace_space)
+{
+	const struct tok_span *t;
+	size_t n = tok_spacy_run(c->sp, c->a.p, c->a.n, &t);
+
+	if (n > c->cap) {
+		c->cap = n;
+		c->off = xrealloc(c->off, n * sizeof *c->off);
+		c->len = xrealloc(c->len, n * sizeof *c->len);
+	}
+	c->out.n = 0;
+	buf_grow(&c->out, c->a.n);
+	for (size_t i = 0; i < n; i++) {
+		const char *s = c->a.p + t[i].off;
+		c->off[i] = (uint32_t)c->out.n;
+		if (!replace_space || !memchr(s, ' ', t[i].len)) {
+			buf_add(&c->out, s, t[i].len);
+		} else {
+			for (uint32_t j = 0; j < t[i].len; j++)
+				if (s[j] == ' ')
+					buf_add(&c->out, "\xE2\x96\x81", 3);
+				else
+					buf_addc(&c->out, s[j]);
+		}
+		c->len[i] = (uint32_t)(c->out.n - c->off[i]);
+	}
+	c->n = n;
+	return n;
+}
+
+size_t
+tok_doc(struct tok_ctx *c, const struct tok_opts *o, const char *text,
+        size_t n)
+{
+	c->a.n = 0;
+	tok_sanitize(&c->a, text, n);
+	if (o->newlines && memchr(c->a.p, '\r', c->a.n)) {
+		c->b.n = 0;
+		tok_newlines(&c->b, c->a.p, c->a.n);
+		swap(c);
+	}
+	for (int r = 0; r < TOK_NRULES; r++) {
+		if (!(o->rules >> r & 1))
+			continue;
+		c->b.n = 0;
+		tok_apply_rule(r, o, &c->b, c->a.p, c->a.n);
+		swap(c);
+	}
+	if (c->a.n > UINT32_MAX - 64)
+		die("tokenizer: a document over 4 GB");
+	return words(c, o->replace_space);
+}
+
+size_t
+tok_spacy_only(struct tok_ctx *c, const char *text, size_t n)
+{
+	c->a.n = 0;
+	tok_sanitize(&c->a, text, n);
+	return words(c, 0);
+}
+
+const char *
+tok_token(const struct tok_ctx *c, size_t i, size_t *len)
+{
+	*len = c->len[i];
+	return c->out.p + c->off[i];
+}
+
+void
+tok_write(const struct tok_ctx *c, struct buf *out)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		if (i)
+			buf_addc(out, ' ');
+		tok_escape(out, c->out.p + c->off[i], c->len[i]);
+	}
+}

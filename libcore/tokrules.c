@@ -1,0 +1,655 @@
+/* tokrules.c: UTF-8 hygiene, Unicode classes, Python's str.lower(), and
+ * fastai's 8 pre-rules (spec §1.3), each a single pass over the text.
+ *
+ * fastai writes the rules as Python regexes; each function below says which
+ * one it implements and why the scan is equivalent (leftmost matches, what
+ * a match consumes, where the next search starts). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "tokdata.h"
+#include "tokenizer.h"
+#include "tokint.h"
+#include "util.h"
+
+/* ---- character classes (utf8proc) ---- */
+
+unsigned char tok_bmp_class[0x10000];
+
+static int
+class_of(uint32_t c)
+{
+	const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)c);
+	int k = 0;
+
+	/* CPython: bidirectional WS, B or S, or category Zs */
+	if (p->category == UTF8PROC_CATEGORY_ZS ||
+	    p->bidi_class == UTF8PROC_BIDI_CLASS_WS ||
+	    p->bidi_class == UTF8PROC_BIDI_CLASS_B ||
+	    p->bidi_class == UTF8PROC_BIDI_CLASS_S)
+		k |= CC_SPACE;
+	/* sre: isalnum (letters L*, numbers N*) or '_' */
+	switch (p->category) {
+	case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL:
+	case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
+	case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_ND:
+	case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+		k |= CC_WORD;
+		break;
+	default:
+		if (c == '_')
+			k |= CC_WORD;
+	}
+	return k;
+}
+
+int
+tok_class_astral(uint32_t c)
+{
+	return class_of(c);
+}
+
+static pthread_once_t classes_once = PTHREAD_ONCE_INIT;
+
+static void
+classes_fill(void)
+{
+	for (uint32_t c = 0; c < 0x10000; c++)
+		tok_bmp_class[c] = (unsigned char)class_of(c);
+}
+
+void
+tok_classes_init(void)
+{
+	pthread_once(&classes_once, classes_fill);
+}
+
+/* ---- Python str.lower() ---- */
+
+/* Unicode "Cased": Lu, Ll, Lt, or with a case mapping (Other_Lowercase /
+ * Other_Uppercase letters such as circled letters have one). */
+static int
+cp_cased(uint32_t c)
+{
+	int cat = utf8proc_category((utf8proc_int32_t)c);
+
+	return cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL ||
+	       cat == UTF8PROC_CATEGORY_LT ||
+	       utf8proc_tolower((utf8proc_int32_t)c) != (utf8proc_int32_t)c ||
+	       utf8proc_toupper((utf8proc_int32_t)c) != (utf8proc_int32_t)c;
+}
+
+/* Unicode "Case_Ignorable": Mn Me Cf Lm Sk, or Word_Break MidLetter,
+ * MidNumLet or Single_Quote (those few code points are listed: utf8proc
+ * has no Word_Break property). */
+static int
+cp_case_ignorable(uint32_t c)
+{
+	static const uint32_t wb[] = { 0x27, 0x2E, 0x3A, 0xB7, 0x387, 0x55F,
+		0x5F4, 0x2018, 0x2019, 0x2024, 0x2027, 0xFE13, 0xFE52, 0xFE55,
+		0xFF07, 0xFF0E, 0xFF1A };
+	int cat = utf8proc_category((utf8proc_int32_t)c);
+
+	if (cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_ME ||
+	    cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_LM ||
+	    cat == UTF8PROC_CATEGORY_SK)
+		return 1;
+	for (size_t i = 0; i < sizeof wb / sizeof *wb; i++)
+		if (wb[i] == c)
+			return 1;
+	return 0;
+}
+
+/* CPython's handle_capital_sigma: \p{cased}\p{ci}* SIGMA !(\p{ci}*\p{cased}) */
+static uint32_t
+final_sigma(const unsigned char *s, size_t n, size_t i)
+{
+	size_t j = i;
+	uint32_t c = 0;
+	int len, found = 0;
+
+	while (j > 0) {
+		size_t k = j - 1;
+		while (k > 0 && (s[k] & 0xC0) == 0x80)
+			k--;
+		c = u8_get(s + k, &len);
+		j = k;
+		if (!cp_case_ignorable(c)) {
+			found = 1;
+			break;
+		}
+	}
+	if (!found || !cp_cased(c))
+		return 0x3C3;
+	for (j = i + 2; j < n; j += len) {        /* U+03A3 is 2 bytes */
+		c = u8_get(s + j, &len);
+		if (!cp_case_ignorable(c))
+			return cp_cased(c) ? 0x3C3 : 0x3C2;
+	}
+	return 0x3C2;
+}
+
+void
+tok_lower(struct buf *out, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+	int len;
+
+	buf_grow(out, n + 8);
+	while (i < n) {
+		if (s[i] < 0x80) {
+			unsigned char c = s[i++];
+			buf_addc(out, (char)(c >= 'A' && c <= 'Z' ? c + 32 : c));
+			continue;
+		}
+		uint32_t c = u8_get(s + i, &len), l;
+		if (c == 0x130) {                  /* SpecialCasing.txt */
+			buf_addcp(out, 'i');
+			l = 0x307;
+		} else if (c == 0x3A3) {
+			l = final_sigma(s, n, i);
+		} else {
+			l = (uint32_t)utf8proc_tolower((utf8proc_int32_t)c);
+		}
+		buf_addcp(out, l);
+		i += len;
+	}
+}
+
+/* ---- input hygiene ---- */
+
+void
+tok_sanitize(struct buf *out, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	buf_grow(out, n);
+	while (i < n) {
+		unsigned char b = s[i];
+		if (b < 0x80) {
+			if (b)
+				buf_addc(out, (char)b);
+			else
+				buf_add(out, "\xEF\xBF\xBD", 3);
+			i++;
+			continue;
+		}
+		/* expected continuation count and range of the 2nd byte */
+		int need;
+		unsigned char lo = 0x80, hi = 0xBF;
+		if (b >= 0xC2 && b <= 0xDF) need = 1;
+		else if (b == 0xE0) { need = 2; lo = 0xA0; }
+		else if (b >= 0xE1 && b <= 0xEC) need = 2;
+		else if (b == 0xED) { need = 2; hi = 0x9F; }
+		else if (b >= 0xEE && b <= 0xEF) need = 2;
+		else if (b == 0xF0) { need = 3; lo = 0x90; }
+		else if (b >= 0xF1 && b <= 0xF3) need = 3;
+		else if (b == 0xF4) { need = 3; hi = 0x8F; }
+		else need = 0;
+		size_t j = i + 1;
+		int got = 0;
+		while (need && got < need && j < n) {
+			unsigned char c = s[j];
+			if (got == 0 ? (c < lo || c > hi) : (c < 0x80 || c > 0xBF))
+				break;
+			got++, j++;
+		}
+		if (need && got == need)
+			buf_add(out, s + i, j - i);
+		else
+			buf_add(out, "\xEF\xBF\xBD", 3);   /* maximal subpart */
+		i = j;
+	}
+}
+
+void
+tok_newlines(struct buf *out, const char *s, size_t n)
+{
+	buf_grow(out, n);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '\r') {
+			out->p[out->n++] = s[i];
+			continue;
+		}
+		out->p[out->n++] = '\n';
+		if (i + 1 < n && s[i + 1] == '\n')
+			i++;
+	}
+}
+
+/* ---- fix_html ---- */
+
+static void
+replace_all(struct buf *out, const char *s, size_t n, const char *pat,
+            size_t pn, const char *rep, size_t rn)
+{
+	const char *p = s, *end = s + n, *q;
+
+	while ((q = memmem(p, (size_t)(end - p), pat, pn))) {
+		buf_add(out, p, (size_t)(q - p));
+		buf_add(out, rep, rn);
+		p = q + pn;
+	}
+	buf_add(out, p, (size_t)(end - p));
+}
+
+static int
+entity_cmp(const void *k, const void *e)
+{
+	const struct buf *key = k;
+	const char *name = ((const struct html_entity *)e)->name;
+	size_t nl = strlen(name);
+	int r = memcmp(key->p, name, key->n < nl ? key->n : nl);
+
+	return r ? r : (key->n < nl ? -1 : key->n > nl);
+}
+
+static const struct html_entity *
+entity_find(const char *s, size_t n)
+{
+	struct buf key = { (char *)s, n, n };
+
+	return bsearch(&key, html_entities, (size_t)html_entities_n,
+	               sizeof *html_entities, entity_cmp);
+}
+
+static int
+ucmp(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+charref_num(struct buf *out, uint32_t num, int overflow)
+{
+	if (!overflow)
+		for (int i = 0; i < html_invalid_charrefs_n; i++)
+			if (html_invalid_charrefs[i].cp == num) {
+				buf_add(out, html_invalid_charrefs[i].value,
+				        (size_t)html_invalid_charrefs[i].len);
+				return;
+			}
+	if (overflow || (num >= 0xD800 && num <= 0xDFFF) || num > 0x10FFFF) {
+		buf_add(out, "\xEF\xBF\xBD", 3);
+		return;
+	}
+	if (bsearch(&num, html_invalid_codepoints,
+	            (size_t)html_invalid_codepoints_n, sizeof(unsigned), ucmp))
+		return;
+	buf_addcp(out, num);
+}
+
+static int
+ishex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'f');
+}
+
+/* Python html.unescape: re.sub of
+ *   &(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)
+ * with _replace_charref.  The search resumes after each whole match, so the
+ * unmatched tail of a name ("&ampx;" -> "&x;") is never re-scanned. */
+void
+tok_html_unescape(struct buf *out, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	if (!memchr(s, '&', n)) {
+		buf_add(out, s, n);
+		return;
+	}
+	while (i < n) {
+		const unsigned char *amp = memchr(s + i, '&', n - i);
+		if (!amp) {
+			buf_add(out, s + i, n - i);
+			break;
+		}
+		size_t a = (size_t)(amp - s);
+		buf_add(out, s + i, a - i);
+		size_t j = a + 1;
+		if (j < n && s[j] == '#') {
+			int hex = j + 1 < n && (s[j + 1] | 32) == 'x';
+			size_t d = j + 1 + (size_t)hex;
+			if (j + 1 < n && s[j + 1] >= '0' && s[j + 1] <= '9')
+				hex = 0, d = j + 1;       /* first alternative */
+			size_t k = d;
+			uint32_t num = 0;
+			int over = 0;
+			while (k < n && (hex ? ishex(s[k]) : s[k] >= '0' && s[k] <= '9')) {
+				unsigned v = s[k] <= '9' ? s[k] - '0' : (s[k] | 32) - 'a' + 10;
+				if (num > 0x10FFFF)
+					over = 1;
+				else
+					num = num * (hex ? 16 : 10) + v;
+				k++;
+			}
+			if (k == d) {             /* "&#" + nothing numeric */
+				buf_addc(out, '&');
+				i = j;
+				continue;
+			}
+			if (k < n && s[k] == ';')
+				k++;
+			charref_num(out, num, over || num > 0x10FFFF);
+			i = k;
+			continue;
+		}
+		/* named: up to 32 code points of [^\t\n\f <&#;], then ;? */
+		size_t k = j, cuts[34];
+		int nc = 0, len;
+		while (k < n && nc < 32) {
+			unsigned char c = s[k];
+			if (c == '\t' || c == '\n' || c == '\f' || c == ' ' ||
+			    c == '<' || c == '&' || c == '#' || c == ';')
+				break;
+			u8_get(s + k, &len);
+			k += (size_t)len;
+			cuts[++nc] = k;
+		}
+		if (nc == 0) {
+			buf_addc(out, '&');
+			i = j;
+			continue;
+		}
+		if (k < n && s[k] == ';')
+			cuts[++nc] = ++k;
+		cuts[0] = j;
+		const struct html_entity *e = entity_find((const char *)s + j, k - j);
+		if (e) {
+			buf_add(out, e->value, (size_t)e->len);
+			i = k;
+			continue;
+		}
+		/* longest prefix s[:x], x = len-1 .. 2 code points */
+		int x;
+		for (x = nc - 1; x >= 2; x--)
+			if ((e = entity_find((const char *)s + j, cuts[x] - j)))
+				break;
+		if (x >= 2) {
+			buf_add(out, e->value, (size_t)e->len);
+			buf_add(out, s + cuts[x], k - cuts[x]);
+		} else {
+			buf_add(out, s + a, k - a);
+		}
+		i = k;
+	}
+}
+
+static void
+fix_html(struct buf *out, const char *s, size_t n)
+{
+	static const char *const subs[][2] = {
+		{"#39;", "'"}, {"amp;", "&"}, {"#146;", "'"}, {"nbsp;", " "},
+		{"#36;", "$"}, {"\\n", "\n"}, {"quot;", "'"}, {"<br />", "\n"},
+		{"\\\"", "\""}, {"<unk>", "xxunk"}, {" @.@ ", "."},
+		{" @-@ ", "-"}, {"...", " \xE2\x80\xA6"},
+	};
+	struct buf a = {0}, b = {0};
+
+	buf_add(&a, s, n);
+	for (size_t r = 0; r < sizeof subs / sizeof *subs; r++) {
+		const char *pat = subs[r][0];
+		size_t pn = strlen(pat);
+		if (!memmem(a.p, a.n, pat, pn))
+			continue;
+		b.n = 0;
+		replace_all(&b, a.p, a.n, pat, pn, subs[r][1], strlen(subs[r][1]));
+		struct buf t = a; a = b; b = t;
+	}
+	tok_html_unescape(out, a.p, a.n);
+	buf_free(&a);
+	buf_free(&b);
+}
+
+/* ---- replace_rep: (\S)(\1{2,}) -> " xxrep N c " ---- */
+static void
+replace_rep(struct buf *out, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+	int len, l2;
+
+	buf_grow(out, n);
+	while (i < n) {
+		uint32_t c = u8_get(s + i, &len);
+		size_t j = i + (size_t)len, run = 1;
+		if (cp_isspace(c)) {
+			buf_add(out, s + i, (size_t)len);
+			i = j;
+			continue;
+		}
+		while (j < n && u8_get(s + j, &l2) == c)
+			j += (size_t)l2, run++;
+		if (run >= 3) {
+			char num[32];
+			int k = snprintf(num, sizeof num, " xxrep %zu ", run);
+			buf_add(out, num, (size_t)k);
+			buf_add(out, s + i, (size_t)len);
+			buf_addc(out, ' ');
+		} else {
+			buf_add(out, s + i, j - i);
+		}
+		i = j;
+	}
+}
+
+/* ---- replace_wrep ----
+ * (?:\s|^)(\w+)\s+((?:\1\s+)+)\1(\s|\W|$)  ->  " xxwrep K W E"
+ * W is a whole word (it must be followed by \s).  The copies after it are
+ * each W followed by whitespace, except the last which may be followed by
+ * any non-word character or the end; backtracking makes the match take all
+ * of them.  E (one character) is consumed, so a following run cannot use it
+ * as its leading \s. */
+static size_t
+word_end(const unsigned char *s, size_t n, size_t i)
+{
+	int len;
+
+	while (i < n && cp_isword(u8_get(s + i, &len)))
+		i += (size_t)len;
+	return i;
+}
+
+static size_t
+space_end(const unsigned char *s, size_t n, size_t i)
+{
+	int len;
+
+	while (i < n && cp_isspace(u8_get(s + i, &len)))
+		i += (size_t)len;
+	return i;
+}
+
+static void
+replace_wrep(struct buf *out, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, copied = 0;
+	int len;
+
+	while (i < n) {
+		/* a match may start at i when s[i] is \s (consumed) or i == 0 */
+		size_t w;
+		uint32_t c = u8_get(s + i, &len);
+		if (cp_isspace(c))
+			w = i + (size_t)len;
+		else if (i == 0)
+			w = 0;
+		else {
+			i += (size_t)len;
+			continue;
+		}
+		size_t we = word_end(s, n, w), wl = we - w;
+		size_t p = space_end(s, n, we);
+		if (wl == 0 || p == we) {
+			i += (size_t)len;
+			continue;
+		}
+		/* count copies after the first */
+		size_t k = 1, last_end = 0;
+		while (p + wl <= n && !memcmp(s + p, s + w, wl)) {
+			size_t e = p + wl;
+			int l3 = 0;
+			if (e < n && cp_isword(u8_get(s + e, &l3)))
+				break;             /* a longer word, not a copy */
+			k++;
+			last_end = e;
+			size_t q = space_end(s, n, e);
+			if (q == e)
+				break;             /* last possible copy */
+			p = q;
+		}
+		if (k < 3) {
+			i += (size_t)len;
+			continue;
+		}
+		size_t e_end = last_end;
+		if (e_end < n) {
+			u8_get(s + e_end, &len);
+			e_end += (size_t)len;
+		}
+		buf_add(out, s + copied, i - copied);
+		char num[48];
+		int m = snprintf(num, sizeof num, " xxwrep %zu ", k);
+		buf_add(out, num, (size_t)m);
+		buf_add(out, s + w, wl);
+		buf_addc(out, ' ');
+		buf_add(out, s + last_end, e_end - last_end);
+		copied = i = e_end;
+	}
+	buf_add(out, s + copied, n - copied);
+}
+
+/* ---- spec_add_spaces: ([/#\\]) -> " \1 " ---- */
+static void
+spec_add_spaces(struct buf *out, const char *s, size_t n)
+{
+	buf_grow(out, n);
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '/' || c == '#' || c == '\\') {
+			buf_addc(out, ' ');
+			buf_addc(out, c);
+			buf_addc(out, ' ');
+		} else {
+			buf_addc(out, c);
+		}
+	}
+}
+
+/* ---- rm_useless_spaces: " {2,}" -> " " ---- */
+static void
+rm_useless_spaces(struct buf *out, const char *s, size_t n)
+{
+	buf_grow(out, n);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == ' ' && i > 0 && s[i - 1] == ' ')
+			continue;
+		out->p[out->n++] = s[i];
+	}
+}
+
+/* ---- replace_all_caps and replace_maj ----
+ * (\s|^)([A-Z]+[^a-z\s]*)(?=(\s|$))  and  (\s|^)([A-Z][^A-Z\s]*)(?=(\s|$)):
+ * the group is a whole whitespace-delimited word (its end is forced by the
+ * lookahead and the classes exclude \s), starting with A-Z and holding no
+ * a-z (caps) or no other A-Z (maj).  It is lowercased (Python lower of the
+ * word alone) and gets the marker when it is longer than one character. */
+static void
+case_rule(struct buf *out, const char *str, size_t n, int caps)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	const char *mark = caps ? "xxup " : "xxmaj ";
+	size_t i = 0;
+	int len;
+
+	buf_grow(out, n);
+	while (i < n) {
+		uint32_t c = u8_get(s + i, &len);
+		if (cp_isspace(c)) {
+			buf_add(out, s + i, (size_t)len);
+			i += (size_t)len;
+			continue;
+		}
+		size_t e = i, ncp = 0;
+		int ok = s[i] >= 'A' && s[i] <= 'Z';
+		while (e < n) {
+			uint32_t d = u8_get(s + e, &len);
+			if (cp_isspace(d))
+				break;
+			if (ncp > 0 && (caps ? d >= 'a' && d <= 'z' : d >= 'A' && d <= 'Z'))
+				ok = 0;
+			ncp++;
+			e += (size_t)len;
+		}
+		if (ok && caps)       /* [A-Z]+: the first is checked, rest */
+			for (size_t k = i; k < e; k++)   /* must hold no a-z */
+				if (s[k] >= 'a' && s[k] <= 'z')
+					ok = 0;
+		if (ok) {
+			if (ncp > 1)
+				buf_adds(out, mark);
+			tok_lower(out, (const char *)s + i, e - i);
+		} else {
+			buf_add(out, s + i, e - i);
+		}
+		i = e;
+	}
+}
+
+/* ---- lowercase(add_bos, add_eos): bos + t.lower().strip() + eos ---- */
+static void
+lowercase(struct buf *out, const struct tok_opts *o, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t a = 0, b = n;
+	int len;
+
+	while (a < b) {                       /* str.strip(): isspace */
+		uint32_t c = u8_get(s + a, &len);
+		if (!cp_isspace(c))
+			break;
+		a += (size_t)len;
+	}
+	while (b > a) {
+		size_t k = b - 1;
+		while (k > a && (s[k] & 0xC0) == 0x80)
+			k--;
+		if (!cp_isspace(u8_get(s + k, &len)))
+			break;
+		b = k;
+	}
+	if (o->bos)
+		buf_adds(out, "xxbos ");
+	/* lower() runs before strip(): only final sigma could see the
+	 * stripped whitespace, and whitespace is not cased, so slicing first
+	 * gives the same string */
+	tok_lower(out, str + a, b - a);
+	if (o->eos)
+		buf_adds(out, " xxeos");
+}
+
+void
+tok_apply_rule(int rule, const struct tok_opts *o, struct buf *out,
+               const char *s, size_t n)
+{
+	tok_classes_init();
+	switch (rule) {
+	case TOK_FIX_HTML:          fix_html(out, s, n); break;
+	case TOK_REPLACE_REP:       replace_rep(out, s, n); break;
+	case TOK_REPLACE_WREP:      replace_wrep(out, s, n); break;
+	case TOK_SPEC_ADD_SPACES:   spec_add_spaces(out, s, n); break;
+	case TOK_RM_USELESS_SPACES: rm_useless_spaces(out, s, n); break;
+	case TOK_REPLACE_ALL_CAPS:  case_rule(out, s, n, 1); break;
+	case TOK_REPLACE_MAJ:       case_rule(out, s, n, 0); break;
+	case TOK_LOWERCASE:         lowercase(out, o, s, n); break;
+	default:                    buf_add(out, s, n);
+	}
+}

@@ -43,6 +43,12 @@ is "$(awk -F'\t' '$3 == 1 { printf "%s|", $6 }' t23.txt)" \
 is "$(cat t23.tok | numz -v wv | lmbatch -b 4 -l 3 --no-shuffle |
       lmbatch --dump | md5sum)" "$(md5sum <t23.txt)" \
    "cat x.tok | numz -v | lmbatch | lmbatch --dump gives the same batches"
+exits 1 "a piped id stream is spooled in TMPDIR" \
+      sh -c 'cat t23.ids | TMPDIR=/nonexistent lmbatch -b 4 -l 3 -o x.lmb'
+errmatch 'TMPDIR' "... and says so"
+check "a regular id stream is mapped, no spool" \
+      env TMPDIR=/nonexistent lmbatch -b 4 -l 3 --no-shuffle -o x.lmb t23.ids
+check "... with the same batches" cmp x.lmb t23.lmb
 is "$(lmbatch --dump -v wv t23.lmb | awk -F'\t' 'NR == 5 { print $5 "|" $6 }')" \
    "w3 w4|w4 w5" "--dump -v prints tokens"
 

@@ -78,6 +78,11 @@ check "round trip tok -> ids -> tok is exact" cmp rt.tok rt.back
 cat rt.tok | numz -q -f 1 -w vpipe >rt.pipe.ids
 check "a pipe is spooled: same vocab as from a file" cmp vrt vpipe
 check "a pipe is spooled: same id stream as from a file" cmp rt.ids rt.pipe.ids
+exits 1 "a pipe needs the spool in TMPDIR" \
+      sh -c 'cat rt.tok | TMPDIR=/nonexistent numz -q -f 1 -w vx -o x.ids'
+errmatch 'TMPDIR' "... and says so"
+check "a regular file is read twice, no spool" \
+      env TMPDIR=/nonexistent numz -q -f 1 -w vx -o x.ids rt.tok
 numz -q -f 1 -w vstdin -o rt.stdin.ids <rt.tok
 check "a regular stdin is rewound: same ids" cmp rt.ids rt.stdin.ids
 head -2 rt.tok >p1.tok; tail -2 rt.tok >p2.tok

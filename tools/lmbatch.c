@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ids.h"
+#include "spool.h"
 #include "lmb.h"
 #include "rng.h"
 #include "tokfile.h"
@@ -300,8 +301,8 @@ main(int argc, char *argv[])
 			st.mapped_input = 1;
 			st.start = (uint64_t)ftello(f);
 			st.fd = dup(fileno(f));
-		} else if (!st.spool && !(st.spool = tmpfile())) {
-			die("temporary file:");
+		} else if (!st.spool) {
+			st.spool = spool_open(files[i]);
 		}
 		ids_open(&r, f, files[i]);
 		if (v)

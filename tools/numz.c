@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "ids.h"
+#include "spool.h"
 #include "tokfile.h"
 #include "util.h"
 #include "vocab.h"
@@ -77,8 +78,7 @@ count_input(struct src *s, struct counter *c, struct progress *p,
 	if (is_regular(f)) {
 		s->start = ftello(f);
 	} else {
-		if (!(s->spool = tmpfile()))
-			die("temporary file for %s:", s->name);
+		s->spool = spool_open(s->name);
 	}
 	while (read_line(f, s->name, &line)) {
 		lineno++;

@@ -742,7 +742,7 @@ untar_get(const char *src, const struct untar_opts *o)
 			unlink(sum);
 			if (fetch_url(url, apath, &fo) < 0) {
 				if (untar_stop)
-					bail("%s: interrupted", src);
+					bail(NULL);     /* fetch said so */
 				bail("%s: not downloaded (without a network, a copy "
 				     "of %s put in %s/ is used as it is)", src, file,
 				     adir);

@@ -122,6 +122,9 @@ clean symrel "relative symlink escape"
 exits 1 "symlink to an absolute dir then a file through it" untar "$A/symabs.tar"
 errmatch "ln: symlink to an absolute path" "... refused"
 clean symabs "absolute symlink"
+exits 1 "a file written through an inner symlink" untar "$A/through.tar"
+errmatch "s/x.txt: .*symlink" "... refused"
+clean through "write through a symlink"
 exits 1 "two links that lead out together" untar "$A/symchain.tar"
 errmatch "a: symlink pointing outside" "... refused"
 clean symchain "symlink chain"
@@ -172,6 +175,16 @@ exits 1 "404" untar "$U/f/missing.tgz"
 errmatch "missing.tgz: HTTP 404" "... says HTTP 404"
 is "$(ls "$H/archive" | grep -c missing.tgz)" 0 "... leaves no file"
 clean missing "404"
+
+# a download that is not a good archive: nothing extracted, the archive
+# stays for a look (--force fetches it again)
+cp "$A/cut.tar.gz" "$W/f/cut.tgz"
+exits 1 "a corrupt download" untar "$U/f/cut.tgz"
+errmatch "nothing extracted; the archive stays in .*--force" "... says what stays"
+clean cut "corrupt download"
+exits 0 "a file:// URL" untar "file://$A/xz.tar.xz"
+is "$(cat "$T/.out")" "$H/data/xz" "... extracted"
+check "... and copied to archive/" cmp "$A/xz.tar.xz" "$H/archive/xz.tar.xz"
 
 # resume across calls: a cut connection leaves .part; the next call asks
 # for the rest with Range

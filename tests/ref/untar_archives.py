@@ -66,6 +66,10 @@ tar("symrel.tar", [entry("ln", kind=tarfile.SYMTYPE, link="../.."),
                    entry("ln/pwned.txt", b"x\n")])
 tar("symabs.tar", [entry("ln", kind=tarfile.SYMTYPE, link=outside),
                    entry("ln/pwned.txt", b"x\n")])
+# a link that stays inside, then a file written through it
+tar("through.tar", [entry("d", kind=tarfile.DIRTYPE),
+                    entry("s", kind=tarfile.SYMTYPE, link="d"),
+                    entry("s/x.txt", b"x\n")])
 # each link stays inside when made; together a leads to the parent
 tar("symchain.tar", [entry("a", kind=tarfile.SYMTYPE, link="b/.."),
                      entry("b", kind=tarfile.SYMTYPE, link=".")])

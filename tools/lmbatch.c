@@ -422,7 +422,7 @@ main(int argc, char *argv[])
 		L = lm_loader_batch(&lt, 0, tok);
 		show_batch(tok, (uint32_t)bs, L, (uint32_t)show, v);
 		if (!out)
-			return 0;
+			goto done;
 	}
 
 	o = out_open(out, 1);
@@ -464,6 +464,7 @@ main(int argc, char *argv[])
 		ret |= out_close(ov);
 	}
 	ret |= out_close(o);
+done:
 	free(tok);
 	free(extra);
 	lm_loader_free(&lt);

@@ -35,6 +35,15 @@ main(void)
 	setenv("TMPDIR", dir, 1);
 	f = spool_open("test");
 	ok(fputs("hello spool", f) >= 0 && fflush(f) == 0, "writable");
+	{
+		char link[64], target[256];
+		ssize_t n;
+		snprintf(link, sizeof link, "/proc/self/fd/%d", fileno(f));
+		n = readlink(link, target, sizeof target - 1);
+		target[n > 0 ? n : 0] = 0;
+		ok(!strncmp(target, dir, strlen(dir)) &&
+		   strstr(target, "(deleted)"), "lives in $TMPDIR: %s", target);
+	}
 	ok(entries(dir) == 0, "already unlinked from $TMPDIR");
 	rewind(f);
 	ok(fgets(back, sizeof back, f) && !strcmp(back, "hello spool"),

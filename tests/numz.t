@@ -132,6 +132,7 @@ check "-h prints usage on stdout" grep -q '^usage: numz' help.out
 exits 2 "a bad flag exits 2" numz --bogus
 exits 2 "neither -v nor -w exits 2" numz rt.tok
 exits 2 "-v with -w exits 2" numz -v vrt -w x rt.tok
+exits 2 "-w and -o naming one file exits 2" numz -w same -o same rt.tok
 exits 2 "-d without -v exits 2" numz -d rt.ids
 exits 2 "-m 0 exits 2" numz -m 0 -w x rt.tok
 exits 2 "-f junk exits 2" numz -f 3x -w x rt.tok

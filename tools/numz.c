@@ -219,6 +219,8 @@ main(int argc, char *argv[])
 	if (vocab_out && !strcmp(vocab_out, "-") && !strcmp(out, "-"))
 		usage_error("-w - and the id stream cannot both go to stdout;"
 		            " use -o");
+	if (vocab_out && !strcmp(vocab_out, out))
+		usage_error("-w and -o name the same file");
 	if (dec)
 		return decode(files, nfiles, vocab_in, out);
 

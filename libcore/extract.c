@@ -205,9 +205,16 @@ static const char *
 vet_entry(struct archive_entry *e, char **clean, int *skip,
           struct names *links)
 {
+	/* In the C locale a zip's UTF-8 names have no locale form: take
+	 * the UTF-8 bytes as they are (the tools downstream read UTF-8). */
 	const char *name = archive_entry_pathname(e), *why;
 	mode_t type = archive_entry_filetype(e);
 	const char *hard = archive_entry_hardlink(e);
+
+	if (!name)
+		name = archive_entry_pathname_utf8(e);
+	if (!hard)
+		hard = archive_entry_hardlink_utf8(e);
 
 	*skip = 0;
 	*clean = NULL;
@@ -250,6 +257,8 @@ vet_entry(struct archive_entry *e, char **clean, int *skip,
 		return NULL;
 	case AE_IFLNK: {
 		const char *target = archive_entry_symlink(e);
+		if (!target)
+			target = archive_entry_symlink_utf8(e);
 		char *slash, *dir, *full;
 		int in;
 		if (!target || !*target)
@@ -374,6 +383,8 @@ archive_extract(const char *path, const char *label, const char *dir,
 		}
 		if ((why = vet_entry(e, &clean, &skip, &links))) {
 			const char *n = archive_entry_pathname(e);
+			if (!n)
+				n = archive_entry_pathname_utf8(e);
 			warn("%s: %s: %s; refusing the archive", label,
 			     n ? n : "?", why);
 			goto out;

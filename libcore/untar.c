@@ -713,7 +713,7 @@ untar_get(const char *src, const struct untar_opts *o)
 		struct fetch_opts fo = { o->connect_timeout, o->stall_timeout,
 		                         o->retries, o->quiet, &untar_stop };
 		struct stat ast;
-		int have = stat(apath, &ast) == 0;
+		int have = stat(apath, &ast) == 0, summed = 0;
 		if (o->force && have) {
 			char *part = str("%s.part", apath);
 			char *info = str("%s.part.info", apath);
@@ -724,13 +724,14 @@ untar_get(const char *src, const struct untar_opts *o)
 			free(info);
 			have = 0;
 		} else if (have && rec.ok && !strcmp(rec.source, url)) {
-			if (file_sums(apath, &size, &xxh, NULL, NULL) < 0)
+			if (file_sums(apath, &size, &xxh, md5_1m, md5_all) < 0)
 				bail("%s:", apath);
+			summed = 1;
 			if (size != rec.size || xxh != rec.xxh) {
 				warn("%s: does not match its record (size or xxh64);"
 				     " downloading it again", apath);
 				unlink(apath);
-				have = 0;
+				have = summed = 0;
 			}
 		} else if (have && rec.ok) {
 			warn("%s: came from %s; downloading %s", apath, rec.source,
@@ -748,7 +749,7 @@ untar_get(const char *src, const struct untar_opts *o)
 				     adir);
 			}
 		}
-		if (file_sums(apath, &size, &xxh, md5_1m, md5_all) < 0)
+		if (!summed && file_sums(apath, &size, &xxh, md5_1m, md5_all) < 0)
 			bail("%s:", apath);
 		if (nm && nm->md5_1m) {
 			char got[33];

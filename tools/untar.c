@@ -1,6 +1,8 @@
 /* untar: fastai's untar_data as a Unix tool.  Fetch, verify and extract
  * a dataset or model into the cache; print the directory. */
 #include <getopt.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,11 @@ main(int argc, char *argv[])
 	int c, list = 0, ret = 0;
 
 	argv0 = "untar";
+	/* Names on disk in UTF-8 whatever the locale: libarchive converts
+	 * zip and pax names to the locale's charset, and ASCII (the C
+	 * locale) cannot hold them. */
+	if (!setlocale(LC_CTYPE, "") || strcmp(nl_langinfo(CODESET), "UTF-8"))
+		setlocale(LC_CTYPE, "C.UTF-8");
 	o.max_bytes = (uint64_t)64 << 30;
 	o.retries = 3;
 	o.connect_timeout = 20;

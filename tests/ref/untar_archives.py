@@ -58,6 +58,8 @@ with zipfile.ZipFile(os.path.join(out, "zipped.zip"), "w",
                      zipfile.ZIP_DEFLATED) as z:
     z.writestr("zipped/c.txt", "zip\n")
     z.writestr("zipped/d/e.txt", "deep\n")
+with zipfile.ZipFile(os.path.join(out, "utf8.zip"), "w") as z:
+    z.writestr("utf8/na\u00efve \u2615.txt", "utf8\n")
 
 # hostile
 tar("dotdot.tar", [entry("ok.txt", b"ok\n"), entry("../escape.txt", b"x\n")])

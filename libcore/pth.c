@@ -1,0 +1,1183 @@
+/* pth.c: PyTorch checkpoints: zip container, storages, tensors.  The
+ * pickle itself is pickle.c's business.  See pth.h for the format. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <xxhash.h>
+
+#include "pth.h"
+#include "tokfile.h"
+#include "util.h"
+
+/* ---- CRC-32 (zip's polynomial), slicing by 8 ----------------------------- */
+
+static uint32_t crc_tab[8][256];
+
+static void
+crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+		crc_tab[0][i] = c;
+	}
+	for (uint32_t i = 0; i < 256; i++)
+		for (int t = 1; t < 8; t++)
+			crc_tab[t][i] = crc_tab[0][crc_tab[t - 1][i] & 0xff] ^
+			                (crc_tab[t - 1][i] >> 8);
+}
+
+uint32_t
+pth_crc32(uint32_t crc, const void *buf, size_t n)
+{
+	const unsigned char *p = buf;
+
+	if (!crc_tab[0][1])
+		crc_init();
+	crc = ~crc;
+	for (; n >= 8; n -= 8, p += 8) {
+		uint32_t a = crc ^ get_u32(p), b = get_u32(p + 4);
+		crc = crc_tab[7][a & 0xff] ^ crc_tab[6][(a >> 8) & 0xff] ^
+		      crc_tab[5][(a >> 16) & 0xff] ^ crc_tab[4][a >> 24] ^
+		      crc_tab[3][b & 0xff] ^ crc_tab[2][(b >> 8) & 0xff] ^
+		      crc_tab[1][(b >> 16) & 0xff] ^ crc_tab[0][b >> 24];
+	}
+	while (n--)
+		crc = crc_tab[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+/* ---- dtypes ------------------------------------------------------------ */
+
+static const struct {
+	const char *storage;    /* torch.<X>Storage */
+	int size;               /* bytes per element on disk */
+	int isfloat;
+} dtypes[] = {
+	[PTH_F32]  = { "FloatStorage", 4, 1 },
+	[PTH_F64]  = { "DoubleStorage", 8, 1 },
+	[PTH_F16]  = { "HalfStorage", 2, 1 },
+	[PTH_BF16] = { "BFloat16Storage", 2, 1 },
+	[PTH_I64]  = { "LongStorage", 8, 0 },
+	[PTH_I32]  = { "IntStorage", 4, 0 },
+	[PTH_I16]  = { "ShortStorage", 2, 0 },
+	[PTH_I8]   = { "CharStorage", 1, 0 },
+	[PTH_U8]   = { "ByteStorage", 1, 0 },
+	[PTH_BOOL] = { "BoolStorage", 1, 0 },
+};
+#define NDTYPE ((int)(sizeof dtypes / sizeof *dtypes))
+
+static int
+host_is_le(void)
+{
+	const uint16_t one = 1;
+	return *(const unsigned char *)&one == 1;
+}
+
+static float
+half_to_float(uint16_t h)
+{
+	uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+	uint32_t u;
+	float f;
+
+	if (e == 0x1f)
+		u = s | 0x7f800000u | m << 13;          /* inf, nan */
+	else if (e)
+		u = s | (e + 112) << 23 | m << 13;      /* normal */
+	else if (!m)
+		u = s;                                  /* zero */
+	else {                                          /* subnormal */
+		f = (float)m * 0x1p-24f;
+		return s ? -f : f;
+	}
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+/* Convert n little-endian elements of dtype to float32 or int64. */
+static void
+convert(void *out, const unsigned char *in, int dtype, int64_t n)
+{
+	float *f = out;
+	int64_t *l = out;
+
+	for (int64_t i = 0; i < n; i++) {
+		const unsigned char *q = in + i * dtypes[dtype].size;
+		uint32_t u;
+		uint64_t w;
+		double d;
+		switch (dtype) {
+		case PTH_F32: u = get_u32(q); memcpy(&f[i], &u, 4); break;
+		case PTH_F64: w = get_u64(q); memcpy(&d, &w, 8); f[i] = (float)d; break;
+		case PTH_F16: f[i] = half_to_float(get_u16(q)); break;
+		case PTH_BF16: u = (uint32_t)get_u16(q) << 16; memcpy(&f[i], &u, 4); break;
+		case PTH_I64: l[i] = (int64_t)get_u64(q); break;
+		case PTH_I32: l[i] = (int32_t)get_u32(q); break;
+		case PTH_I16: l[i] = (int16_t)get_u16(q); break;
+		case PTH_I8: l[i] = (int8_t)q[0]; break;
+		default: l[i] = q[0]; break;            /* u8, bool */
+		}
+	}
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+struct tens {                   /* a tensor as the pickle built it */
+	struct pth_tensor t;    /* first: the public part */
+	int64_t stride[PTH_MAXDIM];
+	size_t st;              /* storage index */
+	void *own;              /* a contiguous copy of a strided tensor */
+};
+
+struct zent {
+	char *name;
+	uint32_t crc;
+	uint64_t size, off;     /* data size and offset */
+	int method;
+};
+
+struct rd {
+	struct pth *p;
+	const unsigned char *buf;
+	size_t n;
+	struct zent *z;
+	size_t nz;
+	char *err;
+	jmp_buf fail;
+};
+
+static _Noreturn void
+rd_fail(struct rd *r, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		die("out of memory");
+	va_end(ap);
+	free(r->err);
+	if (asprintf(&r->err, "%s: %s", r->p->path, msg) < 0)
+		die("out of memory");
+	free(msg);
+	longjmp(r->fail, 1);
+}
+
+static const char damaged[] =
+	"the file is damaged or truncated; copy or re-save it";
+
+/* The pickle callbacks report errors through *err (pk_load unwinds). */
+static struct pv *
+cb_fail(char **err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(err, fmt, ap) < 0)
+		die("out of memory");
+	va_end(ap);
+	return NULL;
+}
+
+/* Index of storage key, added on first sight; -1 if described twice
+ * differently. */
+static long
+storage_get(struct pth *p, const char *key, int dtype, int64_t numel)
+{
+	for (size_t i = 0; i < p->nst; i++)
+		if (!strcmp(p->st[i].key, key))
+			return p->st[i].dtype != dtype ||
+			       p->st[i].numel != numel ? -1 : (long)i;
+	if (p->nst == p->capst) {
+		p->capst = p->capst ? 2 * p->capst : 32;
+		p->st = xrealloc(p->st, p->capst * sizeof *p->st);
+	}
+	struct pth_storage *s = &p->st[p->nst];
+	memset(s, 0, sizeof *s);
+	s->key = xstrdup(key);
+	s->dtype = dtype;
+	s->numel = numel;
+	return (long)p->nst++;
+}
+
+/* ('storage', torch.XStorage, key, location, numel[, view_metadata]) */
+static struct pv *
+on_persid(void *ctx, struct pv_pool *pool, struct pv *pid, char **err)
+{
+	struct rd *r = ctx;
+	int dtype = -1;
+	long si;
+
+	if (pid->kind != PV_TUPLE || (pid->n != 5 && pid->n != 6) ||
+	    pid->it[0]->kind != PV_STR || strcmp(pid->it[0]->s, "storage") ||
+	    pid->it[1]->kind != PV_GLOBAL || pid->it[2]->kind != PV_STR ||
+	    pid->it[4]->kind != PV_INT || pid->it[4]->big || pid->it[4]->i < 0)
+		return cb_fail(err, "a persistent id that is not a torch "
+		               "storage; %s", damaged);
+	if (pid->n == 6 && pid->it[5]->kind != PV_NONE)
+		return cb_fail(err, "storage views (torch < 1.0) are not "
+		               "supported; re-save the file with a newer torch");
+	for (int d = 0; d < NDTYPE; d++)
+		if (!strncmp(pid->it[1]->s, "torch ", 6) &&
+		    !strcmp(pid->it[1]->s + 6, dtypes[d].storage))
+			dtype = d;
+	if (dtype < 0)
+		return cb_fail(err, "'%s' is not a storage type", pid->it[1]->s);
+	if (pid->it[4]->i > (int64_t)(r->n / dtypes[dtype].size) + 1)
+		return cb_fail(err, "storage %s claims %lld elements, more "
+		               "than the file holds; %s", pid->it[2]->s,
+		               (long long)pid->it[4]->i, damaged);
+	if ((si = storage_get(r->p, pid->it[2]->s, dtype, pid->it[4]->i)) < 0)
+		return cb_fail(err, "storage %s is described two ways; %s",
+		               pid->it[2]->s, damaged);
+	struct pv *v = pv_new(pool, PV_STORAGE);
+	v->i = si;
+	return v;
+}
+
+/* _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks
+ * [, metadata]) or the pre-0.4 _rebuild_tensor(storage, offset, size,
+ * stride).  Checks the view fits the storage. */
+static struct pv *
+on_tensor(void *ctx, struct pv_pool *pool, const char *global,
+          struct pv *args, char **err)
+{
+	struct rd *r = ctx;
+	struct pth *p = r->p;
+	int64_t shape[PTH_MAXDIM], stride[PTH_MAXDIM], numel = 1, last;
+
+	(void)global;
+	if (args->n < 4 || args->it[0]->kind != PV_STORAGE ||
+	    args->it[1]->kind != PV_INT || args->it[1]->big ||
+	    args->it[2]->kind != PV_TUPLE || args->it[3]->kind != PV_TUPLE ||
+	    args->it[2]->n != args->it[3]->n)
+		return cb_fail(err, "a tensor with malformed arguments; %s",
+		               damaged);
+	size_t ndim = args->it[2]->n;
+	if (ndim > PTH_MAXDIM)
+		return cb_fail(err, "a tensor with %zu dimensions (at most %d "
+		               "are supported)", ndim, PTH_MAXDIM);
+	struct pth_storage *s = &p->st[args->it[0]->i];
+	last = args->it[1]->i;
+	if (last < 0)
+		return cb_fail(err, "a tensor with a negative offset; %s",
+		               damaged);
+	for (size_t d = 0; d < ndim; d++) {
+		const struct pv *a = args->it[2]->it[d], *b = args->it[3]->it[d];
+		if (a->kind != PV_INT || a->big || b->kind != PV_INT || b->big ||
+		    a->i < 0 || b->i < 0 || a->i > (int64_t)1 << 40 ||
+		    b->i > (int64_t)1 << 40)
+			return cb_fail(err, "a tensor with a bad size or "
+			               "stride; %s", damaged);
+		shape[d] = a->i;
+		stride[d] = b->i;
+		numel *= a->i;
+		if (numel > (int64_t)1 << 40)
+			return cb_fail(err, "a tensor too large to be real; %s",
+			               damaged);
+		if (a->i)
+			last += (a->i - 1) * b->i;
+	}
+	if (numel && last >= s->numel)
+		return cb_fail(err, "a tensor reaches past the end of storage "
+		               "%s (%lld elements); %s", s->key,
+		               (long long)s->numel, damaged);
+	struct tens *t = xcalloc(1, sizeof *t);
+	if (p->nall == p->capall) {
+		p->capall = p->capall ? 2 * p->capall : 64;
+		p->all = xrealloc(p->all, p->capall * sizeof *p->all);
+	}
+	p->all[p->nall++] = &t->t;
+	t->st = (size_t)args->it[0]->i;
+	t->t.dtype = s->dtype;
+	t->t.key = s->key;
+	t->t.offset = args->it[1]->i;
+	t->t.ndim = (int)ndim;
+	t->t.numel = numel;
+	memcpy(t->t.shape, shape, ndim * sizeof *shape);
+	memcpy(t->stride, stride, ndim * sizeof *stride);
+	return pv_tensor(pool, &t->t);
+}
+
+static uint64_t
+crc_check(struct rd *r, const struct zent *e)
+{
+	if (e->method != 0)
+		rd_fail(r, "record %s is compressed; torch.save never does "
+		        "that; re-save the file with torch.save", e->name);
+	if (pth_crc32(0, r->buf + e->off, e->size) != e->crc)
+		rd_fail(r, "record %s fails its CRC check; %s", e->name,
+		        damaged);
+	return e->off;
+}
+
+static const struct zent *
+zfind(struct rd *r, const char *rel)
+{
+	size_t la = strlen(r->p->archive);
+
+	for (size_t i = 0; i < r->nz; i++)
+		if (!strncmp(r->z[i].name, r->p->archive, la) &&
+		    r->z[i].name[la] == '/' && !strcmp(r->z[i].name + la + 1, rel))
+			return &r->z[i];
+	return NULL;
+}
+
+static void
+zip_parse(struct rd *r)
+{
+	const unsigned char *b = r->buf;
+	size_t n = r->n, eocd = 0;
+	int found = 0;
+
+	if (n < 22)
+		rd_fail(r, "too short for a zip file; %s", damaged);
+	for (size_t i = n - 22 + 1; i-- > 0 && n - i <= 22 + 65535;)
+		if (get_u32(b + i) == 0x06054b50) {
+			eocd = i;
+			found = 1;
+			break;
+		}
+	if (!found)
+		rd_fail(r, "no zip directory at the end: %s", damaged);
+	uint64_t count = get_u16(b + eocd + 10);
+	uint64_t cdsize = get_u32(b + eocd + 12);
+	uint64_t cdoff = get_u32(b + eocd + 16);
+	if (count == 0xffff || cdsize == 0xffffffffu || cdoff == 0xffffffffu) {
+		if (eocd < 20 || get_u32(b + eocd - 20) != 0x07064b50)
+			rd_fail(r, "zip64 locator missing; %s", damaged);
+		uint64_t z64 = get_u64(b + eocd - 20 + 8);
+		if (z64 > n - 56 || get_u32(b + z64) != 0x06064b50)
+			rd_fail(r, "zip64 directory missing; %s", damaged);
+		count = get_u64(b + z64 + 32);
+		cdsize = get_u64(b + z64 + 40);
+		cdoff = get_u64(b + z64 + 48);
+	}
+	if (cdoff > n || cdsize > n - cdoff || count > cdsize / 46)
+		rd_fail(r, "the zip directory points outside the file; %s",
+		        damaged);
+	r->z = xcalloc(count ? count : 1, sizeof *r->z);
+	size_t at = cdoff;
+	for (uint64_t k = 0; k < count; k++) {
+		if (at + 46 > cdoff + cdsize || get_u32(b + at) != 0x02014b50)
+			rd_fail(r, "bad zip directory entry; %s", damaged);
+		struct zent *e = &r->z[r->nz];
+		size_t nl = get_u16(b + at + 28), xl = get_u16(b + at + 30),
+		       cl = get_u16(b + at + 32);
+		if (at + 46 + nl + xl + cl > cdoff + cdsize)
+			rd_fail(r, "bad zip directory entry; %s", damaged);
+		e->method = get_u16(b + at + 10);
+		e->crc = get_u32(b + at + 16);
+		uint64_t csize = get_u32(b + at + 20);
+		e->size = get_u32(b + at + 24);
+		uint64_t loff = get_u32(b + at + 42);
+		e->name = xmalloc(nl + 1);
+		memcpy(e->name, b + at + 46, nl);
+		e->name[nl] = 0;
+		r->nz++;
+		/* zip64 extra: the fields that are 0xffffffff, in order */
+		for (size_t x = at + 46 + nl; x + 4 <= at + 46 + nl + xl;) {
+			size_t id = get_u16(b + x), len = get_u16(b + x + 2);
+			const unsigned char *q = b + x + 4, *qe = q + len;
+			if (x + 4 + len > at + 46 + nl + xl)
+				break;
+			if (id == 1) {
+				if (e->size == 0xffffffffu && q + 8 <= qe)
+					e->size = get_u64(q), q += 8;
+				if (csize == 0xffffffffu && q + 8 <= qe)
+					csize = get_u64(q), q += 8;
+				if (loff == 0xffffffffu && q + 8 <= qe)
+					loff = get_u64(q), q += 8;
+			}
+			x += 4 + len;
+		}
+		if (e->method == 0 && csize != e->size)
+			rd_fail(r, "record %s has two sizes; %s", e->name,
+			        damaged);
+		if (loff > n - 30 || get_u32(b + loff) != 0x04034b50)
+			rd_fail(r, "record %s: local header missing; %s",
+			        e->name, damaged);
+		e->off = loff + 30 + get_u16(b + loff + 26) +
+		         get_u16(b + loff + 28);
+		if (e->off > n || csize > n - e->off)
+			rd_fail(r, "record %s runs past the end of the file; %s",
+			        e->name, damaged);
+		at += 46 + nl + xl + cl;
+	}
+	if (!r->nz)
+		rd_fail(r, "an empty zip file is not a checkpoint");
+	const char *slash = strchr(r->z[0].name, '/');
+	if (!slash)
+		rd_fail(r, "zip entries are not in a top folder: not a PyTorch "
+		        "checkpoint");
+	r->p->archive = xmalloc(slash - r->z[0].name + 1);
+	memcpy(r->p->archive, r->z[0].name, slash - r->z[0].name);
+	r->p->archive[slash - r->z[0].name] = 0;
+}
+
+static void
+fill_storage(struct rd *r, struct pth_storage *s, const unsigned char *src)
+{
+	int es = dtypes[s->dtype].isfloat ? 4 : 8;
+
+	s->data = xmalloc(s->numel ? (size_t)s->numel * es : 1);
+	convert(s->data, src, s->dtype, s->numel);
+	s->loaded = 1;
+	(void)r;
+}
+
+static void
+load_zip(struct rd *r)
+{
+	struct pth *p = r->p;
+	struct pk_reader pk = { &p->pool, on_persid, on_tensor, r };
+	const struct zent *e;
+	size_t used;
+	char *err = NULL;
+
+	zip_parse(r);
+	if (!(e = zfind(r, "data.pkl")))
+		rd_fail(r, "no %s/data.pkl record: not a PyTorch checkpoint "
+		        "(or a damaged one)", p->archive);
+	crc_check(r, e);
+	if (!(p->root = pk_load(&pk, r->buf + e->off, e->size, &used, &err))) {
+		free(r->err);
+		r->err = err;
+		rd_fail(r, "data.pkl: %s", err);
+	}
+	for (size_t i = 0; i < p->nst; i++) {
+		struct pth_storage *s = &p->st[i];
+		char rel[64];
+		snprintf(rel, sizeof rel, "data/%s", s->key);
+		if (!(e = zfind(r, rel)))
+			rd_fail(r, "record %s/%s is missing; %s", p->archive,
+			        rel, damaged);
+		if (e->size != (uint64_t)s->numel * dtypes[s->dtype].size)
+			rd_fail(r, "record %s holds %llu bytes but storage %s "
+			        "needs %lld x %d; %s", e->name,
+			        (unsigned long long)e->size, s->key,
+			        (long long)s->numel, dtypes[s->dtype].size,
+			        damaged);
+		crc_check(r, e);
+		fill_storage(r, s, r->buf + e->off);
+	}
+	if ((e = zfind(r, "ulmfit/meta"))) {
+		crc_check(r, e);
+		p->meta = xmalloc(e->size + 1);
+		memcpy(p->meta, r->buf + e->off, e->size);
+		p->meta[e->size] = 0;
+	}
+}
+
+static struct pv *
+legacy_pickle(struct rd *r, size_t *at, const char *what)
+{
+	struct pth *p = r->p;
+	struct pk_reader pk = { &p->pool, on_persid, on_tensor, r };
+	size_t used;
+	char *err = NULL;
+	struct pv *v;
+
+	if (!(v = pk_load(&pk, r->buf + *at, r->n - *at, &used, &err))) {
+		free(r->err);
+		r->err = err;
+		rd_fail(r, "legacy format, %s: %s", what, err);
+	}
+	*at += used;
+	return v;
+}
+
+static void
+load_legacy(struct rd *r)
+{
+	static const unsigned char magic[10] = {
+		0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19 };
+	struct pth *p = r->p;
+	size_t at = 0, nk;
+	int64_t proto;
+	struct pv *v;
+
+	v = legacy_pickle(r, &at, "magic number");
+	if (v->kind != PV_INT || !v->big || v->len != 10 ||
+	    memcmp(v->big, magic, 10))
+		rd_fail(r, "not a PyTorch file (no legacy magic number)");
+	v = legacy_pickle(r, &at, "protocol");
+	if (!pv_as_int(v, &proto) || proto != 1001)
+		rd_fail(r, "legacy protocol %lld, this reader knows 1001",
+		        (long long)proto);
+	v = legacy_pickle(r, &at, "sys_info");
+	const struct pv *le = pv_get(v, "little_endian");
+	if (!le || le->kind != PV_BOOL || !le->i)
+		rd_fail(r, "written on a big-endian machine; re-save it on a "
+		        "little-endian one");
+	p->root = legacy_pickle(r, &at, "object");
+	v = legacy_pickle(r, &at, "storage keys");
+	struct pv *const *keys = pv_items(v, &nk);
+	if (!keys)
+		rd_fail(r, "legacy storage key list missing; %s", damaged);
+	for (size_t k = 0; k < nk; k++) {
+		size_t i;
+		if (keys[k]->kind != PV_STR)
+			rd_fail(r, "legacy storage key is not a string; %s",
+			        damaged);
+		for (i = 0; i < p->nst; i++)
+			if (!strcmp(p->st[i].key, keys[k]->s))
+				break;
+		if (i == p->nst)
+			rd_fail(r, "storage %s is not used by any tensor; %s",
+			        keys[k]->s, damaged);
+		struct pth_storage *s = &p->st[i];
+		if (r->n - at < 8)
+			rd_fail(r, "storage %s is cut short; %s", s->key, damaged);
+		int64_t cnt = (int64_t)get_u64(r->buf + at);
+		at += 8;
+		if (cnt != s->numel)
+			rd_fail(r, "storage %s has %lld elements, its tensor "
+			        "says %lld; %s", s->key, (long long)cnt,
+			        (long long)s->numel, damaged);
+		size_t bytes = (size_t)cnt * dtypes[s->dtype].size;
+		if (r->n - at < bytes)
+			rd_fail(r, "storage %s is cut short; %s", s->key, damaged);
+		fill_storage(r, s, r->buf + at);
+		at += bytes;
+	}
+	for (size_t i = 0; i < p->nst; i++)
+		if (!p->st[i].loaded)
+			rd_fail(r, "storage %s has no data; %s", p->st[i].key,
+			        damaged);
+}
+
+/* Point every tensor at its storage: a view when contiguous, a copy when
+ * strided (rare in state dicts). */
+static void
+resolve(struct rd *r)
+{
+	struct pth *p = r->p;
+
+	for (size_t i = 0; i < p->nall; i++) {
+		struct tens *t = (struct tens *)p->all[i];
+		struct pth_storage *s = &p->st[t->st];
+		int isf = dtypes[s->dtype].isfloat, es = isf ? 4 : 8;
+		int64_t want = 1;
+		int contig = 1;
+		for (int d = t->t.ndim - 1; d >= 0; d--) {
+			if (t->t.shape[d] > 1 && t->stride[d] != want)
+				contig = 0;
+			want *= t->t.shape[d];
+		}
+		char *base = (char *)s->data + t->t.offset * es;
+		if (!contig) {
+			char *dst = t->own = xmalloc(t->t.numel * es + 1);
+			int64_t idx[PTH_MAXDIM] = { 0 };
+			for (int64_t k = 0; k < t->t.numel; k++) {
+				int64_t off = 0;
+				for (int d = 0; d < t->t.ndim; d++)
+					off += idx[d] * t->stride[d];
+				memcpy(dst + k * es, base + off * es, es);
+				for (int d = t->t.ndim - 1; d >= 0; d--) {
+					if (++idx[d] < t->t.shape[d])
+						break;
+					idx[d] = 0;
+				}
+			}
+			base = dst;
+		}
+		if (isf)
+			t->t.f = (float *)base;
+		else
+			t->t.l = (int64_t *)base;
+	}
+}
+
+/* tie: the first entry that is the same tensor (storage, offset, size) */
+static void
+set_ties(struct pth *p)
+{
+	for (int i = 0; i < p->n; i++) {
+		struct pth_tensor *t = &p->t[i];
+		t->tie = i;
+		for (int k = 0; k < i; k++)
+			if (p->t[k].key == t->key && p->t[k].offset == t->offset
+			    && p->t[k].numel == t->numel) {
+				t->tie = k;
+				break;
+			}
+	}
+}
+
+static void
+state_dict(struct rd *r)
+{
+	struct pth *p = r->p;
+	const struct pv *m;
+
+	if (!p->root || p->root->kind != PV_DICT)
+		rd_fail(r, "the file holds no dict of tensors (not a state "
+		        "dict or a fastai checkpoint)");
+	p->sd = p->root;
+	if ((m = pv_get(p->root, "model")) && m->kind == PV_DICT) {
+		p->sd = m;
+		p->opt = pv_get(p->root, "opt");
+	}
+	p->t = xcalloc(p->sd->n / 2 + 1, sizeof *p->t);
+	for (size_t k = 0; k + 1 < p->sd->n; k += 2) {
+		const struct pv *key = p->sd->it[k], *val = p->sd->it[k + 1];
+		if (key->kind != PV_STR || val->kind != PV_TENSOR)
+			continue;
+		struct pth_tensor *t = &p->t[p->n];
+		*t = *val->t;
+		t->name = key->s;
+		p->n++;
+	}
+	set_ties(p);
+}
+
+struct pth *
+pth_load_mem(const unsigned char *buf, size_t n, const char *name, char **err)
+{
+	struct rd r;
+	struct pth *p = xcalloc(1, sizeof *p);
+
+	memset(&r, 0, sizeof r);
+	r.p = p;
+	r.buf = buf;
+	r.n = n;
+	p->path = xstrdup(name);
+	if (setjmp(r.fail)) {
+		*err = r.err;
+		for (size_t i = 0; i < r.nz; i++)
+			free(r.z[i].name);
+		free(r.z);
+		pth_free(p);
+		return NULL;
+	}
+	p->xxh64 = XXH64(buf, n, 0);
+	if (n >= 4 && !memcmp(buf, "PK\3\4", 4)) {
+		load_zip(&r);
+	} else if (n >= 2 && buf[0] == 0x80) {
+		p->legacy = 1;
+		load_legacy(&r);
+	} else if (n > 262 && !memcmp(buf + 257, "ustar", 5)) {
+		rd_fail(&r, "a tar checkpoint from torch < 0.4: re-save it with "
+		        "a newer torch");
+	} else {
+		rd_fail(&r, "not a PyTorch checkpoint (neither zip nor "
+		        "legacy pickle)");
+	}
+	resolve(&r);
+	state_dict(&r);
+	for (size_t i = 0; i < r.nz; i++)
+		free(r.z[i].name);
+	free(r.z);
+	*err = NULL;
+	return p;
+}
+
+struct pth *
+pth_load(const char *path)
+{
+	FILE *f = open_in(path);
+	struct stat sb;
+	unsigned char *buf;
+	size_t n = 0, cap, k;
+	char *err;
+
+	cap = (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode)) ?
+	      (size_t)sb.st_size + 1 : 1 << 20;
+	buf = xmalloc(cap);
+	while ((k = fread(buf + n, 1, cap - n, f)) > 0) {
+		n += k;
+		if (n == cap)
+			buf = xrealloc(buf, cap *= 2);
+	}
+	close_in(f, path);
+	struct pth *p = pth_load_mem(buf, n, path, &err);
+	free(buf);
+	if (!p) {
+		warn("%s", err);
+		free(err);
+		exit(1);
+	}
+	return p;
+}
+
+void
+pth_free(struct pth *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nall; i++) {
+		free(((struct tens *)p->all[i])->own);
+		free(p->all[i]);
+	}
+	for (size_t i = 0; i < p->nst; i++) {
+		free(p->st[i].key);
+		free(p->st[i].data);
+	}
+	free(p->all);
+	free(p->st);
+	free(p->t);
+	free(p->meta);
+	free(p->archive);
+	free(p->path);
+	pv_pool_free(&p->pool);
+	free(p);
+}
+
+struct pth_tensor *
+pth_find(const struct pth *p, const char *name)
+{
+	for (int i = 0; i < p->n; i++)
+		if (!strcmp(p->t[i].name, name))
+			return &p->t[i];
+	return NULL;
+}
+
+static void
+shape_str(char *s, size_t cap, int ndim, const int64_t *shape)
+{
+	size_t k = 0;
+
+	k += snprintf(s + k, cap - k, "(");
+	for (int d = 0; d < ndim && k < cap; d++)
+		k += snprintf(s + k, cap - k, "%s%lld", d ? "," : "",
+		              (long long)shape[d]);
+	if (k < cap)
+		snprintf(s + k, cap - k, ")");
+}
+
+struct pth_tensor *
+pth_need(const struct pth *p, const char *name, int ndim, const int64_t *shape)
+{
+	struct pth_tensor *t = pth_find(p, name);
+	char a[128], b[128];
+
+	if (!t)
+		die("%s: no tensor '%s': not a checkpoint of this model",
+		    p->path, name);
+	if (!t->f)
+		die("%s: tensor '%s' is not a float tensor", p->path, name);
+	if (shape && (t->ndim != ndim ||
+	              memcmp(t->shape, shape, ndim * sizeof *shape))) {
+		shape_str(a, sizeof a, t->ndim, t->shape);
+		shape_str(b, sizeof b, ndim, shape);
+		die("%s: tensor '%s' is %s, this model needs %s; use the same "
+		    "sizes (and vocab) the checkpoint was made with",
+		    p->path, name, a, b);
+	}
+	return t;
+}
+
+const char *
+pth_meta(const struct pth *p, const char *key)
+{
+	static char val[1024];
+	size_t kl = strlen(key);
+
+	for (const char *l = p->meta; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		if (len > kl && !strncmp(l, key, kl) && l[kl] == '=') {
+			size_t vl = len - kl - 1;
+			if (vl >= sizeof val)
+				vl = sizeof val - 1;
+			memcpy(val, l + kl + 1, vl);
+			val[vl] = 0;
+			return val;
+		}
+		l += len + (nl != NULL);
+	}
+	return NULL;
+}
+
+int
+pth_check_vocab(const struct pth *p, uint32_t vocab_n, uint64_t vocab_xxh64,
+                const char *vocab_name)
+{
+	const char *h = pth_meta(p, "vocab_xxh64");
+	unsigned long long fh;
+	char *end;
+
+	if (!h)
+		return 0;
+	fh = strtoull(h, &end, 16);
+	const char *n = pth_meta(p, "vocab_n");
+	unsigned long fn = n ? strtoul(n, NULL, 10) : 0;
+	if (*end || fh != vocab_xxh64 || (n && fn != vocab_n))
+		die("%s: made with another vocab (%lu tokens, xxh64 %016llx) "
+		    "than %s (%u tokens, xxh64 %016llx); use the vocab the "
+		    "checkpoint was trained with", p->path, fn, fh,
+		    vocab_name, vocab_n, (unsigned long long)vocab_xxh64);
+	return 1;
+}
+
+void
+pth_check_meta(const struct pth *p, const char *key, const char *want)
+{
+	const char *v;
+
+	if (!p->meta)
+		return;
+	if (!(v = pth_meta(p, key)))
+		die("%s: the checkpoint does not record %s; it was made by "
+		    "another version of these tools", p->path, key);
+	if (strcmp(v, want))
+		die("%s: made with %s=%s, not %s; use matching options or "
+		    "another checkpoint", p->path, key, v, want);
+}
+
+int
+pth_clean_raw_keys(struct pth *p)
+{
+	int dropped = 0, j = 0;
+
+	for (int i = 0; i < p->n; i++) {
+		const char *name = p->t[i].name, *m = NULL;
+		/* the last ".module." component (or a leading "module.") */
+		for (const char *q = name; (q = strstr(q, "module.")); q++)
+			if (q == name || q[-1] == '.')
+				m = q;
+		int drop = 0;
+		if (m) {
+			char *raw = xmalloc(strlen(name) + 8);
+			size_t pre = m - name;
+			memcpy(raw, name, pre);
+			strcpy(raw + pre, m + 7);
+			strcat(raw, "_raw");
+			drop = pth_find(p, raw) != NULL;
+			free(raw);
+		}
+		if (drop)
+			dropped++;
+		else
+			p->t[j++] = p->t[i];
+	}
+	p->n = j;
+	set_ties(p);
+	return dropped;
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+struct wst {                    /* a storage to write */
+	const void *ptr;
+	int dtype;
+	int64_t numel;
+	char key[24];
+};
+
+struct wctx {
+	struct wst *st;
+	size_t nst, cap;
+};
+
+static int64_t
+tnumel(const struct pth_tensor *t)
+{
+	int64_t n = 1;
+
+	for (int d = 0; d < t->ndim; d++)
+		n *= t->shape[d];
+	return n;
+}
+
+static const void *
+tdata(const struct pth_tensor *t)
+{
+	return t->dtype == PTH_I64 ? (const void *)t->l : (const void *)t->f;
+}
+
+/* Storages in pickle order (the order torch numbers them); tensors with
+ * the same data pointer share one, as large as the largest of them. */
+static void
+collect(struct wctx *c, const struct pv *v)
+{
+	if (v->kind == PV_TENSOR) {
+		const struct pth_tensor *t = v->t;
+		const void *ptr = tdata(t);
+		if (t->dtype != PTH_F32 && t->dtype != PTH_I64)
+			die("pth: tensor %s: only float32 and int64 can be "
+			    "written", t->name ? t->name : "?");
+		int64_t numel = tnumel(t);
+		if (t->ndim < 0 || t->ndim > PTH_MAXDIM)
+			die("pth: tensor %s: bad rank %d", t->name ? t->name : "?",
+			    t->ndim);
+		if (!ptr && numel)
+			die("pth: tensor %s has no data",
+			    t->name ? t->name : "?");
+		for (size_t i = 0; i < c->nst; i++)
+			if (c->st[i].ptr == ptr && ptr) {
+				if (c->st[i].dtype != t->dtype)
+					die("pth: tensor %s shares memory with "
+					    "a tensor of another type", t->name);
+				if (numel > c->st[i].numel)
+					c->st[i].numel = numel;
+				return;
+			}
+		if (c->nst == c->cap) {
+			c->cap = c->cap ? 2 * c->cap : 32;
+			c->st = xrealloc(c->st, c->cap * sizeof *c->st);
+		}
+		struct wst *s = &c->st[c->nst];
+		s->ptr = ptr;
+		s->dtype = t->dtype;
+		s->numel = numel;
+		snprintf(s->key, sizeof s->key, "%zu", c->nst);
+		c->nst++;
+		return;
+	}
+	for (size_t i = 0; i < v->n; i++)
+		if (v->kind == PV_TUPLE || v->kind == PV_LIST ||
+		    v->kind == PV_DICT)
+			collect(c, v->it[i]);
+}
+
+static void
+dims_tuple(struct pk_writer *w, int ndim, const int64_t *d)
+{
+	if (!ndim) {
+		pk_op(w, ')');
+		return;
+	}
+	if (ndim > 3)
+		pk_op(w, '(');
+	for (int i = 0; i < ndim; i++)
+		pk_int(w, d[i]);
+	pk_op(w, ndim > 3 ? 't' : 0x84 + ndim);
+	pk_put(w);
+}
+
+/* As torch: _rebuild_tensor_v2(pid, 0, size, stride, False, OrderedDict()) */
+static void
+tensor_out(void *ctx, struct pk_writer *w, const struct pv *v)
+{
+	struct wctx *c = ctx;
+	const struct pth_tensor *t = v->t;
+	const void *ptr = tdata(t);
+	struct wst *s = NULL;
+	int64_t stride[PTH_MAXDIM];
+
+	for (size_t i = 0; i < c->nst; i++)
+		if (c->st[i].ptr == ptr)
+			s = &c->st[i];
+	pk_global(w, "torch._utils", "_rebuild_tensor_v2");
+	pk_op(w, '(');
+	pk_op(w, '(');
+	pk_shared_str(w, "storage");
+	pk_global(w, "torch", dtypes[t->dtype].storage);
+	pk_shared_str(w, s->key);
+	pk_shared_str(w, "cpu");
+	pk_int(w, s->numel);
+	pk_op(w, 't');
+	pk_put(w);
+	pk_op(w, 'Q');
+	pk_int(w, 0);
+	dims_tuple(w, t->ndim, t->shape);
+	for (int d = t->ndim - 1; d >= 0; d--)
+		stride[d] = d == t->ndim - 1 ? 1 : stride[d + 1] * t->shape[d + 1];
+	dims_tuple(w, t->ndim, stride);
+	pk_op(w, 0x89);
+	pk_global(w, "collections", "OrderedDict");
+	pk_op(w, ')');
+	pk_op(w, 'R');
+	pk_put(w);
+	pk_op(w, 't');
+	pk_put(w);
+	pk_op(w, 'R');
+	pk_put(w);
+}
+
+struct zw {                     /* zip writer */
+	FILE *f;
+	uint64_t at;
+	struct { char *name; uint32_t crc; uint64_t size, off; } *e;
+	size_t ne, cap;
+};
+
+static void
+zput(struct zw *z, const void *p, size_t n)
+{
+	if (n && fwrite(p, 1, n, z->f) != n)
+		die("pth: write error:");
+	z->at += n;
+}
+
+static void
+zentry(struct zw *z, const char *archive, const char *rel,
+       const void *data, uint64_t size)
+{
+	unsigned char h[30];
+	char name[512];
+	static const char fill[64] = "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ"
+	                             "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ";
+	size_t nl = (size_t)snprintf(name, sizeof name, "%s/%s", archive, rel);
+	uint32_t crc = pth_crc32(0, data, size);
+
+	if (nl >= sizeof name)
+		die("pth: archive name too long");
+	if (z->at + size + 200 >= 0xffffffffu)
+		die("pth: checkpoints over 4 GiB are not supported yet");
+	/* data starts at a multiple of 64: pad in an 'FB' extra field */
+	uint64_t start = z->at + 30 + nl + 4;
+	size_t pad = (64 - start % 64) % 64;
+	memset(h, 0, sizeof h);
+	put_u32(h, 0x04034b50);
+	put_u16(h + 6, 0x0808);         /* data descriptor, UTF-8 names */
+	put_u16(h + 26, (uint16_t)nl);
+	put_u16(h + 28, (uint16_t)(4 + pad));
+	zput(z, h, 30);
+	zput(z, name, nl);
+	unsigned char x[4] = { 'F', 'B', (unsigned char)pad, 0 };
+	zput(z, x, 4);
+	zput(z, fill, pad);
+	if (z->ne == z->cap) {
+		z->cap = z->cap ? 2 * z->cap : 32;
+		z->e = xrealloc(z->e, z->cap * sizeof *z->e);
+	}
+	z->e[z->ne].name = xstrdup(name);
+	z->e[z->ne].crc = crc;
+	z->e[z->ne].size = size;
+	z->e[z->ne].off = z->at - 30 - nl - 4 - pad;
+	z->ne++;
+	zput(z, data, size);
+	unsigned char d[16];
+	put_u32(d, 0x08074b50);
+	put_u32(d + 4, crc);
+	put_u32(d + 8, (uint32_t)size);
+	put_u32(d + 12, (uint32_t)size);
+	zput(z, d, 16);
+}
+
+static void
+zfinish(struct zw *z)
+{
+	uint64_t cd = z->at;
+	unsigned char h[56];
+
+	for (size_t i = 0; i < z->ne; i++) {
+		size_t nl = strlen(z->e[i].name);
+		memset(h, 0, 46);
+		put_u32(h, 0x02014b50);
+		put_u16(h + 8, 0x0808);
+		put_u32(h + 16, z->e[i].crc);
+		put_u32(h + 20, (uint32_t)z->e[i].size);
+		put_u32(h + 24, (uint32_t)z->e[i].size);
+		put_u16(h + 28, (uint16_t)nl);
+		put_u32(h + 42, (uint32_t)z->e[i].off);
+		zput(z, h, 46);
+		zput(z, z->e[i].name, nl);
+		free(z->e[i].name);
+	}
+	uint64_t cdsize = z->at - cd, z64 = z->at;
+	memset(h, 0, 56);               /* zip64 end record, as torch writes */
+	put_u32(h, 0x06064b50);
+	put_u64(h + 4, 44);
+	put_u16(h + 12, 0x031e);
+	put_u16(h + 14, 0x2d);
+	put_u64(h + 24, z->ne);
+	put_u64(h + 32, z->ne);
+	put_u64(h + 40, cdsize);
+	put_u64(h + 48, cd);
+	zput(z, h, 56);
+	memset(h, 0, 20);
+	put_u32(h, 0x07064b50);
+	put_u64(h + 8, z64);
+	put_u32(h + 16, 1);
+	zput(z, h, 20);
+	memset(h, 0, 22);
+	put_u32(h, 0x06054b50);
+	put_u16(h + 8, (uint16_t)z->ne);
+	put_u16(h + 10, (uint16_t)z->ne);
+	put_u32(h + 12, (uint32_t)cdsize);
+	put_u32(h + 16, (uint32_t)cd);
+	zput(z, h, 22);
+	free(z->e);
+	z->e = NULL;
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct wst *)a)->key, ((const struct wst *)b)->key);
+}
+
+void
+pth_write(FILE *f, const char *archive, const struct pv *root,
+          const char *meta)
+{
+	struct wctx c = { 0 };
+	struct buf pkl = { 0 };
+	struct pk_writer w = { 0 };
+	struct zw z = { 0 };
+
+	if (!host_is_le())
+		die("pth: writing on a big-endian host is not supported");
+	collect(&c, root);
+	w.out = &pkl;
+	w.tensor = tensor_out;
+	w.ctx = &c;
+	pk_write(&w, root);
+	pk_writer_free(&w);
+	z.f = f;
+	zentry(&z, archive, "data.pkl", pkl.p, pkl.n);
+	zentry(&z, archive, "byteorder", "little", 6);
+	/* records in string order of their keys: data/10 before data/2 */
+	qsort(c.st, c.nst, sizeof *c.st, key_cmp);
+	for (size_t i = 0; i < c.nst; i++) {
+		char rel[40];
+		snprintf(rel, sizeof rel, "data/%s", c.st[i].key);
+		zentry(&z, archive, rel, c.st[i].ptr,
+		       (uint64_t)c.st[i].numel * dtypes[c.st[i].dtype].size);
+	}
+	zentry(&z, archive, "version", "3\n", 2);
+	if (meta)
+		zentry(&z, archive, "ulmfit/meta", meta, strlen(meta));
+	zfinish(&z);
+	free(c.st);
+	buf_free(&pkl);
+}
+
+int
+pth_save(const char *path, const struct pv *root, const char *meta)
+{
+	struct out *o = out_open(path, 1);
+	const char *base = strrchr(path, '/');
+	char *archive;
+
+	base = base ? base + 1 : path;
+	if (!strcmp(path, "-"))
+		base = "archive";
+	archive = xstrdup(base);
+	char *dot = strrchr(archive, '.');
+	if (dot && dot != archive)
+		*dot = 0;
+	pth_write(o->f, archive, root, meta);
+	free(archive);
+	return out_close(o);
+}
+
+struct pv *
+pth_state_dict(struct pv_pool *pool, const struct pth_tensor *t, int n)
+{
+	struct pv *sd = pv_odict(pool);
+
+	for (int i = 0; i < n; i++)
+		pv_sets(pool, sd, t[i].name,
+		        pv_tensor(pool, (struct pth_tensor *)&t[i]));
+	return sd;
+}
+
+struct pv *
+pth_learner(struct pv_pool *pool, struct pv *sd, struct pv *opt)
+{
+	if (!opt)
+		return sd;
+	struct pv *d = pv_dict(pool);
+	pv_sets(pool, d, "model", sd);
+	pv_sets(pool, d, "opt", opt);
+	return d;
+}

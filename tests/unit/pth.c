@@ -1,0 +1,619 @@
+/* .pth reader/writer and the pickle machine.
+ *
+ * Without arguments: unit tests (round trip, ties, every kind of damage,
+ * malicious pickles, the legacy format).  With arguments it is the C side
+ * of tests/pth.t, which checks against torch 1.13:
+ *   pth dump FILE    one line per state-dict tensor: name dtype shape
+ *                    tie crc32-of-data (float32 or int64 little-endian)
+ *   pth write FILE   our test checkpoint (values from fill(), below)
+ *   pth sd FILE      spec §12's sd.pth dict
+ *   pth resave IN OUT  load IN, write its state dict to OUT */
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../tap.h"
+#include "pickle.h"
+#include "pth.h"
+#include "tokfile.h"
+#include "util.h"
+
+static const char *dtname[] = { "f32", "f64", "f16", "bf16", "i64", "i32",
+                                "i16", "i8", "u8", "bool" };
+
+/* Exact float32 values from (tensor k, element i): a 24-bit integer times
+ * a power of two.  tests/ref/pth_ref.py computes the same. */
+static float
+fill(int k, int64_t i)
+{
+	uint32_t u = (uint32_t)(i * 2654435761u + (uint32_t)k * 40503u);
+	return ldexpf((float)((int32_t)(u & 0xffffff) - 0x800000),
+	              -20 + (int)(u >> 29));
+}
+
+static int
+dump(const char *path)
+{
+	struct pth *p = pth_load(path);
+
+	for (int i = 0; i < p->n; i++) {
+		struct pth_tensor *t = &p->t[i];
+		printf("%s %s (", t->name, dtname[t->dtype]);
+		for (int d = 0; d < t->ndim; d++)
+			printf("%s%lld", d ? "," : "", (long long)t->shape[d]);
+		printf(") %s %08x\n", p->t[t->tie].name,
+		       t->f ? pth_crc32(0, t->f, t->numel * 4) :
+		              pth_crc32(0, t->l, t->numel * 8));
+	}
+	if (p->meta)
+		printf("meta %08x\n", pth_crc32(0, p->meta, strlen(p->meta)));
+	pth_free(p);
+	return 0;
+}
+
+/* The test checkpoint: {'model': sd, 'opt': {...}} with a tied pair, a
+ * view of the same memory under a third name, int64 tensors, a 0-d
+ * tensor, an empty one, a 5-d one, and 300 small ones (LONG_BINPUT). */
+struct fixture {
+	struct pv_pool pool;
+	struct pth_tensor t[320];
+	float *f[320];
+	int64_t l[4];
+	int n;
+	struct pv *root;
+};
+
+static struct pth_tensor
+mk(const char *name, int ndim, const int64_t *shape, float *f)
+{
+	struct pth_tensor t;
+
+	memset(&t, 0, sizeof t);
+	t.name = name;
+	t.dtype = PTH_F32;
+	t.ndim = ndim;
+	t.numel = 1;
+	for (int d = 0; d < ndim; d++)
+		t.numel *= t.shape[d] = shape[d];
+	t.f = f;
+	return t;
+}
+
+static void
+fixture_build(struct fixture *x, int with_opt)
+{
+	static char names[300][24];
+	static const int64_t s_emb[] = { 7, 5 }, s_b[] = { 7 }, s5[] =
+		{ 2, 1, 3, 1, 2 }, s_empty[] = { 0, 4 };
+	int n = 0;
+
+	memset(x, 0, sizeof *x);
+	float *emb = xmalloc(35 * sizeof *emb);
+	for (int i = 0; i < 35; i++)
+		emb[i] = fill(0, i);
+	x->f[0] = emb;
+	x->t[n++] = mk("0.encoder.weight", 2, s_emb, emb);
+	x->t[n++] = mk("0.encoder_dp.emb.weight", 2, s_emb, emb);
+	for (int k = 1; k < 4; k++) {
+		float *v = xmalloc(12 * sizeof *v);
+		for (int i = 0; i < 12; i++)
+			v[i] = fill(k, i);
+		x->f[k] = v;
+	}
+	x->t[n++] = mk("0.rnns.0.weight_hh_l0_raw", 5, s5, x->f[1]);
+	x->t[n++] = mk("scalar", 0, NULL, x->f[2]);
+	x->t[n++] = mk("empty", 2, s_empty, x->f[3]);
+	x->t[n++] = mk("1.decoder.weight", 2, s_emb, emb);
+	float *bias = xmalloc(7 * sizeof *bias);
+	for (int i = 0; i < 7; i++)
+		bias[i] = fill(4, i);
+	x->f[4] = bias;
+	x->t[n++] = mk("1.decoder.bias", 1, s_b, bias);
+	x->l[0] = 123456789012345LL;
+	x->l[1] = -3;
+	x->l[2] = 7;
+	struct pth_tensor nt = mk("1.layers.0.0.num_batches_tracked", 0, NULL,
+	                          NULL);
+	nt.dtype = PTH_I64;
+	nt.l = x->l;
+	x->t[n++] = nt;
+	for (int k = 0; k < 300; k++) {
+		int64_t s1[] = { 1 + k % 3 };
+		snprintf(names[k], sizeof names[k], "many.%d", k);
+		float *v = xmalloc(3 * sizeof *v);
+		for (int i = 0; i < 3; i++)
+			v[i] = fill(10 + k, i);
+		x->f[5 + k] = v;
+		x->t[n++] = mk(names[k], 1, s1, v);
+	}
+	x->n = n;
+	struct pv *sd = pth_state_dict(&x->pool, x->t, n);
+	struct pv *opt = NULL;
+	if (with_opt) {
+		struct pv_pool *P = &x->pool;
+		opt = pv_dict(P);
+		struct pv *st = pv_list(P), *hy = pv_list(P);
+		struct pv *one = pv_dict(P);
+		pv_sets(P, one, "grad_avg", pv_tensor(P, &x->t[6]));
+		pv_sets(P, one, "step", pv_int(P, 70000));
+		pv_sets(P, one, "do_wd", pv_bool(P, 0));
+		pv_push(st, one);
+		pv_push(st, pv_dict(P));
+		struct pv *h = pv_dict(P);
+		pv_sets(P, h, "lr", pv_float(P, 1e-3 / 3));
+		pv_sets(P, h, "mom", pv_float(P, -0.0));
+		pv_sets(P, h, "big", pv_int(P, -5000000000LL));
+		pv_sets(P, h, "neg", pv_int(P, -2));
+		pv_sets(P, h, "none", pv_none(P));
+		pv_push(hy, h);
+		pv_sets(P, opt, "state", st);
+		pv_sets(P, opt, "hypers", hy);
+	}
+	x->root = pth_learner(&x->pool, sd, opt);
+}
+
+static void
+fixture_free(struct fixture *x)
+{
+	for (int i = 0; i < 305; i++)
+		free(x->f[i]);
+	pv_pool_free(&x->pool);
+}
+
+static const char fixture_meta[] = "kind=lm\nvocab_n=7\n"
+	"vocab_xxh64=00000000deadbeef\nemb_sz=5\n";
+
+static int
+write_fixture(const char *path)
+{
+	struct fixture x;
+
+	fixture_build(&x, 1);
+	int r = pth_save(path, x.root, fixture_meta);
+	fixture_free(&x);
+	return r;
+}
+
+static int
+write_sd(const char *path)
+{
+	static float w[6] = { 0, 1, 2, 3, 4, 5 }, b[3] = { 1, 2, 3 };
+	static int64_t nn = 7;
+	struct pth_tensor t[3];
+	struct pv_pool pool = { 0 };
+	const int64_t s23[] = { 2, 3 }, s3[] = { 3 };
+
+	t[0] = mk("a.weight", 2, s23, w);
+	t[1] = mk("a.bias", 1, s3, b);
+	t[2] = mk("n", 0, NULL, NULL);
+	t[2].dtype = PTH_I64;
+	t[2].l = &nn;
+	int r = pth_save(path, pth_state_dict(&pool, t, 3), NULL);
+	pv_pool_free(&pool);
+	return r;
+}
+
+static int
+resave(const char *in, const char *out)
+{
+	struct pth *p = pth_load(in);
+	struct pv_pool pool = { 0 };
+
+	for (int i = 0; i < p->n; i++)
+		p->t[i].dtype = p->t[i].f ? PTH_F32 : PTH_I64;
+	int r = pth_save(out, pth_state_dict(&pool, p->t, p->n), NULL);
+	pv_pool_free(&pool);
+	pth_free(p);
+	return r;
+}
+
+/* ---- unit tests -------------------------------------------------------- */
+
+static char *
+mem_write(const struct pv *root, const char *meta, size_t *n)
+{
+	char *buf;
+	FILE *f = open_memstream(&buf, n);
+
+	pth_write(f, "t", root, meta);
+	fclose(f);
+	return buf;
+}
+
+/* Load from memory; returns NULL and the message in *err on refusal. */
+static struct pth *
+mem_load(const void *buf, size_t n, char **err)
+{
+	return pth_load_mem(buf, n, "mem", err);
+}
+
+static int
+refused(const void *buf, size_t n, const char *want)
+{
+	char *err = NULL;
+	struct pth *p = mem_load(buf, n, &err);
+	int ok = !p && err && (!want || strstr(err, want));
+
+	if (!ok)
+		diag("got: %s", p ? "loaded" : err);
+	pth_free(p);
+	free(err);
+	return ok;
+}
+
+static void
+test_roundtrip(void)
+{
+	struct fixture x;
+	size_t n;
+	char *err = NULL;
+
+	fixture_build(&x, 1);
+	char *buf = mem_write(x.root, fixture_meta, &n);
+	struct pth *p = mem_load(buf, n, &err);
+	ok(p != NULL, "our file loads back (%s)", err ? err : "");
+	if (!p)
+		return;
+	ok(p->n == x.n, "all %d tensors come back (%d)", x.n, p->n);
+	int same = 1;
+	for (int i = 0; i < x.n && i < p->n; i++) {
+		struct pth_tensor *a = &x.t[i], *b = &p->t[i];
+		same &= !strcmp(a->name, b->name) && a->ndim == b->ndim &&
+		        a->numel == b->numel && a->dtype == b->dtype &&
+		        !memcmp(a->shape, b->shape, a->ndim * 8);
+		if (a->f && a->numel)
+			same &= b->f && !memcmp(a->f, b->f, a->numel * 4);
+		if (a->l)
+			same &= b->l && !memcmp(a->l, b->l, a->numel * 8);
+	}
+	ok(same, "names, shapes, dtypes and bits are equal");
+	ok(p->t[1].tie == 0 && p->t[5].tie == 0 && p->t[0].tie == 0 &&
+	   p->t[2].tie == 2, "tied tensors share one storage");
+	ok(p->t[1].f == p->t[0].f && p->t[5].f == p->t[0].f,
+	   "ties are views of the same memory");
+	ok(p->nst == (size_t)x.n - 2, "%zu storages for %d tensors, 3 tied",
+	   p->nst, x.n);
+	ok(!strcmp(p->archive, "t"), "top folder is the archive name");
+	ok(p->meta && !strcmp(p->meta, fixture_meta), "metadata round trip");
+	const char *v = pth_meta(p, "emb_sz");
+	ok(v && !strcmp(v, "5"), "pth_meta finds a key");
+	ok(pth_meta(p, "emb") == NULL, "pth_meta needs the whole key");
+	ok(pth_check_vocab(p, 7, 0xdeadbeef, "v") == 1, "vocab check passes");
+	const struct pv *st = pv_get(p->opt, "state"), *hy = pv_get(p->opt,
+	                                                            "hypers");
+	size_t ns = 0, nh = 0;
+	struct pv *const *sit = pv_items(st, &ns), *const *hit = pv_items(hy, &nh);
+	int64_t step = 0, big = 0, neg = 0;
+	double lr = 0, mom = 1;
+	ok(sit && ns == 2 && hit && nh == 1 &&
+	   pv_as_int(pv_get(sit[0], "step"), &step) && step == 70000 &&
+	   pv_get(sit[0], "grad_avg")->kind == PV_TENSOR &&
+	   pv_get(sit[0], "grad_avg")->t->f == p->t[6].f &&
+	   pv_as_double(pv_get(hit[0], "lr"), &lr) && lr == 1e-3 / 3 &&
+	   pv_as_double(pv_get(hit[0], "mom"), &mom) && mom == 0 && signbit(mom) &&
+	   pv_as_int(pv_get(hit[0], "big"), &big) && big == -5000000000LL &&
+	   pv_as_int(pv_get(hit[0], "neg"), &neg) && neg == -2 &&
+	   pv_get(hit[0], "none")->kind == PV_NONE,
+	   "the opt tree round trips (ints, floats, bools, None, shared tensor)");
+	pth_free(p);
+
+	/* every byte matters: flip one anywhere in a record -> refused */
+	int all = 1, tried = 0;
+	for (size_t i = 64; i < n; i += 97) {
+		char *c = xmalloc(n);
+		memcpy(c, buf, n);
+		c[i] ^= 0x20;
+		struct pth *q = mem_load(c, n, &err);
+		/* bytes in padding/headers may be harmless; data must not be */
+		if (q) {
+			int diff = 0;
+			for (int k = 0; k < q->n && k < x.n; k++)
+				if (x.t[k].f && x.t[k].numel &&
+				    memcmp(q->t[k].f, x.t[k].f, x.t[k].numel * 4))
+					diff = 1;
+			all &= !diff;
+			pth_free(q);
+		} else {
+			free(err);
+		}
+		tried++;
+		free(c);
+	}
+	ok(all, "no flipped byte (of %d) gives different data silently", tried);
+
+	/* truncation anywhere is refused */
+	int trunc = 1;
+	for (size_t k = 0; k < n; k += n / 37 + 1)
+		trunc &= refused(buf, k, NULL);
+	ok(trunc, "every truncation is refused");
+	free(buf);
+	fixture_free(&x);
+}
+
+/* After patching data.pkl (the first record), make its CRCs right again
+ * so that the reader's other checks are what is tested. */
+static void
+fix_pkl_crc(char *c, size_t n)
+{
+	unsigned char *u = (unsigned char *)c;
+	size_t at = 30 + get_u16(u + 26) + get_u16(u + 28);
+	char *desc = memmem(c + at, n - at, "PK\7\x08", 4);
+	char *cen = memmem(c, n, "PK\1\2", 4);
+	uint32_t crc = pth_crc32(0, c + at, desc - (c + at));
+
+	put_u32((unsigned char *)desc + 4, crc);
+	put_u32((unsigned char *)cen + 16, crc);
+}
+
+static void
+test_damage(void)
+{
+	struct fixture x;
+	size_t n;
+
+	fixture_build(&x, 0);
+	char *buf = mem_write(x.root, NULL, &n);
+	/* flip a data byte of the first storage record */
+	char *c = xmalloc(n);
+	memcpy(c, buf, n);
+	char *rec = memmem(c, n, "t/data/0FB", 10);
+	size_t at = rec - c + 10;
+	at += 2 + get_u16((unsigned char *)c + at) + 1;   /* into the data */
+	c[at] ^= 1;
+	ok(refused(c, n, "CRC"), "a flipped data bit fails the CRC check");
+	/* a missing record: rename data/1 to data/X in both headers */
+	memcpy(c, buf, n);
+	for (char *q = c; (q = memmem(q, c + n - q, "t/data/1", 8)); q += 8)
+		if (q[8] != '0' && q[8] != '1' && q[8] != '2' && q[8] != '3' &&
+		    q[8] != '4' && q[8] != '5' && q[8] != '6' && q[8] != '7' &&
+		    q[8] != '8' && q[8] != '9')
+			q[7] = 'X';
+	ok(refused(c, n, "missing"), "a missing storage record is refused");
+	/* wrong numel in the pickle: patch 'K\x23' (35) -> 36 after the key */
+	memcpy(c, buf, n);
+	char *pk = memmem(c, n, "X\1\0\0\0" "0q", 7);
+	char *k35 = pk ? memmem(pk, 40, "K\x23t", 3) : NULL;
+	if (k35) {
+		k35[1] = 0x24;
+		fix_pkl_crc(c, n);
+	}
+	ok(k35 && refused(c, n, "storage 0"), "a storage size mismatch is "
+	   "refused");
+	free(c);
+	ok(refused("hello world, not a zip", 22, "not a PyTorch"),
+	   "a text file is refused");
+	ok(refused("", 0, NULL), "an empty file is refused");
+	free(buf);
+	fixture_free(&x);
+}
+
+/* Wrap a raw pickle into a zip with one data.pkl. */
+static char *
+zip_pickle(const char *pkl, size_t len, size_t *n)
+{
+	char *buf;
+	FILE *f = open_memstream(&buf, n);
+	unsigned char h[46];
+	uint32_t crc = pth_crc32(0, pkl, len);
+
+	memset(h, 0, 30);
+	put_u32(h, 0x04034b50);
+	put_u32(h + 14, crc);
+	put_u32(h + 18, (uint32_t)len);
+	put_u32(h + 22, (uint32_t)len);
+	put_u16(h + 26, 10);
+	fwrite(h, 1, 30, f);
+	fwrite("x/data.pkl", 1, 10, f);
+	fwrite(pkl, 1, len, f);
+	long cd = ftell(f);
+	memset(h, 0, 46);
+	put_u32(h, 0x02014b50);
+	put_u32(h + 16, crc);
+	put_u32(h + 20, (uint32_t)len);
+	put_u32(h + 24, (uint32_t)len);
+	put_u16(h + 28, 10);
+	fwrite(h, 1, 46, f);
+	fwrite("x/data.pkl", 1, 10, f);
+	memset(h, 0, 22);
+	put_u32(h, 0x06054b50);
+	put_u16(h + 8, 1);
+	put_u16(h + 10, 1);
+	put_u32(h + 12, 56);
+	put_u32(h + 16, (uint32_t)cd);
+	fwrite(h, 1, 22, f);
+	fclose(f);
+	return buf;
+}
+
+static void
+test_malicious(void)
+{
+	static const struct { const char *pkl; size_t len; const char *want,
+	                      *what; } bad[] = {
+		{ "\x80\x02" "cos\nsystem\nX\x02\0\0\0idq\0\x85R.", 25,
+		  "refusing global 'os system'", "GLOBAL os.system" },
+		{ "\x80\x02" "cbuiltins\neval\n.", 18, "refusing global",
+		  "GLOBAL builtins.eval" },
+		{ "\x80\x04\x8c\x02os\x8c\x06system\x93.", 16,
+		  "refusing global 'os system'", "STACK_GLOBAL os.system" },
+		{ "\x80\x02(ios\nsystem\n.", 15, "unsupported pickle opcode",
+		  "INST" },
+		{ "\x80\x02" "ccollections\nOrderedDict\nX\x01\0\0\0a\x85R.",
+		  36, "OrderedDict argument", "OrderedDict('a')" },
+		{ "\x80\x02h\x05.", 5, "memo slot", "BINGET of an empty slot" },
+		{ "\x80\x02u.", 4, "MARK", "SETITEMS without MARK" },
+		{ "\x80\x02X\xff\xff\xff\x7f" "abc.", 11, "truncated",
+		  "a string longer than the file" },
+		{ "\x80\x02Nr\xff\xff\xff\x7f.", 9, "absurd",
+		  "LONG_BINPUT to slot 2^31" },
+		{ "\x80\x02}(X\1\0\0\0aQ.", 12, "persistent id",
+		  "a persistent id that is not a storage" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		size_t n;
+		char *z = zip_pickle(bad[i].pkl, bad[i].len, &n);
+		ok(refused(z, n, bad[i].want), "refused: %s", bad[i].what);
+		free(z);
+	}
+	/* a valid protocol 4 pickle of a dict with a list (FRAME, MEMOIZE,
+	 * SHORT_BINUNICODE, EMPTY_DICT, APPENDS) is not a state dict of
+	 * tensors but loads as data */
+	static const char p4[] = "\x80\x04\x95\x1d\0\0\0\0\0\0\0}\x94"
+		"\x8c\x01k\x94]\x94(K\x01J\xff\xff\xff\xff\x8c\x02" "ab\x94"
+		"e\x88\x86\x94s.";
+	size_t n;
+	char *err = NULL;
+	char *z = zip_pickle(p4, sizeof p4 - 1, &n);
+	struct pth *p = mem_load(z, n, &err);
+	size_t cnt = 0;
+	const struct pv *k = p ? pv_get(p->root, "k") : NULL;
+	struct pv *const *it = k && k->kind == PV_TUPLE ?
+		pv_items(k->it[0], &cnt) : NULL;
+	ok(p && p->n == 0 && it && cnt == 3 && it[0]->i == 1 && it[1]->i == -1 &&
+	   !strcmp(it[2]->s, "ab"), "protocol 4 opcodes are understood (%s)",
+	   err ? err : "ok");
+	pth_free(p);
+	free(err);
+	free(z);
+}
+
+/* The legacy format, built by hand from spec §12.3's sd example. */
+static void
+test_legacy(void)
+{
+	struct buf b = { 0 };
+	static const unsigned char head[] = {
+		0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20,
+		0x6a, 0xa8, 0x50, 0x19, 0x2e,
+		0x80, 0x02, 'M', 0xe9, 0x03, '.' };
+	static const char sysinfo[] = "\x80\x02}q\0(X\x10\0\0\0protocol_version"
+		"M\xe9\x03X\x0d\0\0\0little_endian\x88u.";
+	static const char obj[] = "\x80\x02" "ccollections\nOrderedDict\n)R("
+		"X\x01\0\0\0w" "ctorch._utils\n_rebuild_tensor_v2\n"
+		"((X\x07\0\0\0storage" "ctorch\nFloatStorage\nX\x02\0\0\0" "99"
+		"X\x03\0\0\0cpuK\x06Nt" "QK\x01K\x02K\x02\x86K\x02K\x01\x86\x89"
+		"ccollections\nOrderedDict\n)Rt"
+		"RX\x01\0\0\0n" "ctorch._utils\n_rebuild_tensor_v2\n"
+		"((X\x07\0\0\0storage" "ctorch\nLongStorage\nX\x02\0\0\0" "11"
+		"X\x03\0\0\0cpuK\x01Nt" "QK\0))\x89"
+		"ccollections\nOrderedDict\n)Rt" "Ru.";
+	static const char keys[] = "\x80\x02](X\x02\0\0\0" "11X\x02\0\0\0" "99e.";
+	unsigned char cnt[8];
+	float w[6] = { 0, 1, 2, 3, 4, 5 };
+	int64_t nn = -9;
+
+	buf_add(&b, head, sizeof head);
+	buf_add(&b, sysinfo, sizeof sysinfo - 1);
+	buf_add(&b, obj, sizeof obj - 1);
+	buf_add(&b, keys, sizeof keys - 1);
+	put_u64(cnt, 1);
+	buf_add(&b, cnt, 8);
+	buf_add(&b, &nn, 8);
+	put_u64(cnt, 6);
+	buf_add(&b, cnt, 8);
+	buf_add(&b, w, sizeof w);
+	char *err = NULL;
+	struct pth *p = mem_load(b.p, b.n, &err);
+	ok(p && p->legacy && p->n == 2, "a legacy file loads (%s)",
+	   err ? err : "ok");
+	if (p) {
+		struct pth_tensor *t = pth_find(p, "w");
+		ok(t && t->ndim == 2 && t->shape[0] == 2 && t->shape[1] == 2 &&
+		   t->f[0] == 1 && t->f[3] == 4 && t->offset == 1,
+		   "a legacy view with an offset has the right values");
+		t = pth_find(p, "n");
+		ok(t && t->dtype == PTH_I64 && t->ndim == 0 && t->l[0] == -9,
+		   "a legacy int64 scalar");
+	}
+	pth_free(p);
+	ok(refused(b.p, b.n - 1, "cut short"), "a truncated legacy file is "
+	   "refused");
+	b.p[b.n - 32] = 5;      /* the count 6 -> 5: mismatch */
+	ok(refused(b.p, b.n, NULL), "a legacy count mismatch is refused");
+	b.p[4] ^= 1;
+	ok(refused(b.p, b.n, "magic"), "a wrong magic number is refused");
+	buf_free(&b);
+}
+
+static void
+test_clean_raw(void)
+{
+	struct pv_pool pool = { 0 };
+	float a[4] = { 1, 2, 3, 4 }, c[4] = { 5, 6, 7, 8 };
+	const int64_t s[] = { 4 };
+	struct pth_tensor t[4] = {
+		mk("0.rnns.1.weight_hh_l0_raw", 1, s, a),
+		mk("0.rnns.1.module.weight_hh_l0", 1, s, c),
+		mk("0.rnns.1.module.weight_ih_l0", 1, s, c),
+		mk("0.rnns.2.module.weight_hh_l0", 1, s, a),
+	};
+	size_t n;
+	char *err = NULL;
+	char *buf = mem_write(pth_state_dict(&pool, t, 4), NULL, &n);
+	struct pth *p = mem_load(buf, n, &err);
+	int dropped = p ? pth_clean_raw_keys(p) : -1;
+	ok(dropped == 1 && p->n == 3 && !pth_find(p, "0.rnns.1.module.weight_hh_l0")
+	   && pth_find(p, "0.rnns.1.module.weight_ih_l0") &&
+	   pth_find(p, "0.rnns.2.module.weight_hh_l0") && p->t[2].tie == 0,
+	   "clean_raw_keys drops X.module.Y only when X.Y_raw exists");
+	pth_free(p);
+	free(buf);
+	pv_pool_free(&pool);
+}
+
+static void
+test_strings(void)
+{
+	/* protocol 2 and protocol 4 lists of strings, as pickle.dump writes */
+	static const char p2[] = "\x80\x02]q\0(X\x05\0\0\0xxunkq\1X\x05\0\0\0"
+		"xxpadq\x02X\x03\0\0\0theq\x03" "e.";
+	static const char p4[] = "\x80\x04\x95\x13\0\0\0\0\0\0\0]\x94(\x8c\x05"
+		"xxunk\x94\x8c\x03the\x94" "e.";
+	char path[] = "/tmp/pth-itos-XXXXXX";
+	int fd = mkstemp(path);
+	size_t n;
+
+	ok(write(fd, p2, sizeof p2 - 1) > 0, "wrote a temp file");
+	close(fd);
+	char **s = pk_read_strings(path, &n);
+	ok(n == 3 && !strcmp(s[0], "xxunk") && !strcmp(s[2], "the"),
+	   "a protocol 2 itos list");
+	for (size_t i = 0; i < n; i++)
+		free(s[i]);
+	free(s);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ok(write(fd, p4, sizeof p4 - 1) > 0, "wrote a temp file");
+	close(fd);
+	s = pk_read_strings(path, &n);
+	ok(n == 2 && !strcmp(s[1], "the"), "a protocol 4 itos list");
+	for (size_t i = 0; i < n; i++)
+		free(s[i]);
+	free(s);
+	unlink(path);
+}
+
+int
+main(int argc, char *argv[])
+{
+	argv0 = "pth";
+	if (argc == 3 && !strcmp(argv[1], "dump"))
+		return dump(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "write"))
+		return write_fixture(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "sd"))
+		return write_sd(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "resave"))
+		return resave(argv[2], argv[3]);
+	if (argc != 1) {
+		fprintf(stderr, "usage: pth [dump|write|sd FILE]\n");
+		return 2;
+	}
+	ok(pth_crc32(0, "123456789", 9) == 0xcbf43926, "crc32 check value");
+	test_roundtrip();
+	test_damage();
+	test_malicious();
+	test_legacy();
+	test_clean_raw();
+	test_strings();
+	return done_testing();
+}

@@ -131,7 +131,12 @@ tok_doc(struct tok_ctx *c, const struct tok_opts *o, const char *text,
 		if (!(o->rules >> r & 1))
 			continue;
 		c->b.n = 0;
-		tok_apply_rule(r, o, &c->b, c->a.p, c->a.n);
+		if (r == TOK_REPLACE_ALL_CAPS && o->rules >> TOK_REPLACE_MAJ & 1) {
+			tok_case_rules(&c->b, c->a.p, c->a.n);
+			r++;
+		} else {
+			tok_apply_rule(r, o, &c->b, c->a.p, c->a.n);
+		}
 		swap(c);
 	}
 	if (c->a.n > UINT32_MAX - 64)
@@ -158,8 +163,16 @@ void
 tok_write(const struct tok_ctx *c, struct buf *out)
 {
 	for (size_t i = 0; i < c->n; i++) {
+		const char *t = c->out.p + c->off[i];
+		size_t k, n = c->len[i];
 		if (i)
 			buf_addc(out, ' ');
-		tok_escape(out, c->out.p + c->off[i], c->len[i]);
+		for (k = 0; k < n; k++)
+			if (t[k] <= ' ' || t[k] == '\\')
+				break;
+		if (k == n)
+			buf_add(out, t, n);
+		else
+			tok_escape(out, t, n);
 	}
 }

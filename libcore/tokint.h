@@ -73,6 +73,9 @@ static inline int cp_isword(uint32_t c) { return cp_class(c) & CC_WORD; }
  * becomes "i" U+0307; capital sigma is final sigma in context). */
 void tok_lower(struct buf *out, const char *s, size_t n);
 
+/* replace_all_caps then replace_maj, in one pass */
+void tok_case_rules(struct buf *out, const char *s, size_t n);
+
 /* The spaCy part (tokspacy.c).  A token is a slice of the pre-processed
  * text; sp says one U+0020 followed it and was absorbed (spaCy's
  * Token.whitespace_), which the merge pass needs. */

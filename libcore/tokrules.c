@@ -169,12 +169,15 @@ tok_sanitize(struct buf *out, const char *str, size_t n)
 
 	buf_grow(out, n);
 	while (i < n) {
+		size_t j = i;
+		while (j < n && s[j] && s[j] < 0x80)
+			j++;
+		buf_add(out, s + i, j - i);
+		if ((i = j) >= n)
+			break;
 		unsigned char b = s[i];
-		if (b < 0x80) {
-			if (b)
-				buf_addc(out, (char)b);
-			else
-				buf_add(out, "\xEF\xBF\xBD", 3);
+		if (!b) {
+			buf_add(out, "\xEF\xBF\xBD", 3);
 			i++;
 			continue;
 		}
@@ -190,7 +193,7 @@ tok_sanitize(struct buf *out, const char *str, size_t n)
 		else if (b >= 0xF1 && b <= 0xF3) need = 3;
 		else if (b == 0xF4) { need = 3; hi = 0x8F; }
 		else need = 0;
-		size_t j = i + 1;
+		j = i + 1;
 		int got = 0;
 		while (need && got < need && j < n) {
 			unsigned char c = s[j];
@@ -392,18 +395,32 @@ fix_html(struct buf *out, const char *s, size_t n)
 		{" @-@ ", "-"}, {"...", " \xE2\x80\xA6"},
 	};
 	struct buf a = {0}, b = {0};
+	/* No replacement creates ; \\ < or @, so a pattern holding one that
+	 * the input lacks cannot match at its turn either. */
+	int has[256] = {0};
+	has[';'] = !!memchr(s, ';', n);
+	has['\\'] = !!memchr(s, '\\', n);
+	has['<'] = !!memchr(s, '<', n);
+	has['@'] = !!memchr(s, '@', n);
 
-	buf_add(&a, s, n);
+	const char *src = s;            /* the current text: s, then a */
+	size_t sn = n;
 	for (size_t r = 0; r < sizeof subs / sizeof *subs; r++) {
 		const char *pat = subs[r][0];
 		size_t pn = strlen(pat);
-		if (!memmem(a.p, a.n, pat, pn))
+		if ((memchr(pat, ';', pn) && !has[';']) ||
+		    (memchr(pat, '\\', pn) && !has['\\']) ||
+		    (memchr(pat, '<', pn) && !has['<']) ||
+		    (memchr(pat, '@', pn) && !has['@']))
+			continue;
+		if (!memmem(src, sn, pat, pn))
 			continue;
 		b.n = 0;
-		replace_all(&b, a.p, a.n, pat, pn, subs[r][1], strlen(subs[r][1]));
+		replace_all(&b, src, sn, pat, pn, subs[r][1], strlen(subs[r][1]));
 		struct buf t = a; a = b; b = t;
+		src = a.p, sn = a.n;
 	}
-	tok_html_unescape(out, a.p, a.n);
+	tok_html_unescape(out, src, sn);
 	buf_free(&a);
 	buf_free(&b);
 }
@@ -413,31 +430,40 @@ static void
 replace_rep(struct buf *out, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
-	int len, l2;
+	size_t i = 0, copied = 0;
+	int len;
 
 	buf_grow(out, n);
-	while (i < n) {
-		uint32_t c = u8_get(s + i, &len);
-		size_t j = i + (size_t)len, run = 1;
-		if (cp_isspace(c)) {
-			buf_add(out, s + i, (size_t)len);
-			i = j;
-			continue;
-		}
-		while (j < n && u8_get(s + j, &l2) == c)
-			j += (size_t)l2, run++;
-		if (run >= 3) {
-			char num[32];
-			int k = snprintf(num, sizeof num, " xxrep %zu ", run);
-			buf_add(out, num, (size_t)k);
-			buf_add(out, s + i, (size_t)len);
-			buf_addc(out, ' ');
+	while (i + 2 < n) {
+		/* a run needs its first three characters equal */
+		if (s[i] < 0x80) {
+			if (s[i + 1] != s[i] || s[i + 2] != s[i] ||
+			    (tok_bmp_class[s[i]] & CC_SPACE)) {
+				i++;
+				continue;
+			}
+			len = 1;
 		} else {
-			buf_add(out, s + i, j - i);
+			uint32_t c = u8_get(s + i, &len);
+			size_t l = (size_t)len;
+			if (i + 3 * l > n || memcmp(s + i, s + i + l, l) ||
+			    memcmp(s + i, s + i + 2 * l, l) || cp_isspace(c)) {
+				i += l;
+				continue;
+			}
 		}
-		i = j;
+		size_t l = (size_t)len, j = i + 3 * l, run = 3;
+		while (j + l <= n && !memcmp(s + j, s + i, l))
+			j += l, run++;
+		buf_add(out, s + copied, i - copied);
+		char num[32];
+		int k = snprintf(num, sizeof num, " xxrep %zu ", run);
+		buf_add(out, num, (size_t)k);
+		buf_add(out, s + i, l);
+		buf_addc(out, ' ');
+		copied = i = j;
 	}
+	buf_add(out, s + copied, n - copied);
 }
 
 /* ---- replace_wrep ----
@@ -484,6 +510,8 @@ replace_wrep(struct buf *out, const char *str, size_t n)
 			w = 0;
 		else {
 			i += (size_t)len;
+			while (i < n && s[i] < 0x80 && !(tok_bmp_class[s[i]] & CC_SPACE))
+				i++;
 			continue;
 		}
 		size_t we = word_end(s, n, w), wl = we - w;
@@ -531,29 +559,44 @@ replace_wrep(struct buf *out, const char *str, size_t n)
 static void
 spec_add_spaces(struct buf *out, const char *s, size_t n)
 {
+	size_t copied = 0;
+
 	buf_grow(out, n);
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
+		if (c > '/' && c != '\\')
+			continue;
 		if (c == '/' || c == '#' || c == '\\') {
-			buf_addc(out, ' ');
-			buf_addc(out, c);
-			buf_addc(out, ' ');
-		} else {
-			buf_addc(out, c);
+			buf_add(out, s + copied, i - copied);
+			char t[3] = { ' ', c, ' ' };
+			buf_add(out, t, 3);
+			copied = i + 1;
 		}
 	}
+	buf_add(out, s + copied, n - copied);
 }
 
 /* ---- rm_useless_spaces: " {2,}" -> " " ---- */
 static void
 rm_useless_spaces(struct buf *out, const char *s, size_t n)
 {
-	buf_grow(out, n);
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == ' ' && i > 0 && s[i - 1] == ' ')
-			continue;
-		out->p[out->n++] = s[i];
+	size_t copied = 0;
+	const char *dbl = memmem(s, n, "  ", 2);
+
+	if (!dbl) {
+		buf_add(out, s, n);
+		return;
 	}
+	buf_grow(out, n);
+	for (size_t i = (size_t)(dbl - s) + 1; i < n; i++) {
+		if (s[i] == ' ' && s[i - 1] == ' ') {
+			buf_add(out, s + copied, i - copied);
+			while (i < n && s[i] == ' ')
+				i++;
+			copied = i;
+		}
+	}
+	buf_add(out, s + copied, n - copied);
 }
 
 /* ---- replace_all_caps and replace_maj ----
@@ -562,46 +605,59 @@ rm_useless_spaces(struct buf *out, const char *s, size_t n)
  * lookahead and the classes exclude \s), starting with A-Z and holding no
  * a-z (caps) or no other A-Z (maj).  It is lowercased (Python lower of the
  * word alone) and gets the marker when it is longer than one character. */
+/* caps: 1 replace_all_caps, 0 replace_maj, 2 both in one pass (what
+ * caps leaves alone it leaves byte for byte, word boundaries included, and
+ * nothing it writes can match maj) */
 static void
 case_rule(struct buf *out, const char *str, size_t n, int caps)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	const char *mark = caps ? "xxup " : "xxmaj ";
-	size_t i = 0;
+	size_t i = 0, copied = 0;
 	int len;
 
 	buf_grow(out, n);
 	while (i < n) {
-		uint32_t c = u8_get(s + i, &len);
-		if (cp_isspace(c)) {
-			buf_add(out, s + i, (size_t)len);
-			i += (size_t)len;
+		/* at a word start (start of text or after whitespace) */
+		if (!(s[i] >= 'A' && s[i] <= 'Z')) {
+			/* cannot match: skip this word and the space after it */
+			while (i < n) {
+				uint32_t d = s[i] < 0x80 ? (len = 1, s[i]) : u8_get(s + i, &len);
+				i += (size_t)len;
+				if (cp_isspace(d))
+					break;
+			}
 			continue;
 		}
-		size_t e = i, ncp = 0;
-		int ok = s[i] >= 'A' && s[i] <= 'Z';
+		size_t e = i + 1, ncp = 1;
+		int lower = 0, upper = 0;
 		while (e < n) {
-			uint32_t d = u8_get(s + e, &len);
+			uint32_t d = s[e] < 0x80 ? (len = 1, s[e]) : u8_get(s + e, &len);
 			if (cp_isspace(d))
 				break;
-			if (ncp > 0 && (caps ? d >= 'a' && d <= 'z' : d >= 'A' && d <= 'Z'))
-				ok = 0;
+			lower |= d >= 'a' && d <= 'z';
+			upper |= d >= 'A' && d <= 'Z';
 			ncp++;
 			e += (size_t)len;
 		}
-		if (ok && caps)       /* [A-Z]+: the first is checked, rest */
-			for (size_t k = i; k < e; k++)   /* must hold no a-z */
-				if (s[k] >= 'a' && s[k] <= 'z')
-					ok = 0;
-		if (ok) {
+		const char *mark = NULL;
+		if (caps >= 1 && !lower)
+			mark = "xxup ";
+		else if (caps != 1 && !upper)
+			mark = "xxmaj ";
+		if (mark) {
+			buf_add(out, s + copied, i - copied);
 			if (ncp > 1)
 				buf_adds(out, mark);
 			tok_lower(out, (const char *)s + i, e - i);
-		} else {
-			buf_add(out, s + i, e - i);
+			copied = e;
 		}
 		i = e;
+		if (i < n) {              /* the whitespace after the word */
+			u8_get(s + i, &len);
+			i += (size_t)len;
+		}
 	}
+	buf_add(out, s + copied, n - copied);
 }
 
 /* ---- lowercase(add_bos, add_eos): bos + t.lower().strip() + eos ---- */
@@ -634,6 +690,12 @@ lowercase(struct buf *out, const struct tok_opts *o, const char *str, size_t n)
 	tok_lower(out, str + a, b - a);
 	if (o->eos)
 		buf_adds(out, " xxeos");
+}
+
+void
+tok_case_rules(struct buf *out, const char *s, size_t n)
+{
+	case_rule(out, s, n, 2);
 }
 
 void

@@ -242,6 +242,21 @@ errmatch "first-MiB md5 .*fastai's check wants 571827 and 0842e61a9867caa2e6fbdb
 clean imdb_sample "fastai check"
 is "$(ls "$H/archive" | grep -c '^imdb_sample.tgz$')" 0 "... the download is removed"
 
+exits 0 "--force downloads again" untar -f "$U/f/good.tar.gz"
+is "$(gets /f/good.tar.gz)" 3 "... one more GET"
+
+# SIGTERM mid-download: dies of it, no tree, no temp; the next call resumes
+cp "$A/big.tgz" "$W/f/term.tgz"
+untar -q "$U/f/term.tgz?slow=1" >/dev/null 2>"$T/term.err" &
+pt=$!
+sleep 0.4
+kill -TERM $pt
+wait $pt 2>/dev/null
+is "$?" 143 "SIGTERM: dies of the signal"
+clean term "SIGTERM"
+exits 0 "... the next call completes" untar -q "$U/f/term.tgz?slow=1"
+check "... same bytes" cmp "$A/big.tgz" "$H/archive/term.tgz"
+
 # two processes racing on one name: one downloads, the other waits
 untar -q "$U/f/race.zip?slow=1" >"$T/r1" 2>"$T/r1.err" &
 p1=$!

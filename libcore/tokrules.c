@@ -517,7 +517,8 @@ replace_wrep(struct buf *out, const char *str, size_t n)
 		size_t we = word_end(s, n, w), wl = we - w;
 		size_t p = space_end(s, n, we);
 		if (wl == 0 || p == we) {
-			i += (size_t)len;
+			/* no match can start inside the word */
+			i = wl ? we : i + (size_t)len;
 			continue;
 		}
 		/* count copies after the first */
@@ -535,7 +536,7 @@ replace_wrep(struct buf *out, const char *str, size_t n)
 			p = q;
 		}
 		if (k < 3) {
-			i += (size_t)len;
+			i = we;
 			continue;
 		}
 		size_t e_end = last_end;
@@ -559,21 +560,27 @@ replace_wrep(struct buf *out, const char *str, size_t n)
 static void
 spec_add_spaces(struct buf *out, const char *s, size_t n)
 {
-	size_t copied = 0;
+	static const char chars[3] = { '/', '#', '\\' };
+	const char *end = s + n, *next[3], *p = s;
 
+	for (int k = 0; k < 3; k++)
+		next[k] = memchr(s, chars[k], n);
 	buf_grow(out, n);
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (c > '/' && c != '\\')
-			continue;
-		if (c == '/' || c == '#' || c == '\\') {
-			buf_add(out, s + copied, i - copied);
-			char t[3] = { ' ', c, ' ' };
-			buf_add(out, t, 3);
-			copied = i + 1;
-		}
+	for (;;) {
+		int k = -1;
+		for (int j = 0; j < 3; j++)
+			if (next[j] && (k < 0 || next[j] < next[k]))
+				k = j;
+		if (k < 0)
+			break;
+		const char *q = next[k];
+		buf_add(out, p, (size_t)(q - p));
+		char t[3] = { ' ', chars[k], ' ' };
+		buf_add(out, t, 3);
+		p = q + 1;
+		next[k] = memchr(p, chars[k], (size_t)(end - p));
 	}
-	buf_add(out, s + copied, n - copied);
+	buf_add(out, p, (size_t)(end - p));
 }
 
 /* ---- rm_useless_spaces: " {2,}" -> " " ---- */

@@ -60,17 +60,30 @@ hash(const char *s, size_t n)
 }
 
 static int
-special_find(const char *s, size_t n)
+special_could(const char *s, size_t n)
 {
-	if (!n || !(spec_filter[(unsigned char)s[0]] >> (n < 63 ? n : 63) & 1))
-		return -1;
-	for (uint32_t h = (uint32_t)hash(s, n) & spec_mask;; h = (h + 1) & spec_mask) {
+	return n && spec_filter[(unsigned char)s[0]] >> (n < 63 ? n : 63) & 1;
+}
+
+/* hv: hash(s, n) */
+static int
+special_find_h(const char *s, size_t n, uint64_t hv)
+{
+	for (uint32_t h = (uint32_t)hv & spec_mask;; h = (h + 1) & spec_mask) {
 		int32_t k = spec_tab[h];
 		if (k < 0)
 			return -1;
 		if (specials[k].klen == n && !memcmp(specials[k].key, s, n))
 			return k;
 	}
+}
+
+static int
+special_find(const char *s, size_t n)
+{
+	if (!special_could(s, n))
+		return -1;
+	return special_find_h(s, n, hash(s, n));
 }
 
 static void
@@ -332,11 +345,16 @@ cache_slot(struct tok_spacy *t, const char *s, size_t n, uint64_t h, int *found)
 static void
 tokenize_span(struct tok_spacy *t, const char *s, size_t n, uint32_t off)
 {
-	int k, found;
+	int k, found, hashed = 0;
+	uint64_t h = 0;
 
-	if (t->with_specials && (k = special_find(s, n)) >= 0) {
-		emit_special(t, k, off);
-		return;
+	if (t->with_specials && special_could(s, n)) {
+		h = hash(s, n);
+		hashed = 1;
+		if ((k = special_find_h(s, n, h)) >= 0) {
+			emit_special(t, k, off);
+			return;
+		}
 	}
 	/* no affix, URL or infix pattern matches these (see tok(1)) */
 	if (all_in(s, n, 'a', 'z') || all_in(s, n, '0', '9') ||
@@ -348,7 +366,8 @@ tokenize_span(struct tok_spacy *t, const char *s, size_t n, uint32_t off)
 		tokenize_full(t, s, n, off);
 		return;
 	}
-	uint64_t h = hash(s, n);
+	if (!hashed)
+		h = hash(s, n);
 	struct centry *c = cache_slot(t, s, n, h, &found);
 	if (found) {
 		const unsigned char *len = (unsigned char *)t->carena.p + c->off + n;

@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""clas_ref.py OUT: a PyTorch reference for the classifier (spec §7).
+"""clas_ref.py fix OUT | files DIR: PyTorch references for the classifier.
+
+fix OUT:
 
 Builds fastai's text classifier for a tiny config in plain PyTorch (the
 modules written out as fastai defines them: AWD_LSTM with its dropouts at
@@ -9,6 +11,14 @@ and train mode, and writes inputs and results to OUT for tests/unit/clas.c.
 
 OUT format: records of u32 name_len, name, u32 dtype (0 f32, 1 u32),
 u32 ndim, u32 dims[ndim], little-endian data; until EOF.
+
+files DIR: for tests/infer.t, files as fastai would write them: DIR/vocab,
+DIR/clas.pth (torch.save of a random 3-class classifier's state dict,
+fastai's key names, full size rules: bptt 72, max_len 1440, lin_ftrs 50),
+DIR/lm.pth (a random LM, tied decoder), DIR/texts (one text a line) and
+the answers PyTorch gives: DIR/want_probs (one line of probabilities per
+text, learn.predict) and DIR/want_gen (greedy continuation of the first
+text, 12 words, no_unk).
 """
 import struct
 import sys
@@ -17,7 +27,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-V, E, H, L, NC, NH, BPTT, MAXLEN, PAD = 40, 6, 10, 3, 3, 5, 4, 8, 1
+MODE = sys.argv[1]
+if MODE == 'files':
+    V, E, H, L, NC, NH, BPTT, MAXLEN, PAD = 24, 8, 12, 3, 3, 50, 72, 1440, 1
+else:
+    V, E, H, L, NC, NH, BPTT, MAXLEN, PAD = 40, 6, 10, 3, 3, 5, 4, 8, 1
 ALPHA, BETA = 2.0, 1.0
 torch.manual_seed(1234)
 rec = []
@@ -194,6 +208,82 @@ def batch(tag, lens, labels, reg):
         put(tag + '.bn%d.running_var' % i, bn.running_var)
 
 
+
+def files(d):
+    words = ['the', 'movie', 'was', 'good', 'bad', 'great', 'awful', 'i',
+             'liked', 'it', 'hated', 'plot', 'film', 'a']
+    itos = ['xxunk', 'xxpad', 'xxbos', 'xxeos', 'xxfld', 'xxrep', 'xxwrep',
+            'xxup', 'xxmaj'] + words + ['xxfake']
+    assert len(itos) == V
+    with open(d + '/vocab', 'w') as f:
+        f.write(''.join(t + '\n' for t in itos))
+    texts = ['i liked the movie', 'the plot was awful',
+             'a great film , great plot',
+             ' '.join(['the movie was good and the plot was bad'] * 12)]
+    with open(d + '/texts', 'w') as f:
+        f.write(''.join(t + '\n' for t in texts))
+    with torch.no_grad():     # livelier than the init, so texts differ
+        awd.encoder.weight.mul_(10)
+        lin1.weight.mul_(20)
+    model = {}
+    model['0.module.encoder.weight'] = awd.encoder.weight.detach().clone()
+    model['0.module.encoder_dp.emb.weight'] = model['0.module.encoder.weight']
+    for l, r in enumerate(awd.rnns):
+        pre = '0.module.rnns.%d.' % l
+        model[pre + 'weight_hh_l0_raw'] = r.weight_hh_l0.detach().clone()
+        model[pre + 'module.weight_ih_l0'] = r.weight_ih_l0.detach().clone()
+        model[pre + 'module.bias_ih_l0'] = r.bias_ih_l0.detach().clone()
+        model[pre + 'module.bias_hh_l0'] = r.bias_hh_l0.detach().clone()
+    for i, (bn, lin) in enumerate(((bn0, lin0), (bn1, lin1))):
+        pre = '1.layers.%d.' % i
+        for k, v in bn.state_dict().items():
+            model[pre + '0.' + k] = v.clone()
+        model[pre + '2.weight'] = lin.weight.detach().clone()
+    torch.save(model, d + '/clas.pth')
+
+    def ids(t):
+        return [2] + [itos.index(w) if w in itos[:-1] else 0
+                      for w in t.split()]
+
+    for mod in head:
+        mod.eval()
+    with open(d + '/want_probs', 'w') as f:
+        for t in texts:
+            x = torch.tensor([ids(t)])
+            with torch.no_grad():
+                out, mask = sentence_encoder(awd, x)
+                z = masked_concat_pool(out, mask, BPTT)
+                z = lin0(bn0(z)).relu()
+                p = F.softmax(lin1(bn1(z)), -1)[0]
+            f.write(' '.join('%.6f' % v for v in p.tolist()) + '\n')
+
+    # an LM on the same encoder: tied decoder, specials never chosen
+    bias = torch.empty(V).uniform_(-0.1, 0.1)
+    bias[:9] = -100.0
+    bias[V - 1] = -100.0
+    lm = {}
+    for k, v in model.items():
+        if k.startswith('0.module.'):
+            lm['0.' + k[len('0.module.'):]] = v
+    lm['1.decoder.weight'] = lm['0.encoder.weight']
+    lm['1.decoder.bias'] = bias
+    torch.save({'model': lm}, d + '/lm.pth')
+    seq = ids(texts[0])
+    for _ in range(12):
+        with torch.no_grad():
+            awd.reset()
+            h = awd(torch.tensor([seq]))[0, -1]
+            p = F.softmax(h @ awd.encoder.weight.t() + bias, -1)
+        p[0] = 0
+        seq.append(int(p.argmax()))
+    with open(d + '/want_gen', 'w') as f:
+        f.write(' '.join(itos[i] for i in seq[1:]) + '\n')
+
+
+if MODE == 'files':
+    files(sys.argv[2])
+    sys.exit(0)
+
 # A: T = 12 (a multiple of bptt): 3 chunks, the first only warms up
 # (max_len 8); AR/TAR on.  B: T = 10, lengths where rows join late and
 # trailing padding meets a chunk start; no AR/TAR (fastai runs fewer rows
@@ -201,7 +291,7 @@ def batch(tag, lens, labels, reg):
 batch('A', [12, 9, 6, 3], [0, 2, 1, 2], True)
 batch('B', [10, 7, 3], [1, 0, 2], False)
 
-with open(sys.argv[1], 'wb') as f:
+with open(sys.argv[2], 'wb') as f:
     for name, dt, t in rec:
         nb = name.encode()
         f.write(struct.pack('<I', len(nb)) + nb)

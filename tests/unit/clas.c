@@ -421,7 +421,7 @@ main(void)
 		printf("ok %d # skip no /usr/bin/python3 or %s\n", ++tap_n, path);
 		return done_testing();
 	}
-	snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s/fix.bin", path, dir);
+	snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s fix %s/fix.bin", path, dir);
 	int st = system(cmd);
 	snprintf(path, sizeof path, "%s/fix.bin", dir);
 	if (st || !load_fixture(path)) {

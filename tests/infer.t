@@ -1,0 +1,111 @@
+#!/bin/sh
+# infer: learn.predict on fastai-made files (torch.save'd by
+# tests/ref/clas_ref.py) against PyTorch's answers, texts from arguments,
+# files, folders and stdin, --json, --eval, --generate, and bad input.
+. "$(dirname "$0")/lib.sh"
+REF=$(cd "$(dirname "$0")" && pwd)/ref/clas_ref.py
+cd "$T" || exit 1
+TAB=$(printf '\t')
+
+exits 0 "-h exits 0" infer -h
+is "$(head -c 12 "$T/.out")" "usage: infer" "-h prints the usage on stdout"
+exits 2 "no model: usage error" infer
+exits 2 "unknown flag" infer --frobnicate m.pth
+exits 2 "--temperature 0" infer --generate hi -t 0 m.pth
+exits 2 "--show-results needs --eval" infer --show-results 3 m.pth
+exits 2 "-b junk" infer -b x m.pth hi
+exits 1 "missing model" infer nothere.pth "some text"
+errmatch "nothere.pth" "the message names the file"
+
+"$PY" -c 'import torch' 2>/dev/null || { done_testing; }
+check "reference files (torch 1.13)" "$PY" "$REF" files .
+
+# probs within 2e-5 of PyTorch, line by line: close GOT WANT
+close() {
+	awk -v want="$2" 'BEGIN { while ((getline l < want) > 0) w[++n] = l }
+	{ k = split(w[NR], a, " "); if (NF - 2 != k) bad = 1
+	  for (i = 1; i <= k; i++) { d = $(i + 2) - a[i]; if (d < 0) d = -d
+	                              if (d > 2e-5) bad = 1 } }
+	END { exit bad || NR != n }' FS="$TAB" "$1"
+}
+head -2 want_probs >want2
+infer -q -v vocab clas.pth "i liked the movie" "the plot was awful" >got2
+close got2 want2; ok $? "texts as arguments: probabilities == PyTorch (fastai file)"
+is "$(cut -f1,2 got2 | tr '\n' ' ')" "1${TAB}2 2${TAB}2 " \
+   "name = argument number, label = argmax (fastai file: labels 0..2)"
+infer -q -v vocab clas.pth <texts >got4
+close got4 want_probs; ok $? "stdin, one text a line, incl. a 2-chunk text: == PyTorch"
+infer -q -v vocab -b 1 clas.pth <texts >got4b
+close got4b want_probs; ok $? "-b 1 (predict's batch of one) gives the same"
+mkdir -p dir/sub
+sed -n 1p texts >dir/b.txt; sed -n 2p texts >dir/sub/a.txt
+sed -n 3p texts >dir/c.md
+infer -q -v vocab -f dir clas.pth >gotd
+is "$(cut -f1 gotd | tr '\n' ' ')" "dir/b.txt dir/sub/a.txt " \
+   "-f folder: every .txt under it, sorted, one document each"
+head -2 want_probs >wantd
+close gotd wantd; ok $? "-f folder: probabilities == PyTorch"
+infer -q -v vocab --json clas.pth "i liked the movie" >gotj
+"$PY" -c '
+import json, sys
+d = json.loads(open("gotj").read())
+w = [float(x) for x in open("want_probs").readline().split()]
+assert d["name"] == "1" and d["label"] == "2" and d["index"] == 2
+assert all(abs(d["probs"][str(k)] - w[k]) < 2e-5 for k in range(3))
+'; ok $? "--json: name, label, index, probs by label"
+
+# the vocab is found beside the model (model.vocab, or vocab) without -v
+cp vocab clas.vocab
+infer -q clas.pth "i liked the movie" >gotv
+is "$(cut -f3 gotv)" "$(cut -f3 got2 | head -1)" "vocab found beside the model"
+rm clas.vocab
+mkdir nov && cp clas.pth nov/
+exits 1 "no vocab anywhere: refused" infer -q nov/clas.pth "hello"
+errmatch "vocab" "says to give the vocab"
+head -20 vocab >small.vocab
+exits 1 "a vocab of another size is refused" infer -q -v small.vocab clas.pth hi
+errmatch "20 tokens" "the message gives both sizes"
+
+# --eval on a labelled id stream (labels are the fastai file's 0 1 2)
+{ printf 'valid\t2\txxbos i liked the movie\n'
+  printf 'valid\t0\txxbos the plot was awful\n'
+  printf 'train\t2\txxbos a great film , great plot\n'; } >ev.tok
+check "numz the eval set" numz -q -v vocab -o ev.ids ev.tok
+infer -q --eval ev.ids clas.pth >gote
+is "$(head -1 gote)" "accuracy${TAB}0.666667${TAB}2/3" "--eval: accuracy"
+is "$(sed -n 3p gote | cut -f1,3,4)" "0${TAB}0.000000${TAB}1" "--eval: recall, support"
+is "$(tail -3 gote | tr '\n' '|')" \
+   "0${TAB}0${TAB}0${TAB}1|1${TAB}0${TAB}0${TAB}0|2${TAB}0${TAB}0${TAB}2|" \
+   "--eval: confusion matrix (rows true, columns predicted)"
+infer -q --eval ev.ids --split valid clas.pth >gots
+is "$(head -1 gots)" "accuracy${TAB}0.500000${TAB}1/2" "--split valid"
+infer -q -v vocab --eval ev.ids --show-results 2 clas.pth >gotr
+is "$(head -3 gotr | tr '\n' '|')" \
+   "text${TAB}category${TAB}category_|xxbos i liked the movie${TAB}2${TAB}2|xxbos the plot was awful${TAB}0${TAB}2|" \
+   "--show-results: text, category, category_"
+infer -q --eval ev.ids --json clas.pth >gotej
+"$PY" -c '
+import json; d = json.load(open("gotej"))
+assert d["total"] == 3 and d["correct"] == 2
+assert d["classes"][2]["predicted"] == [0, 0, 2]' ; ok $? "--eval --json"
+printf 'valid\tpos\txxbos i liked it\n' >bad.tok
+numz -q -v vocab -o bad.ids bad.tok
+exits 1 "--eval: a label the model does not know" infer -q --eval bad.ids clas.pth
+errmatch "pos" "names the label"
+head -c 60 ev.ids >cut.ids
+exits 1 "--eval: truncated stream refused" infer -q --eval cut.ids clas.pth
+
+# generation (LMLearner.predict), greedy via a tiny temperature
+infer -q -v vocab --generate "i liked the movie" -n 12 -t 0.01 -s 3 lm.pth >gotg
+is "$(cat gotg)" "$(cat want_gen)" "--generate: greedy words == PyTorch's argmax"
+infer -q -v vocab --generate "i liked the movie" -n 30 -s 7 lm.pth >g1
+infer -q -v vocab --generate "i liked the movie" -n 30 -s 7 lm.pth >g2
+is "$(cat g1)" "$(cat g2)" "--generate: same seed, same text"
+is "$(wc -w <g1 | tr -d ' ')" 34 "--generate: the prompt and 30 words"
+exits 1 "--generate with a classifier" infer -q -v vocab --generate hi clas.pth
+errmatch "not a language model" "says it needs an LM"
+exits 1 "classify with an LM" infer -q -v vocab lm.pth hi
+errmatch "not a text classifier" "says it needs a classifier"
+head -c 3000 clas.pth >trunc.pth
+exits 1 "truncated checkpoint refused" infer -q -v vocab trunc.pth hi
+done_testing

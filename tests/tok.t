@@ -15,7 +15,7 @@ errmatch '^tok: .*nope.txt: No such file' "message names the file"
 
 # stdin, one document
 printf 'Hello World. I'"'"'M here!\n' | tok -q >"$T/o" 2>"$T/e"
-is "$(cat "$T/o")" "${TAB}${TAB}xxbos xxmaj hello xxmaj world . xxup i 'm here !" "stdin: one document"
+is "$(cat "$T/o")" "train${TAB}${TAB}xxbos xxmaj hello xxmaj world . xxup i 'm here !" "stdin: one document, split train"
 
 # plain files: one document each, --split/--label, --lines
 printf 'One.\nTwo lines.\r\n' >"$T/a.txt"
@@ -72,9 +72,9 @@ neg,plain text,True,"A, B"
 neg,,1,x
 CSV
 tok -q "$T/d.csv" >"$T/o"
-is "$(cat "$T/o")" "${TAB}pos${TAB}xxbos xxmaj he said \" wow \" \\n twice , really
-${TAB}neg${TAB}xxbos plain text
-${TAB}neg${TAB}xxbos nan" "csv: quotes, embedded newline, blank line, empty text is nan (pandas)" 2>/dev/null
+is "$(cat "$T/o")" "train${TAB}pos${TAB}xxbos xxmaj he said \" wow \" \\n twice , really
+train${TAB}neg${TAB}xxbos plain text
+train${TAB}neg${TAB}xxbos nan" "csv: quotes, embedded newline, blank line, empty text is nan (pandas)" 2>/dev/null
 tok -q --valid-col is_valid "$T/d.csv" >"$T/o"
 is "$(cut -f1 "$T/o" | tr '\n' ,)" "train,valid,valid," "--valid-col sets the split"
 tok -q --text-col title,text --label-col label "$T/d.csv" >"$T/o"

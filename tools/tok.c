@@ -43,8 +43,10 @@ static const char usage_text[] =
 "  --folders l from_folder: only these top-level folders (comma list)\n"
 "  --text-col c   CSV text column(s), comma list (default: text)\n"
 "  --label-col c  CSV label column (default: label, if present)\n"
-"  --valid-col c  CSV boolean column: true rows get split \"valid\", others \"train\"\n"
-"  --split s, --label s   split and label fields for plain files and stdin\n";
+"  --valid-col c  CSV boolean column: true rows get split \"valid\" (default:\n"
+"                 every row is \"train\")\n"
+"  --split s, --label s   split and label of plain files and stdin\n"
+"                 (default: train, empty)\n";
 
 static _Noreturn void
 usage(int status)
@@ -258,7 +260,7 @@ doc_end(int newlines)
 
 /* ---- plain files ---- */
 
-static const char *plain_split = "", *plain_label = "";
+static const char *plain_split = "train", *plain_label = "";
 static int lines_mode;
 
 static void
@@ -559,7 +561,7 @@ csv(const char *path)
 			die("%s: line %llu: %zu fields, the header has %zu", path,
 			    (unsigned long long)lineno - 1, nf, ncol);
 		/* missing trailing fields are NaN, as pandas pads them */
-		const char *split = "";
+		const char *split = "train";
 		if (vc >= 0) {
 			const char *v = (size_t)vc < nf ? rec.p + off[vc] : "";
 			int t = !strcasecmp(v, "true") || !strcmp(v, "1");

@@ -18,6 +18,7 @@ struct xfer {
 	uint64_t off;            /* bytes in PART when the request started */
 	uint64_t got;            /* body bytes written by this request */
 	long code;               /* HTTP status; 0 for file:// */
+	int http;                /* statuses mean something (not file/ftp) */
 	int started, ignore, werr;
 	uint64_t range_start, range_total;  /* from Content-Range */
 	int have_range;
@@ -78,6 +79,8 @@ start_body(struct xfer *x)
 	x->started = 1;
 	curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &x->code);
 	curl_easy_getinfo(x->c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+	if (!x->http)
+		x->code = 0;
 	if (x->code >= 300) {
 		x->ignore = 1;
 		return 0;
@@ -156,8 +159,14 @@ outcome(struct xfer *x, CURLcode res, const char *errbuf, char *why,
 		         strerror(x->werr));
 		return FAIL;
 	}
-	if (res == CURLE_OK && !x->started)
-		start_body(x);          /* an empty body or an error page */
+	if (res == CURLE_OK && !x->started) {   /* no body at all */
+		if (x->http)
+			curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &x->code);
+		if (x->code == 200 && x->off) {
+			snprintf(why, cap, "the file is empty now");
+			return RESTART;
+		}
+	}
 	if (res == CURLE_OK && x->code == 416) {
 		if (x->have_range == 2 && x->range_total == x->off)
 			return DONE;    /* PART was complete already */
@@ -227,6 +236,7 @@ one_request(const char *url, const char *part, const char *info,
 
 	memset(&x, 0, sizeof x);
 	x.o = o;
+	x.http = !strncasecmp(url, "http", 4);
 	x.info = info;
 	if (!(x.f = fopen(part, "ab"))) {
 		snprintf(why, cap, "%s: %s", part, strerror(errno));

@@ -33,6 +33,8 @@ exits 2 "-c junk exits 2" untar -c sha1:abcd "$A/good.tar.gz"
 exits 2 "-c short hex exits 2" untar -c xxh64:abc "$A/good.tar.gz"
 exits 2 "--max-size junk exits 2" untar --max-size 12X "$A/good.tar.gz"
 exits 2 "-r junk exits 2" untar -r many "$A/good.tar.gz"
+exits 2 "stdin (-) is refused" untar -
+errmatch "save it to a file first" "... saying why"
 exits 0 "-l exits 0" untar -l
 cp "$T/.out" "$T/list"
 for name in imdb imdb_sample wikitext-103 wikitext-2 wt103-fwd wt103-bwd; do

@@ -112,6 +112,10 @@ main(int argc, char *argv[])
 	} else if (!argc) {
 		usage(2);
 	}
+	for (int i = 0; i < argc; i++)
+		if (!strcmp(argv[i], "-"))
+			usage_error("-: an archive on stdin has no name to cache "
+			            "it under; save it to a file first");
 	for (int i = 0; i < argc; i++) {
 		char *dir = untar_get(argv[i], &o);
 		printf("%s\n", dir);

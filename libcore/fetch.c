@@ -211,8 +211,12 @@ outcome(struct xfer *x, CURLcode res, const char *errbuf, char *why,
 		snprintf(why, cap, "%s; are we offline, or is the host down?", e);
 		return FAIL;
 	case CURLE_OPERATION_TIMEDOUT:
-		snprintf(why, cap, "%s", e);
-		return connected ? RETRY : FAIL;
+		if (connected) {
+			snprintf(why, cap, "%s", e);
+			return RETRY;
+		}
+		snprintf(why, cap, "%s; are we offline, or is the host down?", e);
+		return FAIL;
 	case CURLE_PARTIAL_FILE: case CURLE_RECV_ERROR: case CURLE_SEND_ERROR:
 	case CURLE_GOT_NOTHING: case CURLE_HTTP2: case CURLE_HTTP2_STREAM:
 	case CURLE_SSL_CONNECT_ERROR:

@@ -47,6 +47,8 @@ is "$(grep '^wt103-bwd	' "$T/list" | cut -f2,3)" \
 	"wt103-bwd's URL is fastai's, under models/"
 exits 1 "a missing file exits 1" untar "$T/nope.tgz"
 errmatch "untar: .*nope.tgz: No such file" "... saying so"
+exits 1 "a directory exits 1" untar "$A"
+errmatch "not an archive file" "... saying so"
 exits 1 "an unknown name exits 1" untar imbd
 errmatch "imbd: no such name.*untar -l" "... pointing at -l"
 

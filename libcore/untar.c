@@ -639,7 +639,7 @@ write_from(const char *path, const char *source)
 char *
 untar_get(const char *src, const struct untar_opts *o)
 {
-	const struct untar_name *nm = untar_find(src);
+	const struct untar_name *nm = untar_find(src), *known = nm;
 	char *url = NULL, *local = NULL, *file, *stem, *home, *adir, *root;
 	char *dest, *apath, *sum, *lock, *top, *fromp, *from;
 	struct stat lst;
@@ -658,6 +658,13 @@ untar_get(const char *src, const struct untar_opts *o)
 		          "" : "/", nm->path);
 	} else if (strstr(src, "://")) {
 		url = xstrdup(src);
+		/* fastai's own URL given in full: its check still applies */
+		for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+			char *u = str("%s%s", UNTAR_URL_BASE, names[i].path);
+			if (!strcmp(u, url) && names[i].md5_1m)
+				known = &names[i];
+			free(u);
+		}
 	} else {
 		if (stat(src, &lst) < 0) {
 			if (errno == ENOENT && !strchr(src, '/') &&
@@ -751,10 +758,10 @@ untar_get(const char *src, const struct untar_opts *o)
 		}
 		if (!summed && file_sums(apath, &size, &xxh, md5_1m, md5_all) < 0)
 			bail("%s:", apath);
-		if (nm && nm->md5_1m) {
+		if (known && known->md5_1m) {
 			char got[33];
 			md5_hex(md5_1m, got);
-			if (size != nm->size || strcmp(got, nm->md5_1m)) {
+			if (size != known->size || strcmp(got, known->md5_1m)) {
 				unlink(apath);
 				unlink(sum);
 				bail("%s: %s has size %llu and first-MiB md5 %s; "
@@ -762,7 +769,7 @@ untar_get(const char *src, const struct untar_opts *o)
 				     "is corrupt or the file changed upstream "
 				     "(removed it; try again)", src, url,
 				     (unsigned long long)size, got,
-				     (unsigned long long)nm->size, nm->md5_1m);
+				     (unsigned long long)known->size, known->md5_1m);
 			}
 		}
 		verify_check(src, &o->check, xxh, md5_all, apath, sum, 1);

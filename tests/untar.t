@@ -283,6 +283,13 @@ exits 1 "offline through a dead proxy: fails" env https_proxy=http://127.0.0.1:1
 t1=$(date +%s)
 ok $(( t1 - t0 > 5 )) "offline fails fast ($((t1 - t0)) s)"
 clean imdb "offline"
+# fastai's check holds for a hand-put copy, and for fastai's URL in full
+cp "$A/good.tar.gz" "$H/archive/imdb.tgz"
+exits 1 "a hand-put imdb.tgz failing fastai's check" \
+	untar https://s3.amazonaws.com/fast-ai-nlp/imdb.tgz
+errmatch "fastai's check wants 144440600 and 90f9b1c4ff43a90d67553c9240dc0249" \
+	"... says so (no network needed)"
+clean imdb "fastai check, full URL"
 # a copy put in the archive folder by hand is used as it is
 cp "$A/good.tar.gz" "$H/archive/wikitext-2.tgz"
 exits 0 "offline, archive put by hand" \

@@ -58,6 +58,10 @@ tok_ctx_new(void)
 
 	tok_init();
 	c->sp = tok_spacy_new();
+	/* never a NULL .p: an empty text is still a valid pointer */
+	buf_grow(&c->a, 4096);
+	buf_grow(&c->b, 4096);
+	buf_grow(&c->out, 4096);
 	return c;
 }
 

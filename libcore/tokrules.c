@@ -232,6 +232,7 @@ replace_all(struct buf *out, const char *s, size_t n, const char *pat,
 {
 	const char *p = s, *end = s + n, *q;
 
+	buf_grow(out, n + 1);
 	while ((q = memmem(p, (size_t)(end - p), pat, pn))) {
 		buf_add(out, p, (size_t)(q - p));
 		buf_add(out, rep, rn);
@@ -710,6 +711,7 @@ tok_apply_rule(int rule, const struct tok_opts *o, struct buf *out,
                const char *s, size_t n)
 {
 	tok_classes_init();
+	buf_grow(out, n + 1);        /* out->p is never NULL below */
 	switch (rule) {
 	case TOK_FIX_HTML:          fix_html(out, s, n); break;
 	case TOK_REPLACE_REP:       replace_rep(out, s, n); break;

@@ -236,6 +236,7 @@ doc_begin(const char *split, const char *label)
 		b->mend = xrealloc(b->mend, b->cap * sizeof *b->mend);
 		b->newlines = xrealloc(b->newlines, b->cap * sizeof *b->newlines);
 	}
+	buf_grow(&b->text, 1);
 	buf_add(&b->meta, split, strlen(split) + 1);
 	buf_add(&b->meta, label, strlen(label) + 1);
 	return &b->text;
@@ -723,6 +724,19 @@ main(int argc, char *argv[])
 			pthread_join(th[i], NULL);
 	}
 	progress_end(&prog);
+	tok_ctx_free(solo);
+	free(th);
+	for (int i = 0; i < nslot; i++) {
+		struct batch *b = &slots[i];
+		buf_free(&b->text);
+		buf_free(&b->meta);
+		buf_free(&b->out);
+		buf_free(&b->lens);
+		free(b->end);
+		free(b->mend);
+		free(b->newlines);
+	}
+	free(slots);
 	int ret = out_close(out);
 	if (lens_out)
 		ret |= out_close(lens_out);

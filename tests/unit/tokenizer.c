@@ -276,6 +276,8 @@ vectors(const char *path)
 		}
 	}
 	fclose(f);
+	buf_free(&v.kind); buf_free(&v.rule); buf_free(&v.input);
+	buf_free(&v.output); buf_free(&v.toks);
 	ok(nrule + nspacy + npipe == 82, "82 vectors read (%d rule, %d spacy_only, "
 	   "%d pipeline)", nrule, nspacy, npipe);
 	buf_free(&line);

@@ -25,6 +25,7 @@
 #include "embed.h"
 #include "dropout.h"
 #include "loss.h"
+#include "adam.h"
 
 /* classifier head (clastrain engineer) */
 #include "head.h"

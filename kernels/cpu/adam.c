@@ -1,0 +1,54 @@
+/* adam.c: the reference Adam step (adam.h). */
+#include "adam.h"
+
+void
+adam_args_set(struct adam_args *a, double lr, double mom, double sqr_mom,
+              double eps, double wd, int do_wd, int64_t step)
+{
+	double damp = 1 - mom, sqr_damp = 1 - sqr_mom;
+	/* fastai's debias(mom, damp, step) = damp * (1 - mom^step) / (1 - mom) */
+	double debias1 = damp * (1 - pow(mom, (double)step)) / (1 - mom);
+	double debias2 = sqr_damp * (1 - pow(sqr_mom, (double)step)) /
+	                 (1 - sqr_mom);
+
+	a->decay = do_wd && wd != 0 ? (float)(1 - lr * wd) : 1.0f;
+	a->mom = (float)mom;
+	a->damp = (float)damp;
+	a->sqr_mom = (float)sqr_mom;
+	a->sqr_damp = (float)sqr_damp;
+	a->debias2 = (float)debias2;
+	a->neg_step = (float)(-lr / debias1);
+	a->eps = (float)eps;
+}
+
+/* fmaf is exact either way; with the FMA instruction it is inlined
+ * instead of a libm call.  Both loops give the same bits. */
+__attribute__((target("fma"))) static void
+adam_loop_fma(float *p, const float *g, float *m, float *v, size_t n,
+              const struct adam_args *a)
+{
+	for (size_t i = 0; i < n; i++)
+		adam_elem(&p[i], g[i], &m[i], &v[i], a);
+}
+
+static void
+adam_loop(float *p, const float *g, float *m, float *v, size_t n,
+          const struct adam_args *a)
+{
+	for (size_t i = 0; i < n; i++)
+		adam_elem(&p[i], g[i], &m[i], &v[i], a);
+}
+
+void
+adam_step_cpu(float *p, const float *g, float *m, float *v, size_t n,
+              const struct adam_args *a)
+{
+	static int fma = -1;
+
+	if (fma < 0)
+		fma = __builtin_cpu_supports("fma");
+	if (fma)
+		adam_loop_fma(p, g, m, v, n, a);
+	else
+		adam_loop(p, g, m, v, n, a);
+}

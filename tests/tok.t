@@ -107,4 +107,18 @@ check "-j 1 and -j 2 lengths are identical" cmp "$T/l1" "$T/l2"
 is "$(sed -n 8p "$T/j1" | cut -f3)" "xxbos xxmaj doc 7 : xxmaj it 's xxup great … is n't it ? ? \\n xxmaj see xxrep 3 w .x7.com / a & e.g. xxwrep 3 ah :) 7 , xxrep 3 0 $ !" "a busy line tokenizes as expected"
 tok -q -l -j 3 -o "$T/j3" "$T/many.txt"
 check "-j 3 -o file is identical too" cmp "$T/j1" "$T/j3"
+
+# An independent Python reference (tests/ref/tok_ref.py: fastai's rules with
+# Python's re and html, spaCy's algorithm over the same data with Python's
+# re) on 1500 generated review-like lines full of hard cases.
+R=$(dirname "$0")/ref
+if [ -x "$PY" ]; then
+	"$PY" "$R/tok_corpus.py" 1500 7 >"$T/syn.txt"
+	"$PY" "$R/tok_ref.py" "$(dirname "$0")/data/spacy_en_tokenizer.json" \
+		<"$T/syn.txt" >"$T/syn.ref"
+	tok -q -l -j 2 "$T/syn.txt" | cut -f3 >"$T/syn.tok"
+	is "$(wc -l <"$T/syn.tok" | tr -d ' ')" 1500 "reference corpus: 1500 documents"
+	check "tok agrees with the Python reference on every line" cmp "$T/syn.ref" "$T/syn.tok"
+	[ $bad -eq 0 ] || diff "$T/syn.ref" "$T/syn.tok" | head -6 | sed 's/^/#   /'
+fi
 done_testing

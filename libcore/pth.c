@@ -1181,3 +1181,118 @@ pth_learner(struct pv_pool *pool, struct pv *sd, struct pv *opt)
 	pv_sets(pool, d, "opt", opt);
 	return d;
 }
+
+/* ---- save_encoder -------------------------------------------------------- */
+
+static const char *enc_prefixes[] = { "0.module.", "0.", "" };
+
+int
+pth_encoder(const struct pth *p, struct pth_tensor *out, struct awd_shape *sh)
+{
+	const char *pre = NULL;
+	char want[96];
+	int n = 0;
+
+	for (size_t k = 0; k < sizeof enc_prefixes / sizeof *enc_prefixes; k++) {
+		snprintf(want, sizeof want, "%sencoder.weight", enc_prefixes[k]);
+		if (pth_find(p, want)) {
+			pre = enc_prefixes[k];
+			break;
+		}
+	}
+	if (!pre)
+		die("%s: no AWD-LSTM encoder (no 0.encoder.weight, "
+		    "0.module.encoder.weight or encoder.weight): is it a "
+		    "fastai language model or classifier?", p->path);
+	size_t pl = strlen(pre);
+	for (int i = 0; i < p->n; i++) {
+		const char *name = p->t[i].name;
+		if (strncmp(name, pre, pl))
+			continue;
+		/* an LM's "0." keys are all encoder; "1." is the decoder */
+		out[n] = p->t[i];
+		out[n].name = name + pl;
+		out[n].dtype = out[n].f ? PTH_F32 : PTH_I64;
+		n++;
+	}
+	/* the layout, and the sizes it implies */
+	const struct pth_tensor *e = &out[0];
+	if (strcmp(e->name, "encoder.weight") || e->ndim != 2 || !e->f)
+		die("%s: the encoder does not start with a 2-d encoder.weight; "
+		    "not an AWD-LSTM", p->path);
+	sh->vocab = e->shape[0];
+	sh->emb = e->shape[1];
+	sh->hid = 0;
+	if (n < 2 || strcmp(out[1].name, "encoder_dp.emb.weight") ||
+	    out[1].ndim != 2 || out[1].shape[0] != sh->vocab ||
+	    out[1].shape[1] != sh->emb)
+		die("%s: encoder_dp.emb.weight missing or not (%lld,%lld); "
+		    "not a fastai AWD-LSTM", p->path, (long long)sh->vocab,
+		    (long long)sh->emb);
+	if ((n - 2) % 4 || n == 2)
+		die("%s: %d encoder tensors; an AWD-LSTM has 2 + 4 per layer "
+		    "(a QRNN or another encoder is not supported)", p->path, n);
+	sh->layers = (n - 2) / 4;
+	static const char *part[4] = { "weight_hh_l0_raw", "module.weight_ih_l0",
+	                               "module.bias_ih_l0", "module.bias_hh_l0" };
+	int64_t in = sh->emb;
+	for (int l = 0; l < sh->layers; l++) {
+		const struct pth_tensor *t = &out[2 + 4 * l];
+		int64_t h = t[0].ndim == 2 ? t[0].shape[1] : -1;
+		int64_t shp[4][2] = { { 4 * h, h }, { 4 * h, in }, { 4 * h, 0 },
+		                      { 4 * h, 0 } };
+		for (int k = 0; k < 4; k++) {
+			snprintf(want, sizeof want, "rnns.%d.%s", l, part[k]);
+			int nd = k < 2 ? 2 : 1;
+			if (strcmp(t[k].name, want) || t[k].ndim != nd ||
+			    t[k].shape[0] != shp[k][0] ||
+			    (nd == 2 && t[k].shape[1] != shp[k][1]))
+				die("%s: expected %s%s of shape (%lld%s%lld) at "
+				    "encoder position %d; not a fastai AWD-LSTM",
+				    p->path, pre, want, (long long)shp[k][0],
+				    nd == 2 ? "," : "", nd == 2 ?
+				    (long long)shp[k][1] : 0LL, 2 + 4 * l + k);
+		}
+		if (l == sh->layers - 1 && h != sh->emb)
+			die("%s: the last LSTM outputs %lld, not emb_sz %lld; "
+			    "not a fastai AWD-LSTM", p->path, (long long)h,
+			    (long long)sh->emb);
+		if (l == 0 && sh->layers > 1)
+			sh->hid = h;
+		in = h;
+	}
+	return n;
+}
+
+char *
+pth_encoder_meta(const struct pth *p, const struct awd_shape *sh)
+{
+	static const char *ours[] = { "kind", "parent_xxh64", "vocab_n",
+	                              "emb_sz", "n_hid", "n_layers" };
+	struct buf b = { 0 };
+	char line[160];
+
+	for (const char *l = p->meta; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) + 1 : strlen(l);
+		int mine = 0;
+		for (size_t k = 0; k < sizeof ours / sizeof *ours; k++) {
+			size_t kl = strlen(ours[k]);
+			mine |= len > kl && !strncmp(l, ours[k], kl) && l[kl] == '=';
+		}
+		if (!mine) {
+			buf_add(&b, l, len);
+			if (!nl)
+				buf_addc(&b, '\n');
+		}
+		l += len;
+	}
+	snprintf(line, sizeof line, "kind=encoder\nparent_xxh64=%016llx\n"
+	         "vocab_n=%lld\nemb_sz=%lld\nn_hid=%lld\nn_layers=%d\n",
+	         (unsigned long long)p->xxh64, (long long)sh->vocab,
+	         (long long)sh->emb, (long long)(sh->hid ? sh->hid : sh->emb),
+	         sh->layers);
+	buf_adds(&b, line);
+	buf_addc(&b, 0);
+	return b.p;
+}

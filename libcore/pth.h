@@ -131,6 +131,21 @@ struct pv *pth_learner(struct pv_pool *pool, struct pv *sd, struct pv *opt);
  * exists, for files from fastai v1.  Returns how many were dropped. */
 int pth_clean_raw_keys(struct pth *p);
 
+/* fastai's save_encoder: the AWD-LSTM encoder of an LM ("0." keys), a
+ * classifier ("0.module.") or an encoder file (no prefix), renamed
+ * without the prefix, in file order (encoder.weight first).  Checks the
+ * AWD-LSTM layout (encoder.weight, encoder_dp.emb.weight, then per layer
+ * weight_hh_l0_raw, module.weight_ih_l0, module.bias_ih_l0,
+ * module.bias_hh_l0, with matching shapes) and dies with a sentence when
+ * it is not one.  Run pth_clean_raw_keys first for fastai v1 files.
+ * out: room for p->n tensors (names point into p).  Returns the count. */
+struct awd_shape { int64_t vocab, emb, hid; int layers; };
+int pth_encoder(const struct pth *p, struct pth_tensor *out,
+                struct awd_shape *sh);
+/* The encoder file's metadata: p's lines (config, vocab hash, ...) with
+ * kind=encoder, the sizes, and parent_xxh64 = p's file hash.  malloc'd. */
+char *pth_encoder_meta(const struct pth *p, const struct awd_shape *sh);
+
 uint32_t pth_crc32(uint32_t crc, const void *buf, size_t n);
 
 #endif

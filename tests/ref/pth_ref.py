@@ -11,6 +11,10 @@
     pth_ref.py encoder FILE   check an encsave output (14 keys, ties, shapes)
     pth_ref.py lm FILE V      torch.save a small LM state dict (16 keys, tied),
                               as fastai's learn.save ({'model','opt'} if V<0)
+    pth_ref.py encsave-inputs DIR   lm.pth, v1.pth (fastai v1 style, legacy
+                              format, with the module.weight_hh_l0 copies)
+                              and clas.pth (0.module. prefix + a head)
+    pth_ref.py encsave-check DIR    enc_{lm,v1,clas,again}.pth against them
 
 Prints what it found; exits 1 on any mismatch.
 """
@@ -324,6 +328,49 @@ def lm(path, V, E=6, H=10, L=3):
                'torch writes %d records for %d keys' % (len(recs), len(sd)))
 
 
+def clas(path, V=50, E=6, H=10, L=3):
+    lm(path + '.tmp', V, E, H, L)
+    src = torch.load(path + '.tmp')
+    os.unlink(path + '.tmp')
+    sd = collections.OrderedDict()
+    for k, v in src.items():
+        if k.startswith('0.'):
+            sd['0.module.' + k[2:]] = v
+    head = torch.nn.Sequential(torch.nn.BatchNorm1d(3 * E),
+                               torch.nn.Linear(3 * E, 2, bias=False))
+    for k, v in head.state_dict().items():
+        sd['1.layers.0.' + k] = v
+    torch.save(sd, path)
+
+
+def encsave_inputs(d):
+    lm(os.path.join(d, 'lm.pth'), 50)
+    lm(os.path.join(d, 'v1.pth'), -50)
+    clas(os.path.join(d, 'clas.pth'))
+
+
+def encsave_check(d):
+    for src, out, pre in (('lm', 'lm', '0.'), ('v1', 'v1', '0.'),
+                          ('clas', 'clas', '0.module.'),
+                          ('lm', 'again', '0.')):
+        s = unwrap(torch.load(os.path.join(d, src + '.pth')))
+        e = torch.load(os.path.join(d, 'enc_' + out + '.pth'))
+        keys = list(e)
+        want = [k[len(pre):] for k in s if k.startswith(pre) and
+                '.module.weight_hh_l0' not in k]
+        expect(type(e) is collections.OrderedDict and keys == want and
+               len(keys) == 14 and keys[0] == 'encoder.weight',
+               '%s: 14 keys, encoder.weight first, no prefix' % out)
+        expect(all(torch.equal(e[k], s[pre + k]) and
+                   e[k].dtype == torch.float32 for k in keys),
+               '%s: every tensor equal to the source' % out)
+        expect(e['encoder_dp.emb.weight'].data_ptr() ==
+               e['encoder.weight'].data_ptr(), '%s: embedding tie kept' % out)
+        z = zipfile.ZipFile(os.path.join(d, 'enc_' + out + '.pth'))
+        recs = [n for n in z.namelist() if '/data/' in n]
+        expect(len(recs) == 13, '%s: 13 storage records' % out)
+
+
 if __name__ == '__main__':
     cmd = sys.argv[1]
     if cmd == 'save':
@@ -338,6 +385,10 @@ if __name__ == '__main__':
         layout(sys.argv[2], len(sys.argv) < 4)
     elif cmd == 'encoder':
         encoder(sys.argv[2])
+    elif cmd == 'encsave-inputs':
+        encsave_inputs(sys.argv[2])
+    elif cmd == 'encsave-check':
+        encsave_check(sys.argv[2])
     elif cmd == 'lm':
         lm(sys.argv[2], int(sys.argv[3]))
     sys.exit(1 if bad else 0)

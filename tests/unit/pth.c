@@ -7,7 +7,8 @@
  *                    tie crc32-of-data (float32 or int64 little-endian)
  *   pth write FILE   our test checkpoint (values from fill(), below)
  *   pth sd FILE      spec §12's sd.pth dict
- *   pth resave IN OUT  load IN, write its state dict to OUT */
+ *   pth resave IN OUT [META]  load IN, write its state dict to OUT
+ *   pth meta FILE    print the file's metadata */
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
@@ -194,14 +195,14 @@ write_sd(const char *path)
 }
 
 static int
-resave(const char *in, const char *out)
+resave(const char *in, const char *out, const char *meta)
 {
 	struct pth *p = pth_load(in);
 	struct pv_pool pool = { 0 };
 
 	for (int i = 0; i < p->n; i++)
 		p->t[i].dtype = p->t[i].f ? PTH_F32 : PTH_I64;
-	int r = pth_save(out, pth_state_dict(&pool, p->t, p->n), NULL);
+	int r = pth_save(out, pth_state_dict(&pool, p->t, p->n), meta);
 	pv_pool_free(&pool);
 	pth_free(p);
 	return r;
@@ -602,8 +603,14 @@ main(int argc, char *argv[])
 		return write_fixture(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "sd"))
 		return write_sd(argv[2]);
-	if (argc == 4 && !strcmp(argv[1], "resave"))
-		return resave(argv[2], argv[3]);
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "resave"))
+		return resave(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
+	if (argc == 3 && !strcmp(argv[1], "meta")) {
+		struct pth *p = pth_load(argv[2]);
+		fputs(p->meta ? p->meta : "", stdout);
+		pth_free(p);
+		return 0;
+	}
 	if (argc != 1) {
 		fprintf(stderr, "usage: pth [dump|write|sd FILE]\n");
 		return 2;

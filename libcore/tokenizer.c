@@ -135,8 +135,15 @@ tok_doc(struct tok_ctx *c, const struct tok_opts *o, const char *text,
 		if (!(o->rules >> r & 1))
 			continue;
 		c->b.n = 0;
-		if (r == TOK_REPLACE_ALL_CAPS && o->rules >> TOK_REPLACE_MAJ & 1) {
+		unsigned want = o->rules >> r;
+		if (r == TOK_REPLACE_ALL_CAPS && (want & 7) == 7) {
+			tok_case_lower(&c->b, o, c->a.p, c->a.n);
+			r += 2;
+		} else if (r == TOK_REPLACE_ALL_CAPS && (want & 3) == 3) {
 			tok_case_rules(&c->b, c->a.p, c->a.n);
+			r++;
+		} else if (r == TOK_SPEC_ADD_SPACES && (want & 3) == 3) {
+			tok_spaces(&c->b, c->a.p, c->a.n);
 			r++;
 		} else {
 			tok_apply_rule(r, o, &c->b, c->a.p, c->a.n);

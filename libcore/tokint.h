@@ -73,8 +73,14 @@ static inline int cp_isword(uint32_t c) { return cp_class(c) & CC_WORD; }
  * becomes "i" U+0307; capital sigma is final sigma in context). */
 void tok_lower(struct buf *out, const char *s, size_t n);
 
-/* replace_all_caps then replace_maj, in one pass */
+/* Fused passes, equal to the rules in sequence (see tokrules.c):
+ * replace_all_caps + replace_maj; those two + lowercase; spec_add_spaces +
+ * rm_useless_spaces. */
+struct tok_opts;
 void tok_case_rules(struct buf *out, const char *s, size_t n);
+void tok_case_lower(struct buf *out, const struct tok_opts *o, const char *s,
+                    size_t n);
+void tok_spaces(struct buf *out, const char *s, size_t n);
 
 /* The spaCy part (tokspacy.c).  A token is a slice of the pre-processed
  * text; sp says one U+0020 followed it and was absorbed (spaCy's

@@ -706,6 +706,126 @@ tok_case_rules(struct buf *out, const char *s, size_t n)
 	case_rule(out, s, n, 2);
 }
 
+/* replace_all_caps, replace_maj and lowercase in one pass.  Equal to the
+ * three passes because: they all work word by word (whitespace-delimited
+ * words; the markers they insert are separate lowercase words), lower() is
+ * idempotent (checked for every code point), and its only context rule,
+ * final sigma, never looks across whitespace (not case-ignorable, not
+ * cased), so lowering a word alone or within the text is the same. */
+void
+tok_case_lower(struct buf *out, const struct tok_opts *o, const char *str,
+               size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t a = 0, b = n;
+	int len;
+
+	while (a < b) {
+		uint32_t c = u8_get(s + a, &len);
+		if (!cp_isspace(c))
+			break;
+		a += (size_t)len;
+	}
+	while (b > a) {
+		size_t k = b - 1;
+		while (k > a && (s[k] & 0xC0) == 0x80)
+			k--;
+		if (!cp_isspace(u8_get(s + k, &len)))
+			break;
+		b = k;
+	}
+	buf_grow(out, b - a + 16);
+	if (o->bos)
+		buf_adds(out, "xxbos ");
+	size_t i = a;
+	while (i < b) {
+		/* whitespace passes through (lower() leaves it) */
+		while (i < b) {
+			uint32_t d = s[i] < 0x80 ? (len = 1, s[i]) : u8_get(s + i, &len);
+			if (!cp_isspace(d))
+				break;
+			buf_add(out, s + i, (size_t)len);
+			i += (size_t)len;
+		}
+		if (i >= b)
+			break;
+		size_t e = i, ncp = 0;
+		int lower = 0, upper = 0, ascii = 1;
+		while (e < b) {
+			uint32_t d = s[e] < 0x80 ? (len = 1, s[e]) : (ascii = 0, u8_get(s + e, &len));
+			if (cp_isspace(d))
+				break;
+			if (ncp) {
+				lower |= d >= 'a' && d <= 'z';
+				upper |= d >= 'A' && d <= 'Z';
+			}
+			ncp++;
+			e += (size_t)len;
+		}
+		if (s[i] >= 'A' && s[i] <= 'Z' && ncp > 1) {
+			if (!lower)
+				buf_add(out, "xxup ", 5);
+			else if (!upper)
+				buf_add(out, "xxmaj ", 6);
+		}
+		if (ascii) {
+			buf_grow(out, e - i);
+			for (size_t k = i; k < e; k++) {
+				unsigned char c = s[k];
+				out->p[out->n++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+			}
+		} else {
+			tok_lower(out, (const char *)s + i, e - i);
+		}
+		i = e;
+	}
+	if (o->eos)
+		buf_adds(out, " xxeos");
+}
+
+/* spec_add_spaces then rm_useless_spaces in one pass: the second collapses
+ * runs of U+0020 in the first's output, so collapse while writing it. */
+static void
+add_collapsed(struct buf *out, const char *p, size_t n)
+{
+	while (n) {
+		if (*p == ' ' && out->n && out->p[out->n - 1] == ' ') {
+			p++, n--;
+			continue;
+		}
+		const char *d = memmem(p, n, "  ", 2);
+		size_t k = d ? (size_t)(d - p) + 1 : n;
+		buf_add(out, p, k);
+		p += k, n -= k;
+	}
+}
+
+void
+tok_spaces(struct buf *out, const char *s, size_t n)
+{
+	static const char chars[3] = { '/', '#', '\\' };
+	const char *end = s + n, *next[3], *p = s;
+
+	for (int k = 0; k < 3; k++)
+		next[k] = memchr(s, chars[k], n);
+	buf_grow(out, n + 1);
+	for (;;) {
+		int k = -1;
+		for (int j = 0; j < 3; j++)
+			if (next[j] && (k < 0 || next[j] < next[k]))
+				k = j;
+		if (k < 0)
+			break;
+		const char *q = next[k];
+		add_collapsed(out, p, (size_t)(q - p));
+		char t[3] = { ' ', chars[k], ' ' };
+		add_collapsed(out, t, 3);
+		p = q + 1;
+		next[k] = memchr(p, chars[k], (size_t)(end - p));
+	}
+	add_collapsed(out, p, (size_t)(end - p));
+}
+
 void
 tok_apply_rule(int rule, const struct tok_opts *o, struct buf *out,
                const char *s, size_t n)

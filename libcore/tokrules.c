@@ -399,7 +399,19 @@ fix_html(struct buf *out, const char *s, size_t n)
 	/* No replacement creates ; \\ < or @, so a pattern holding one that
 	 * the input lacks cannot match at its turn either. */
 	int has[256] = {0};
-	has[';'] = !!memchr(s, ';', n);
+	/* the six patterns ending in ';': find which occur in one scan of the
+	 * semicolons (a replacement never creates one: "' & $" and space are
+	 * in none of them) */
+	unsigned semi = 0;
+	for (const char *q = s; (q = memchr(q, ';', (size_t)(s + n - q))); q++)
+		for (int r = 0; r < 6; r++) {
+			static const int idx[6] = { 0, 1, 2, 3, 4, 6 };
+			const char *pat = subs[idx[r]][0];
+			size_t pl = strlen(pat) - 1;
+			if ((size_t)(q - s) >= pl && !memcmp(q - pl, pat, pl))
+				semi |= 1u << idx[r];
+		}
+	has[';'] = semi != 0;
 	has['\\'] = !!memchr(s, '\\', n);
 	has['<'] = !!memchr(s, '<', n);
 	has['@'] = !!memchr(s, '@', n);
@@ -414,7 +426,7 @@ fix_html(struct buf *out, const char *s, size_t n)
 		    (memchr(pat, '<', pn) && !has['<']) ||
 		    (memchr(pat, '@', pn) && !has['@']))
 			continue;
-		if (!memmem(src, sn, pat, pn))
+		if (memchr(pat, ';', pn) ? !(semi >> r & 1) : !memmem(src, sn, pat, pn))
 			continue;
 		b.n = 0;
 		replace_all(&b, src, sn, pat, pn, subs[r][1], strlen(subs[r][1]));
@@ -740,13 +752,14 @@ tok_case_lower(struct buf *out, const struct tok_opts *o, const char *str,
 	size_t i = a;
 	while (i < b) {
 		/* whitespace passes through (lower() leaves it) */
+		size_t w = i;
 		while (i < b) {
 			uint32_t d = s[i] < 0x80 ? (len = 1, s[i]) : u8_get(s + i, &len);
 			if (!cp_isspace(d))
 				break;
-			buf_add(out, s + i, (size_t)len);
 			i += (size_t)len;
 		}
+		buf_add(out, s + w, i - w);
 		if (i >= b)
 			break;
 		size_t e = i, ncp = 0;

@@ -459,6 +459,10 @@ hygiene(void)
 	ok(rule_is(TOK_FIX_HTML, "&#128;&#x81;&#1;&notit;",
 	           "\xE2\x82\xAC\xC2\x81\xC2\xACit;"),
 	   "html.unescape: C1 remap, invalid code points, longest prefix");
+	ok(rule_is(TOK_FIX_HTML, "x#36;y quot;z #146; a&amp;b;amp;",
+	           "x$y 'z ' a&&b;&"), "fix_html: the ;-patterns, in order");
+	ok(rule_is(TOK_FIX_HTML, "a. @.@ . b", "a \xE2\x80\xA6 b"),
+	   "fix_html: ' @.@ ' runs before '...', which it can create");
 	ok(rule_is(TOK_REPLACE_WREP, "ok ah ah ah ok ok ok",
 	           "ok xxwrep 3 ah  ok ok ok"),
 	   "replace_wrep: E is consumed, next run needs its own space");

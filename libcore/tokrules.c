@@ -783,10 +783,12 @@ tok_case_lower(struct buf *out, const struct tok_opts *o, const char *str,
 		}
 		if (ascii) {
 			buf_grow(out, e - i);
+			char *o = out->p + out->n;
 			for (size_t k = i; k < e; k++) {
 				unsigned char c = s[k];
-				out->p[out->n++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+				*o++ = (char)((unsigned)(c - 'A') < 26u ? c + 32 : c);
 			}
+			out->n += e - i;
 		} else {
 			tok_lower(out, (const char *)s + i, e - i);
 		}

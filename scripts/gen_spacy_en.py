@@ -5,6 +5,8 @@ URL patterns joined the way spaCy joins them, translated from Python re to
 PCRE2 syntax, and the special-case (exception) table.
 
   /usr/bin/python3 scripts/gen_spacy_en.py [JSON [OUT]]
+(JSON defaults to tests/data/spacy_en_tokenizer.json, a copy of the spec's
+ulmfit_data/spacy_en_tokenizer.json)
 
 Translation (Python re -> PCRE2), the only differences these patterns hit:
   \\uXXXX, \\UXXXXXXXX  ->  \\x{XXXX}   (PCRE2 has no \\u escapes)
@@ -17,7 +19,7 @@ import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
 src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-    here, "..", "..", "shared", "spec", "ulmfit_data", "spacy_en_tokenizer.json")
+    here, "..", "tests", "data", "spacy_en_tokenizer.json")   # the spec's file
 out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
     here, "..", "libcore", "spacy_en.c")
 d = json.load(open(src, encoding="utf-8"))

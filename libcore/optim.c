@@ -292,7 +292,8 @@ fine_tune_plan(int epochs, double base_lr, int freeze_epochs, double lr_mult,
 {
 	int k = 0;
 
-	if (freeze_epochs > 0)          /* freeze(); fit_one_cycle(.., slice(base_lr), pct_start=0.99) */
+	/* freeze(); fit_one_cycle(freeze_epochs, slice(base_lr), pct_start=0.99) */
+	if (freeze_epochs > 0)
 		out[k++] = (struct ft_phase){ -1, freeze_epochs, 0, base_lr,
 		                              0.99, 25 };
 	base_lr /= 2;                   /* then unfreeze() */
@@ -314,7 +315,7 @@ smooth_add(struct smooth_loss *s, double loss)
 	const double beta = 0.98;
 
 	s->count++;
-	s->val = loss + beta * (s->val - loss);        /* torch.lerp(loss, val, beta) */
+	s->val = loss + beta * (s->val - loss);   /* torch.lerp(loss, val, beta) */
 	return s->val / (1 - pow(beta, (double)s->count));
 }
 

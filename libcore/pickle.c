@@ -165,9 +165,45 @@ pv_as_int(const struct pv *v, int64_t *out)
 	return 0;
 }
 
+/* numpy.float64/float32 scalars (fastai's per-group lrs come from
+ * np.array): scalar(dtype('f8'), 8 little-endian bytes). */
+static int
+numpy_double(const struct pv *v, double *out)
+{
+	const struct pv *dt, *raw;
+
+	if (v->kind != PV_OBJECT || !strstr(v->s, "multiarray scalar") ||
+	    v->n != 2)
+		return 0;
+	dt = v->it[0];
+	raw = v->it[1];
+	if (dt->kind != PV_OBJECT || !dt->n || dt->it[0]->kind != PV_STR ||
+	    (raw->kind != PV_BYTES && raw->kind != PV_STR))
+		return 0;
+	/* a little-endian dtype: BUILD state (version, '<' or '|', ...) */
+	if (dt->state && dt->state->kind == PV_TUPLE && dt->state->n > 1 &&
+	    dt->state->it[1]->kind == PV_STR && !strcmp(dt->state->it[1]->s, ">"))
+		return 0;
+	if (!strcmp(dt->it[0]->s, "f8") && raw->len == 8) {
+		uint64_t u = get_u64((const unsigned char *)raw->s);
+		memcpy(out, &u, 8);
+		return 1;
+	}
+	if (!strcmp(dt->it[0]->s, "f4") && raw->len == 4) {
+		uint32_t u = get_u32((const unsigned char *)raw->s);
+		float f;
+		memcpy(&f, &u, 4);
+		*out = f;
+		return 1;
+	}
+	return 0;
+}
+
 int
 pv_as_double(const struct pv *v, double *out)
 {
+	if (v && numpy_double(v, out))
+		return 1;
 	if (v && v->kind == PV_FLOAT) {
 		*out = v->d;
 		return 1;
@@ -182,7 +218,8 @@ pv_as_double(const struct pv *v, double *out)
 /* ---- the machine ------------------------------------------------------ */
 
 /* What each allowed global is for.  Anything else is refused. */
-enum { G_ODICT = 1, G_TENSOR, G_PARAM, G_STORAGE, G_SIZE, G_INERT };
+enum { G_ODICT = 1, G_TENSOR, G_PARAM, G_STORAGE, G_SIZE, G_INERT,
+       G_ENCODE, G_BYTES };
 static const struct { const char *name; int role; } allowed[] = {
 	{ "collections OrderedDict", G_ODICT },
 	{ "torch._utils _rebuild_tensor_v2", G_TENSOR },
@@ -199,10 +236,15 @@ static const struct { const char *name; int role; } allowed[] = {
 	{ "torch ByteStorage", G_STORAGE },
 	{ "torch BoolStorage", G_STORAGE },
 	{ "torch Size", G_SIZE },
+	/* protocol 2 writes bytes as _codecs.encode(str, 'latin1') */
+	{ "_codecs encode", G_ENCODE },
+	{ "builtins bytes", G_BYTES },
+	{ "__builtin__ bytes", G_BYTES },
 	/* data-only classes found in fastai's optimizer state; kept as inert
 	 * nodes (their constructors are never run) */
 	{ "fastcore.foundation L", G_INERT },
 	{ "numpy.core.multiarray scalar", G_INERT },
+	{ "numpy._core.multiarray scalar", G_INERT },
 	{ "numpy dtype", G_INERT },
 };
 
@@ -224,6 +266,7 @@ struct vm {
 	size_t nmark, mcap;
 	struct pv **memo;
 	size_t nmemo;
+	size_t nput;            /* distinct slots set: Python's len(memo) */
 	size_t memo_limit;
 	char *err;
 	jmp_buf fail;
@@ -321,6 +364,7 @@ memo_put(struct vm *m, size_t idx, struct pv *v)
 		memset(m->memo + m->nmemo, 0, (n - m->nmemo) * sizeof *m->memo);
 		m->nmemo = n;
 	}
+	m->nput += !m->memo[idx];
 	m->memo[idx] = v;
 }
 
@@ -445,6 +489,38 @@ do_reduce(struct vm *m, struct pv *fn, struct pv *args)
 		if (args->n != 1 || args->it[0]->kind != PV_TUPLE)
 			vm_fail(m, "torch.Size without a tuple");
 		return args->it[0];
+	case G_ENCODE: {        /* _codecs.encode(text, 'latin1') */
+		if (args->n != 2 || args->it[0]->kind != PV_STR ||
+		    args->it[1]->kind != PV_STR ||
+		    (strcmp(args->it[1]->s, "latin1") &&
+		     strcmp(args->it[1]->s, "latin-1")))
+			vm_fail(m, "_codecs.encode other than (str, 'latin1')");
+		const unsigned char *q = (const unsigned char *)args->it[0]->s;
+		size_t n = args->it[0]->len, k = 0;
+		v = pv_new(pool, PV_BYTES);
+		v->s = xmalloc(n + 1);
+		for (size_t i = 0; i < n; k++) {        /* UTF-8 -> code points < 256 */
+			if (q[i] < 0x80) {
+				v->s[k] = (char)q[i++];
+			} else if ((q[i] & 0xfe) == 0xc2 && i + 1 < n &&
+			           (q[i + 1] & 0xc0) == 0x80) {
+				v->s[k] = (char)((q[i] & 0x1f) << 6 | (q[i + 1] & 0x3f));
+				i += 2;
+			} else {
+				vm_fail(m, "_codecs.encode of a character "
+				        "outside latin1");
+			}
+		}
+		v->s[k] = 0;
+		v->len = k;
+		return v;
+	}
+	case G_BYTES:           /* bytes() */
+		if (args->n)
+			vm_fail(m, "bytes() with arguments");
+		v = pv_new(pool, PV_BYTES);
+		v->s = xcalloc(1, 1);
+		return v;
 	case G_INERT:
 		v = pv_new(pool, PV_OBJECT);
 		v->s = xstrdup(fn->s);
@@ -530,7 +606,7 @@ pk_load(const struct pk_reader *r, const unsigned char *buf, size_t n,
 			memo_put(&m, get_u32(take(&m, 4)), top(&m));
 			break;
 		case 0x94:      /* MEMOIZE */
-			memo_put(&m, m.nmemo, top(&m));
+			memo_put(&m, m.nput, top(&m));
 			break;
 		case 'h':       /* BINGET */
 			push(&m, memo_get(&m, *take(&m, 1)));

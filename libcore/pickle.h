@@ -74,7 +74,7 @@ const struct pv *pv_get(const struct pv *dict, const char *key);
 struct pv *const *pv_items(const struct pv *seq, size_t *n);
 /* Value of an int or bool, or of a 0-d int64 tensor; 0 if neither. */
 int pv_as_int(const struct pv *v, int64_t *out);
-/* float, int, or 0-d float tensor / numpy float scalar is not read. */
+/* Value of a float, an int, or a numpy float64/float32 scalar. */
 int pv_as_double(const struct pv *v, double *out);
 
 /* ---- reading ---------------------------------------------------------- */

@@ -105,6 +105,10 @@ convert(void *out, const unsigned char *in, int dtype, int64_t n)
 	float *f = out;
 	int64_t *l = out;
 
+	if ((dtype == PTH_F32 || dtype == PTH_I64) && host_is_le()) {
+		memcpy(out, in, (size_t)n * dtypes[dtype].size);
+		return;
+	}
 	for (int64_t i = 0; i < n; i++) {
 		const unsigned char *q = in + i * dtypes[dtype].size;
 		uint32_t u;

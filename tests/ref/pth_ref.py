@@ -73,6 +73,12 @@ def dump(path, out=sys.stdout):
         shape = ','.join(str(s) for s in t.shape)
         print('%s %s (%s) %s %08x' % (name, DT[t.dtype], shape, tie,
                                       zlib.crc32(data)), file=out)
+    obj = torch.load(path)
+    if isinstance(obj, dict) and 'opt' in obj and isinstance(obj['model'], dict):
+        st, hy = obj['opt']['state'], obj['opt']['hypers']
+        st, hy = getattr(st, 'items', st), getattr(hy, 'items', hy)
+        lr = float(hy[0]['lr']) if len(hy) else -1.0
+        print('opt %d %d %.17g' % (len(st), len(hy), lr), file=out)
 
 
 def fixtures():
@@ -106,14 +112,38 @@ def fixtures():
     return sd
 
 
+class L:
+    """Stands for fastcore's L (not installed here): pickled the same way,
+    GLOBAL 'fastcore.foundation L', NEWOBJ, BUILD {'items': [...]}."""
+    def __init__(self, items):
+        self.items = items
+
+
+L.__module__ = 'fastcore.foundation'
+
+
 def save(d):
     sd = fixtures()
     torch.save(sd, os.path.join(d, 'zip.pth'))
     torch.save(sd, os.path.join(d, 'legacy.pth'),
                _use_new_zipfile_serialization=False)
+    # fastai's learn.save: {'model', 'opt'}; the opt state holds tensors,
+    # plain types, numpy float64 lrs (from np.array) and fastcore L lists
     m = torch.nn.Sequential(torch.nn.BatchNorm1d(4))
-    torch.save({'model': m.state_dict(), 'opt': {'state': [], 'hypers': []}},
-               os.path.join(d, 'learner.pth'))
+    import numpy as np
+    import types
+    fc = types.ModuleType('fastcore.foundation')
+    fc.L = L
+    sys.modules['fastcore'] = types.ModuleType('fastcore')
+    sys.modules['fastcore.foundation'] = fc
+    w = m.state_dict()['0.weight']
+    state = [{'force_train': True, 'do_wd': False, 'grad_avg': w * 0.5,
+              'sqr_avg': w * 0.25, 'step': 3}, {'do_wd': False}]
+    hypers = L([{'wd': 0.01, 'sqr_mom': 0.99, 'lr': np.float64(1e-3) / 3,
+                 'mom': np.float64(0.95), 'eps': 1e-5}])
+    torch.save({'model': m.state_dict(), 'opt': {'state': state,
+                                                 'hypers': hypers}},
+               os.path.join(d, 'learner.pth'), pickle_protocol=2)
     # spec §12 acceptance: sd.pth
     sd = collections.OrderedDict()
     sd['a.weight'] = torch.arange(6, dtype=torch.float32).reshape(2, 3)

@@ -48,6 +48,15 @@ dump(const char *path)
 	}
 	if (p->meta)
 		printf("meta %08x\n", pth_crc32(0, p->meta, strlen(p->meta)));
+	/* fastai's optimizer state: counts and the first group's lr */
+	size_t ns = 0, nh = 0;
+	double lr = -1;
+	struct pv *const *st = pv_items(pv_get(p->opt, "state"), &ns);
+	struct pv *const *hy = pv_items(pv_get(p->opt, "hypers"), &nh);
+	if (p->opt && (!hy || !nh || !pv_as_double(pv_get(hy[0], "lr"), &lr)))
+		lr = -1;
+	if (p->opt)
+		printf("opt %zu %zu %.17g\n", st ? ns : 0, hy ? nh : 0, lr);
 	pth_free(p);
 	return 0;
 }

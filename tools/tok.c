@@ -397,6 +397,8 @@ walk(const char *root, const char *rel, const char **comps, int depth,
 		}
 		free(p);
 	}
+	if (nsub && depth >= 4000)
+		die("%s: folders nested over 4000 deep", dir);
 	for (size_t i = 0; i < nsub; i++) {
 		char *r = xmalloc(strlen(rel) + strlen(sub[i]) + 2);
 		sprintf(r, "%s%s%s", rel, *rel ? "/" : "", sub[i]);

@@ -246,6 +246,11 @@ static const struct { const char *name; int role; } allowed[] = {
 	{ "numpy.core.multiarray scalar", G_INERT },
 	{ "numpy._core.multiarray scalar", G_INERT },
 	{ "numpy dtype", G_INERT },
+	/* fastai v1's learn.save keeps opt_func = partial(optim.Adam, ...) */
+	{ "functools partial", G_INERT },
+	{ "torch.optim.adam Adam", G_INERT },
+	{ "torch.optim.adamw AdamW", G_INERT },
+	{ "torch.optim.sgd SGD", G_INERT },
 };
 
 static int

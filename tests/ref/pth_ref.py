@@ -347,8 +347,22 @@ def lm(path, V, E=6, H=10, L=3):
         for l in range(L):
             w = sd['0.rnns.%d.weight_hh_l0_raw' % l]
             sd['0.rnns.%d.module.weight_hh_l0' % l] = w * 0.5
-        obj = {'model': sd, 'opt': {'state': [], 'hypers': []}}
-        torch.save(obj, path, _use_new_zipfile_serialization=False)
+        # fastai v1's learn.save: OptimWrapper.state_dict(), whose opt_func
+        # is a functools.partial of torch's Adam
+        import functools
+        params = [v for k, v in sd.items() if k != '0.encoder_dp.emb.weight'
+                  and k != '1.decoder.weight']
+        params = [torch.nn.Parameter(p.clone()) for p in params]
+        adam = torch.optim.Adam(params, betas=(0.9, 0.99))
+        params[0].grad = torch.ones_like(params[0])
+        adam.step()
+        opt = {'opt_state': adam.state_dict(), 'lr': [1e-3], 'wd': [0.01],
+               'beta': [0.99],
+               'opt_func': functools.partial(torch.optim.Adam,
+                                             betas=(0.9, 0.99)),
+               'true_wd': True, 'bn_wd': True}
+        torch.save({'model': sd, 'opt': opt}, path,
+                   _use_new_zipfile_serialization=False)
     else:
         torch.save(sd, path)
     z = zipfile.is_zipfile(path) and zipfile.ZipFile(path)

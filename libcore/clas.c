@@ -6,6 +6,7 @@
 #include "clas.h"
 #include "clsbatch.h"
 #include "kernels.h"
+#include "optim.h"
 #include "pth.h"
 #include "util.h"
 #include "vocab.h"
@@ -818,4 +819,39 @@ confusion_free(struct clas_confusion *cm)
 {
 	free(cm->m);
 	cm->m = NULL;
+}
+
+void
+clas_register(struct clas *c, struct optim *o)
+{
+	struct awd_tensor t[AWD_MAX_TENSORS + 8];
+	int n = clas_tensors(c, t, AWD_MAX_TENSORS + 8);
+	int L = c->enc.cfg.layers;
+	if (o->ng != L + 2)
+		die("classifier: optimizer has %d groups, want %d", o->ng, L + 2);
+	for (int i = 0; i < n; i++) {
+		if (t[i].alias)
+			continue;
+		int flags = t[i].no_wd ? OPT_NO_WD | OPT_FORCE_TRAIN : 0;
+		opt_add(o, t[i].name, t[i].w, t[i].g, t[i].ndim, t[i].shape,
+		        t[i].layer + 1, flags);
+	}
+}
+
+void
+clas_apply_freeze(struct clas *c, const struct optim *o)
+{
+	struct awd *m = &c->enc;
+	int L = m->cfg.layers;
+	for (int i = 0; i < o->np; i++) {
+		const struct opt_param *p = &o->p[i];
+		if (p->flags & OPT_FORCE_TRAIN)
+			continue;
+		if (p->group == 0)
+			m->grad_emb = p->train;
+		else if (p->group <= L)
+			m->grad_rnn[p->group - 1] = p->train;
+		else
+			c->grad_head = p->train;
+	}
 }

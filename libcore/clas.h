@@ -201,6 +201,15 @@ const float *clas_forward_docs(struct clas *c, const uint32_t *const *docs,
                                int nb, uint32_t **x, size_t *xcap,
                                int train, struct rng *r);
 
+struct optim;
+/* Register the trainable tensors with the optimizer in fastai's classifier
+ * split: group 0 the embedding, 1..L the LSTMs, L+1 the head (the
+ * BatchNorm weights and biases with no weight decay and force_train).
+ * optim_init(o, c->enc.cfg.layers + 2) first. */
+void clas_register(struct clas *c, struct optim *o);
+/* After opt_freeze_to: compute only the gradients that will be used. */
+void clas_apply_freeze(struct clas *c, const struct optim *o);
+
 /* Scratch for clas_predict (grows as needed; zero-initialise). */
 struct clas_scratch {
 	uint32_t *x, *order, *tmp;

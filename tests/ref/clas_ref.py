@@ -15,7 +15,8 @@ u32 ndim, u32 dims[ndim], little-endian data; until EOF.
 files DIR: for tests/infer.t, files as fastai would write them: DIR/vocab,
 DIR/clas.pth (torch.save of a random 3-class classifier's state dict,
 fastai's key names, full size rules: bptt 72, max_len 1440, lin_ftrs 50),
-DIR/lm.pth (a random LM, tied decoder), DIR/texts (one text a line) and
+DIR/enc.pth (its encoder, as save_encoder writes it), DIR/lm.pth (a
+random LM on the same encoder, tied decoder), DIR/texts (one text a line) and
 the answers PyTorch gives: DIR/want_probs (one line of probabilities per
 text, learn.predict) and DIR/want_gen (greedy continuation of the first
 text, 12 words, no_unk).
@@ -240,6 +241,9 @@ def files(d):
             model[pre + '0.' + k] = v.clone()
         model[pre + '2.weight'] = lin.weight.detach().clone()
     torch.save(model, d + '/clas.pth')
+    enc = {k[len('0.module.'):]: v for k, v in model.items()
+           if k.startswith('0.module.')}
+    torch.save(enc, d + '/enc.pth')      # learn.save_encoder: 14 keys
 
     def ids(t):
         return [2] + [itos.index(w) if w in itos[:-1] else 0

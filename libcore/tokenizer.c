@@ -17,6 +17,8 @@ struct tok_ctx {
 	struct buf out;           /* final token bytes */
 	uint32_t *off, *len;      /* into out */
 	size_t n, cap;
+	const struct tok_span *spans;   /* the last result, slices of a */
+	int replace_space, ready;
 };
 
 void
@@ -88,12 +90,23 @@ swap(struct tok_ctx *c)
 	c->b = t;
 }
 
-/* spaCy over c->a, then materialize the tokens (replace_space on request) */
+/* spaCy over c->a; the tokens are slices of it until someone asks for
+ * them one by one (materialize) */
 static size_t
 words(struct tok_ctx *c, int replace_space)
 {
-	const struct tok_span *t;
-	size_t n = tok_spacy_run(c->sp, c->a.p, c->a.n, &t);
+	c->n = tok_spacy_run(c->sp, c->a.p, c->a.n, &c->spans);
+	c->replace_space = replace_space;
+	c->ready = 0;
+	return c->n;
+}
+
+/* copy the tokens out, with replace_space when asked */
+static void
+materialize(struct tok_ctx *c)
+{
+	const struct tok_span *t = c->spans;
+	size_t n = c->n;
 
 	if (n > c->cap) {
 		c->cap = n;
@@ -105,7 +118,7 @@ words(struct tok_ctx *c, int replace_space)
 	for (size_t i = 0; i < n; i++) {
 		const char *s = c->a.p + t[i].off;
 		c->off[i] = (uint32_t)c->out.n;
-		if (!replace_space || !memchr(s, ' ', t[i].len)) {
+		if (!c->replace_space || !memchr(s, ' ', t[i].len)) {
 			buf_add(&c->out, s, t[i].len);
 		} else {
 			for (uint32_t j = 0; j < t[i].len; j++)
@@ -116,39 +129,54 @@ words(struct tok_ctx *c, int replace_space)
 		}
 		c->len[i] = (uint32_t)(c->out.n - c->off[i]);
 	}
-	c->n = n;
-	return n;
+	c->ready = 1;
 }
 
 size_t
 tok_doc(struct tok_ctx *c, const struct tok_opts *o, const char *text,
         size_t n)
 {
-	c->a.n = 0;
-	tok_sanitize(&c->a, text, n);
-	if (o->newlines && memchr(c->a.p, '\r', c->a.n)) {
+	/* src is the current text: the input itself while it needs no
+	 * repair, then c->a; each step writes into c->b and swaps */
+	const char *src = text;
+	size_t sn = n;
+
+	if (!tok_utf8_clean(text, n)) {
+		c->a.n = 0;
+		tok_sanitize(&c->a, text, n);
+		src = c->a.p, sn = c->a.n;
+	}
+	if (o->newlines && memchr(src, '\r', sn)) {
 		c->b.n = 0;
-		tok_newlines(&c->b, c->a.p, c->a.n);
+		tok_newlines(&c->b, src, sn);
 		swap(c);
+		src = c->a.p, sn = c->a.n;
 	}
 	for (int r = 0; r < TOK_NRULES; r++) {
 		if (!(o->rules >> r & 1))
 			continue;
+		if (src == c->b.p)         /* never write over the source */
+			swap(c);
 		c->b.n = 0;
 		unsigned want = o->rules >> r;
 		if (r == TOK_REPLACE_ALL_CAPS && (want & 7) == 7) {
-			tok_case_lower(&c->b, o, c->a.p, c->a.n);
+			tok_case_lower(&c->b, o, src, sn);
 			r += 2;
 		} else if (r == TOK_REPLACE_ALL_CAPS && (want & 3) == 3) {
-			tok_case_rules(&c->b, c->a.p, c->a.n);
+			tok_case_rules(&c->b, src, sn);
 			r++;
 		} else if (r == TOK_SPEC_ADD_SPACES && (want & 3) == 3) {
-			tok_spaces(&c->b, c->a.p, c->a.n);
+			tok_spaces(&c->b, src, sn);
 			r++;
 		} else {
-			tok_apply_rule(r, o, &c->b, c->a.p, c->a.n);
+			tok_apply_rule(r, o, &c->b, src, sn);
 		}
 		swap(c);
+		src = c->a.p, sn = c->a.n;
+	}
+	if (src != c->a.p) {              /* no rule ran on clean input */
+		c->a.n = 0;
+		buf_add(&c->a, src, sn);
 	}
 	if (c->a.n > UINT32_MAX - 64)
 		die("tokenizer: a document over 4 GB");
@@ -164,18 +192,25 @@ tok_spacy_only(struct tok_ctx *c, const char *text, size_t n)
 }
 
 const char *
-tok_token(const struct tok_ctx *c, size_t i, size_t *len)
+tok_token(const struct tok_ctx *cc, size_t i, size_t *len)
 {
+	struct tok_ctx *c = (struct tok_ctx *)cc;   /* lazily filled cache */
+
+	if (!c->ready)
+		materialize(c);
 	*len = c->len[i];
 	return c->out.p + c->off[i];
 }
 
+/* .tok escaping straight from the slices: tok_escape writes a space as
+ * U+2581, which is replace_space */
 void
 tok_write(const struct tok_ctx *c, struct buf *out)
 {
+	buf_grow(out, c->a.n + c->n + 16);
 	for (size_t i = 0; i < c->n; i++) {
-		const char *t = c->out.p + c->off[i];
-		size_t k, n = c->len[i];
+		const char *t = c->a.p + c->spans[i].off;
+		size_t k, n = c->spans[i].len;
 		if (i)
 			buf_addc(out, ' ');
 		for (k = 0; k < n; k++)

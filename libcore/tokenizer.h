@@ -58,6 +58,7 @@ void tok_write(const struct tok_ctx *c, struct buf *out);
  * Python's errors="replace"), NUL -> U+FFFD.  The rest expect valid
  * UTF-8 (what tok_sanitize produces). */
 void tok_sanitize(struct buf *out, const char *s, size_t n);
+int tok_utf8_clean(const char *s, size_t n);  /* 1: valid, no NUL */
 void tok_newlines(struct buf *out, const char *s, size_t n);
 void tok_apply_rule(int rule, const struct tok_opts *o, struct buf *out,
                     const char *s, size_t n);

@@ -209,6 +209,41 @@ tok_sanitize(struct buf *out, const char *str, size_t n)
 	}
 }
 
+int
+tok_utf8_clean(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < n) {
+		if (s[i] && s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		unsigned char b = s[i];
+		int need;
+		unsigned char lo = 0x80, hi = 0xBF;
+		if (b >= 0xC2 && b <= 0xDF) need = 1;
+		else if (b == 0xE0) { need = 2; lo = 0xA0; }
+		else if (b >= 0xE1 && b <= 0xEC) need = 2;
+		else if (b == 0xED) { need = 2; hi = 0x9F; }
+		else if (b >= 0xEE && b <= 0xEF) need = 2;
+		else if (b == 0xF0) { need = 3; lo = 0x90; }
+		else if (b >= 0xF1 && b <= 0xF3) need = 3;
+		else if (b == 0xF4) { need = 3; hi = 0x8F; }
+		else return 0;                    /* NUL, stray or bad lead */
+		if ((size_t)need >= n - i)        /* truncated at the end */
+			return 0;
+		if (s[i + 1] < lo || s[i + 1] > hi)
+			return 0;
+		for (int k = 2; k <= need; k++)
+			if (s[i + k] < 0x80 || s[i + k] > 0xBF)
+				return 0;
+		i += (size_t)need + 1;
+	}
+	return 1;
+}
+
 void
 tok_newlines(struct buf *out, const char *s, size_t n)
 {

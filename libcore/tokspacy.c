@@ -414,6 +414,12 @@ split_spans(struct tok_spacy *t, const char *text, size_t n)
 	in_ws = cp_isspace(u8_get(s, &len)) != 0;
 	while (i < n) {
 		uint32_t c;
+		if (!in_ws) {             /* skip ASCII non-space quickly */
+			while (i < n && s[i] < 0x80 && !(tok_bmp_class[s[i]] & CC_SPACE))
+				i++;
+			if (i >= n)
+				break;
+		}
 		if (s[i] < 0x80) {
 			c = s[i];
 			len = 1;

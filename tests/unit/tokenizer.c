@@ -442,6 +442,11 @@ hygiene(void)
 	   "encoded surrogate -> U+FFFD each byte");
 	ok(doc_is("a\0b c", 5, "xxbos|a|\xEF\xBF\xBD|b|c"), "NUL -> U+FFFD");
 	ok(doc_is("\xC3", 1, "xxbos|\xEF\xBF\xBD"), "lone lead byte at the end");
+	ok(tok_utf8_clean("a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", 10) &&
+	   !tok_utf8_clean("a\0", 2) && !tok_utf8_clean("\xC3", 1) &&
+	   !tok_utf8_clean("\xE2\x82", 2) && !tok_utf8_clean("\xED\xA0\x80", 3) &&
+	   !tok_utf8_clean("\xC0\x80", 2) && !tok_utf8_clean("\xF4\x90\x80\x80", 4),
+	   "tok_utf8_clean: valid, NUL, truncated, surrogate, overlong, > U+10FFFF");
 	struct buf b = {0};
 	tok_newlines(&b, "a\r\nb\rc", 6);
 	ok(b.n == 5 && !memcmp(b.p, "a\nb\nc", 5), "universal newlines");

@@ -355,7 +355,7 @@ zip_parse(struct rd *r)
 		if (eocd < 20 || get_u32(b + eocd - 20) != 0x07064b50)
 			rd_fail(r, "zip64 locator missing; %s", damaged);
 		uint64_t z64 = get_u64(b + eocd - 20 + 8);
-		if (z64 > n - 56 || get_u32(b + z64) != 0x06064b50)
+		if (n < 56 || z64 > n - 56 || get_u32(b + z64) != 0x06064b50)
 			rd_fail(r, "zip64 directory missing; %s", damaged);
 		count = get_u64(b + z64 + 32);
 		cdsize = get_u64(b + z64 + 40);
@@ -402,7 +402,7 @@ zip_parse(struct rd *r)
 		if (e->method == 0 && csize != e->size)
 			rd_fail(r, "record %s has two sizes; %s", e->name,
 			        damaged);
-		if (loff > n - 30 || get_u32(b + loff) != 0x04034b50)
+		if (n < 30 || loff > n - 30 || get_u32(b + loff) != 0x04034b50)
 			rd_fail(r, "record %s: local header missing; %s",
 			        e->name, damaged);
 		e->off = loff + 30 + get_u16(b + loff + 26) +

@@ -539,6 +539,26 @@ test_legacy(void)
 	pth_free(p);
 	ok(refused(b.p, b.n - 1, "cut short"), "a truncated legacy file is "
 	   "refused");
+	/* the legacy format has no checksum: damage may load, but must never
+	 * crash or read out of bounds */
+	char *c = xmalloc(b.n);
+	uint64_t r = 42;
+	int fine = 0;
+	for (int i = 0; i < 1000; i++) {
+		memcpy(c, b.p, b.n);
+		for (int k = 0; k < 1 + i % 3; k++) {
+			r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+			c[(r >> 33) % b.n] = (char)(r >> 13);
+		}
+		char *e2 = NULL;
+		struct pth *q = mem_load(c, b.n - (i % 7 ? 0 : (r >> 40) % 64), &e2);
+		fine += q != NULL || e2 != NULL;
+		pth_free(q);
+		free(e2);
+	}
+	free(c);
+	ok(fine == 1000, "1000 damaged legacy files: loaded or refused, never "
+	   "a crash");
 	b.p[b.n - 32] = 5;      /* the count 6 -> 5: mismatch */
 	ok(refused(b.p, b.n, NULL), "a legacy count mismatch is refused");
 	b.p[4] ^= 1;
@@ -595,6 +615,25 @@ test_fuzz(void)
 	}
 	ok(loaded + refusals == 2000, "2000 damaged pickles: %d refused with a "
 	   "message, %d still consistent, none crashed", refusals, loaded);
+	/* damage anywhere (headers, directory, end records), unrepaired */
+	loaded = refusals = 0;
+	for (int i = 0; i < 2000; i++) {
+		memcpy(c, buf, n);
+		for (int k = 0; k < 1 + i % 4; k++) {
+			r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+			size_t pos = i % 2 ? n - 1 - (r >> 33) % 400 : (r >> 33) % n;
+			c[pos] = (char)(r >> 13);
+		}
+		char *err = NULL;
+		size_t cut = i % 5 ? n : (r >> 20) % n;
+		struct pth *p = mem_load(c, cut, &err);
+		loaded += p != NULL;
+		refusals += !p && err;
+		pth_free(p);
+		free(err);
+	}
+	ok(loaded + refusals == 2000, "2000 files damaged anywhere: %d refused, "
+	   "%d loaded (harmless bytes), none crashed", refusals, loaded);
 	free(c);
 	free(buf);
 	fixture_free(&x);

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Write N lines of movie-review-like text full of the cases the tokenizer
 must get right (contractions, HTML, entities, URLs, emoticons, numbers,
-abbreviations, quotes, dashes, repeats, caps, Unicode).  Deterministic.
+abbreviations, quotes, dashes, repeats, caps, Unicode), then N/3 lines of
+random characters from many scripts and symbol blocks.  Deterministic.
 
   tok_corpus.py N SEED > docs.txt
 """
@@ -50,3 +51,26 @@ for _ in range(n):
         parts.append(w)
         parts.append(rng.choice(seps))
     sys.stdout.write("".join(parts).rstrip("\n") + "\n")
+
+pools = [
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+    ".,;:!?'\"`()[]{}<>-_/#\\*&%$@^~+=|",
+    "\u00e9\u00e8\u00e0\u00e7\u00f1\u00fc\u00f6\u00e4\u00df\u00c9\u00c0\u00c7\u00d1\u00dc",
+    "\u0430\u0431\u0432\u0433\u0434\u0435\u0451\u0410\u0411\u0412\u0401",
+    "\u03b1\u03b2\u03b3\u03b4\u0391\u0392\u03a3\u03c3\u03c2",
+    "\u4e00\u4e8c\u4e09\u4e2d\u6587\u5b57\u65e5\u672c",
+    "\u0627\u0628\u062a\u062b\u062c",
+    "\u2026\u2018\u2019\u201c\u201d\u00ab\u00bb\u201e\u201a\u2013\u2014\u00b7\u2022\u20ac\u00a3\u00a5\u20b9\u00b0\u00b2\u00b5",
+    "\U0001F600\U0001F602\U0001F44D\U0001F3AC\u2764\ufe0f\u2728",
+    "\u0301\u0308\u200b\u00ad\ufeff",
+    "  \t\u00a0\u2009\u3000",
+    "\uff21\uff22\uff41\uff42\uff11\uff12",
+    "\u24d0\u24d1\u24b6\u24b7\u0130\u0131\u0141\u0142\u0152\u0153",
+]
+for _ in range(n // 3):
+    out = []
+    for i in range(rng.randint(1, 60)):
+        out.append(rng.choice(rng.choice(pools) if rng.random() < 0.5 else pools[0]))
+        if rng.random() < 0.15:
+            out.append(" ")
+    sys.stdout.write("".join(out) + "\n")

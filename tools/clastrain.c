@@ -35,10 +35,10 @@ static const char usage_text[] =
 "  -v vocab      the vocab (checked, and recorded for infer)\n"
 "  -n epochs     fit_one_cycle epochs (default 1)\n"
 "  -l lr         lr_max: one value, lo:hi (slice(lo,hi) over the 5\n"
-"                groups) or :hi (slice(hi)) (default 2e-2)\n"
+"                groups) or :hi (slice(hi)) (default 1e-3, fastai's)\n"
 "  -b bs         batch size (default 64)\n"
-"  --freeze-to n train groups n.. of 5 (embedding, 3 LSTMs, head); -1 =\n"
-"                freeze() (default for a new head), clears Adam state\n"
+"  --freeze-to n train groups n.. of 5 (embedding, 3 LSTMs, head), n < 0\n"
+"                from the end; clears Adam state (new head: freeze())\n"
 "  --unfreeze    train everything (freeze_to 0)\n"
 "  --wd wd       weight decay (default 0.01)\n"
 "  --moms a,b,c  one-cycle momentums (default 0.8,0.7,0.8)\n"
@@ -443,8 +443,8 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = {
-		.epochs = 1, .bs = 64, .freeze_to = -1, .lr_lo = 2e-2,
-		.lr_hi = 2e-2, .wd = 0.01, .moms = { 0.8, 0.7, 0.8 },
+		.epochs = 1, .bs = 64, .freeze_to = -1, .lr_lo = 1e-3,
+		.lr_hi = 1e-3, .wd = 0.01, .moms = { 0.8, 0.7, 0.8 },
 		.pct_start = 0.25, .div = 25, .div_final = 1e5, .drop_mult = 0.5,
 		.alpha = 2, .beta = 1, .ttags = "train", .vtags = "valid,test",
 		.seed = 42

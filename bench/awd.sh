@@ -1,0 +1,42 @@
+#!/bin/sh
+# Tokens/s of one AWD-LSTM LM training step (forward + backward, fastai's
+# LM dropouts, AR/TAR; no optimizer step), ours next to PyTorch on the same
+# model in the same run, at fastai's full size and a small size.
+#   sh bench/awd.sh            (from the top of the tree, after make)
+# AWD_BENCH_STEPS (default 3) timed steps after one warm-up step;
+# AWD_BENCH_THREADS (default 2).  OPENBLAS_CORETYPE is removed for our
+# run, so the figure is what a user gets from blas_setup()'s detection.
+# PyTorch is run twice: with no OPENBLAS_CORETYPE (as a user gets it) and
+# with the core type our run picked (its best case); the ratio is against
+# the faster of the two.
+set -eu
+B=${ULMFIT_BUILD:-build}
+STEPS=${AWD_BENCH_STEPS:-3}
+THR=${AWD_BENCH_THREADS:-2}
+PY=/usr/bin/python3
+D=$(mktemp -d "${TMPDIR:-/tmp}/awdbench.XXXXXX")
+trap 'rm -rf "$D"' EXIT
+[ -f "$B/libcore.a" ] && [ -f "$B/libkern.a" ] || { echo "awd.sh: run make first" >&2; exit 1; }
+cc -std=c11 -D_GNU_SOURCE -O2 -pthread -Ilibcore -Ikernels \
+	-I/usr/include/x86_64-linux-gnu -o "$D/awd_bench" bench/awd_bench.c \
+	"$B/libcore.a" "$B/libkern.a" "$B/libcore.a" -lopenblas -lxxhash -lm -pthread
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), $(nproc) cores, threads $THR, $STEPS steps"
+printf '%-6s %-34s %-10s %10s %10s %8s\n' size model blas 'tok/s' 'best' ratio
+run() {   # name V E H B T
+	name=$1; shift
+	c=$(env -u OPENBLAS_CORETYPE "$D/awd_bench" "$@" "$STEPS" "$THR")
+	ct=$(echo "$c" | cut -f2)
+	t1=$(env -u OPENBLAS_CORETYPE $PY bench/awd_ref.py "$@" "$STEPS" "$THR")
+	t2=$(OPENBLAS_CORETYPE=$ct $PY bench/awd_ref.py "$@" "$STEPS" "$THR")
+	cm=$(echo "$c" | cut -f4) cb=$(echo "$c" | cut -f5)
+	m1=$(echo "$t1" | cut -f3) b1=$(echo "$t1" | cut -f4)
+	m2=$(echo "$t2" | cut -f3) b2=$(echo "$t2" | cut -f4)
+	best=$(echo "$m1 $m2" | awk '{print ($1 > $2) ? $1 : $2}')
+	desc="V=$1 E=$2 H=$3 bs=$4 sl=$5"
+	printf '%-6s %-34s %-10s %10s %10s %8s\n' "$name" "C $desc" "$ct" "$cm" "$cb" \
+		"$(echo "$cm $best" | awk '{printf "%.2fx", $1 / $2}')"
+	printf '%-6s %-34s %-10s %10s %10s\n' "" "torch" "(unset)" "$m1" "$b1"
+	printf '%-6s %-34s %-10s %10s %10s\n' "" "torch" "$ct" "$m2" "$b2"
+}
+run small 16000 200 576 32 72
+run full 60000 400 1152 64 72

@@ -448,6 +448,11 @@ load_zip(struct rd *r)
 		rd_fail(r, "no %s/data.pkl record: not a PyTorch checkpoint "
 		        "(or a damaged one)", p->archive);
 	crc_check(r, e);
+	const struct zent *bo = zfind(r, "byteorder");
+	if (bo && (crc_check(r, bo), bo->size != 6 ||
+	           memcmp(r->buf + bo->off, "little", 6)))
+		rd_fail(r, "written on a big-endian machine; re-save it on a "
+		        "little-endian one");
 	if (!(p->root = pk_load(&pk, r->buf + e->off, e->size, &used, &err))) {
 		free(r->err);
 		r->err = err;

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "pickle.h"
 #include "tokfile.h"
 #include "util.h"
 #include "vocab.h"
@@ -109,6 +110,57 @@ vocab_from_image(char *mem, size_t size, const char *name)
 	return v;
 }
 
+static const char *const pv_kind_name[] = {
+	"None", "bool", "int", "float", "str", "bytes", "tuple", "list",
+	"dict", "global", "object", "storage", "tensor",
+};
+
+/* fastai's itos .pkl: a pickled list of str (a fastcore L is accepted
+ * too, pv_items reads it).  Each str is escaped as a .tok token and the
+ * whole is laid out as vocab_write would write it, so the vocab's xxh64
+ * is that of its text form: converting the .pkl keeps its identity. */
+static struct vocab *
+vocab_from_pickle(const char *mem, size_t size, const char *name)
+{
+	struct pv_pool pool = { 0 };
+	struct pk_reader r = { &pool, NULL, NULL, NULL };
+	struct buf img = { 0 };
+	char *err = NULL;
+	size_t used, n;
+
+	struct pv *v = pk_load(&r, (const unsigned char *)mem, size, &used,
+	                       &err);
+	if (!v)
+		die("%s: %s; expected fastai's itos .pkl (a pickled list of "
+		    "strings)", name, err);
+	struct pv *const *it = pv_items(v, &n);
+	if (!it)
+		die("%s: the pickle holds a %s, not a list of strings; expected "
+		    "fastai's itos .pkl%s", name, v->kind >= 0 &&
+		    v->kind <= PV_TENSOR ? pv_kind_name[v->kind] : "value",
+		    v->kind == PV_INT ? " (is this a legacy .pth file?)" : "");
+	if (!n)
+		die("%s: the pickled list is empty; expected fastai's itos .pkl",
+		    name);
+	if (n >= UINT32_MAX - 1)
+		die("%s: too many tokens", name);
+	for (size_t i = 0; i < n; i++) {
+		if (it[i]->kind != PV_STR)
+			die("%s: item %zu of the pickled list is a %s, not a "
+			    "string; expected fastai's itos .pkl", name, i,
+			    it[i]->kind >= 0 && it[i]->kind <= PV_TENSOR ?
+			    pv_kind_name[it[i]->kind] : "value");
+		if (!it[i]->len)
+			die("%s: item %zu of the pickled list is an empty "
+			    "string, which a vocab cannot hold", name, i);
+		tok_escape(&img, it[i]->s, it[i]->len);
+		buf_addc(&img, '\n');
+	}
+	buf_grow(&img, 1);   /* room for the NUL of the last line */
+	pv_pool_free(&pool);
+	return vocab_from_image(img.p, img.n, name);
+}
+
 struct vocab *
 vocab_load(const char *path)
 {
@@ -124,6 +176,13 @@ vocab_load(const char *path)
 		}
 	}
 	close_in(f, path);
+	/* A pickle starts with PROTO (0x80, then the protocol); no UTF-8
+	 * text does, as 0x80 is a continuation byte. */
+	if (n >= 2 && (unsigned char)mem[0] == 0x80) {
+		struct vocab *v = vocab_from_pickle(mem, n, path);
+		free(mem);
+		return v;
+	}
 	return vocab_from_image(mem, n, path);
 }
 

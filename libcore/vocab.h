@@ -55,7 +55,13 @@ struct vocab {
 };
 
 /* Load a vocab file; dies ("tool: path: reason; what to do") on a read
- * error, an empty file or an empty line. */
+ * error, an empty file or an empty line.  A file that starts with a
+ * pickle's PROTO opcode (byte 0x80: protocol 2 or newer) is read as
+ * fastai's pickled itos list (itos_wt103.pkl, or a vocab pickled by
+ * fastai v2 when it is a plain list of str): each string is escaped as
+ * a .tok token, and xxh64 is that of the vocab written in the text
+ * format (vocab_write), so a .pkl and its text conversion are the same
+ * vocab to every stream.  Only plain data is unpickled (pickle.h). */
 struct vocab *vocab_load(const char *path);
 /* A vocab from n escaped tokens (copied).  xxh64 is computed as if the
  * tokens were written by vocab_write. */

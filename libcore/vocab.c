@@ -183,6 +183,13 @@ vocab_load(const char *path)
 		free(mem);
 		return v;
 	}
+	/* a protocol 0 pickle of a list ("(lp0\nVxxunk\n..." or Python 2's
+	 * "(lp0\nS'xxunk'..."), or protocol 1 ("]q\0(X..."; "](" when
+	 * unmemoised): not vocabs, and this machine reads neither */
+	if (n >= 4 && (!memcmp(mem, "(lp", 3) || !memcmp(mem, "]q\0", 3) ||
+	               !memcmp(mem, "](", 2)))
+		die("%s: a protocol %d pickle, not a vocab; re-save the list "
+		    "with pickle protocol 2 or newer", path, mem[0] == ']');
 	return vocab_from_image(mem, n, path);
 }
 

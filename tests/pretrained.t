@@ -81,6 +81,12 @@ exits 1 "... and as weights" "$B" load "$F/evil.pth" "$F/itos2.pkl" \
 	"$F/new.vocab" lm
 errmatch "evil.pth: .*posix system" "... naming the global"
 test ! -e "$F/pwned"; ok $? "nothing ran"
+for p in 0 1; do
+	exits 1 "a protocol $p pickle is refused as a vocab" \
+		numz -v "$F/itos$p.pkl" "$T/a.tok"
+	errmatch "itos$p.pkl: a protocol $p pickle.*protocol 2 or newer" \
+		"... saying to re-save it"
+done
 head -c 20000 "$F/v1_legacy_bare.pth" >"$T/cut.pth"
 exits 1 "a truncated legacy file is refused" "$B" load "$T/cut.pth" \
 	"$F/itos2.pkl" "$F/new.vocab" lm

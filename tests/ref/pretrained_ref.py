@@ -5,6 +5,7 @@
 writes into DIR:
   itos2.pkl, itos4.pkl   the old (pretrained) vocab, a pickled list of str,
                          protocols 2 and 4, fastai v1's special tokens first
+                         (itos0.pkl, itos1.pkl: protocols 0 and 1, refused)
   old.vocab, new.vocab   the old vocab and the new (fine-tuning) vocab in
                          our text format (one escaped token a line)
   v1_legacy_bare.pth     a tiny fastai-v1 AWD-LSTM LM state dict (19 keys:
@@ -192,7 +193,7 @@ def make(d):
     os.makedirs(d, exist_ok=True)
     j = lambda n: os.path.join(d, n)
     g = torch.Generator().manual_seed(1234)
-    for proto in (2, 4):
+    for proto in (0, 1, 2, 4):
         with open(j('itos%d.pkl' % proto), 'wb') as f:
             pickle.dump(OLD, f, protocol=proto)
     write_vocab(j('old.vocab'), OLD)

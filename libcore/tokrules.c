@@ -131,18 +131,29 @@ final_sigma(const unsigned char *s, size_t n, size_t i)
 	return 0x3C2;
 }
 
-void
-tok_lower(struct buf *out, const char *str, size_t n)
+/* Lowercase the code points in [from, to) of s[0..n), the whole of s
+ * being the context final sigma looks at. */
+static void
+lower_range(struct buf *out, const unsigned char *s, size_t n, size_t from,
+            size_t to)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
+	size_t i = from;
 	int len;
 
-	buf_grow(out, n + 8);
-	while (i < n) {
-		if (s[i] < 0x80) {
-			unsigned char c = s[i++];
-			buf_addc(out, (char)(c >= 'A' && c <= 'Z' ? c + 32 : c));
+	buf_grow(out, to - from + 8);
+	while (i < to) {
+		if (s[i] < 0x80) {            /* an ASCII run */
+			buf_grow(out, to - i);
+			char *o = out->p + out->n;
+			size_t k = i;
+			for (; k < to; k++) {
+				unsigned c = s[k];
+				if (c >= 0x80)
+					break;
+				*o++ = (char)(c + ((c - 'A' < 26u) << 5));
+			}
+			out->n += k - i;
+			i = k;
 			continue;
 		}
 		uint32_t c = u8_get(s + i, &len), l;
@@ -157,6 +168,12 @@ tok_lower(struct buf *out, const char *str, size_t n)
 		buf_addcp(out, l);
 		i += len;
 	}
+}
+
+void
+tok_lower(struct buf *out, const char *str, size_t n)
+{
+	lower_range(out, (const unsigned char *)str, n, 0, n);
 }
 
 /* ---- input hygiene ---- */
@@ -259,6 +276,40 @@ tok_newlines(struct buf *out, const char *s, size_t n)
 	}
 }
 
+/* memmem for a needle of 2 or 3 equal bytes (the "  " and "..." that
+ * every document is searched for), skipping ahead by the needle length */
+static const char *
+find_run(const char *p, size_t n, char c, size_t k)
+{
+	size_t i = 0;
+
+	while (i + k <= n) {
+		if (p[i + k - 1] != c) {
+			i += k;
+			continue;
+		}
+		size_t j = i + k - 1;      /* c at j: count back and forward */
+		size_t lo = j;
+		while (lo > i && p[lo - 1] == c)
+			lo--;
+		size_t hi = j;
+		while (hi - lo + 1 < k && hi + 1 < n && p[hi + 1] == c)
+			hi++;
+		if (hi - lo + 1 >= k)
+			return p + lo;
+		i = hi + 1;
+	}
+	return NULL;
+}
+
+static const char *
+find_pat(const char *s, size_t n, const char *pat, size_t pn)
+{
+	if ((pn == 2 || pn == 3) && pat[0] == pat[1] && pat[pn - 1] == pat[0])
+		return find_run(s, n, pat[0], pn);
+	return memmem(s, n, pat, pn);
+}
+
 /* ---- fix_html ---- */
 
 static void
@@ -268,7 +319,7 @@ replace_all(struct buf *out, const char *s, size_t n, const char *pat,
 	const char *p = s, *end = s + n, *q;
 
 	buf_grow(out, n + 1);
-	while ((q = memmem(p, (size_t)(end - p), pat, pn))) {
+	while ((q = find_pat(p, (size_t)(end - p), pat, pn))) {
 		buf_add(out, p, (size_t)(q - p));
 		buf_add(out, rep, rn);
 		p = q + pn;
@@ -461,7 +512,7 @@ fix_html(struct buf *out, const char *s, size_t n)
 		    (memchr(pat, '<', pn) && !has['<']) ||
 		    (memchr(pat, '@', pn) && !has['@']))
 			continue;
-		if (memchr(pat, ';', pn) ? !(semi >> r & 1) : !memmem(src, sn, pat, pn))
+		if (memchr(pat, ';', pn) ? !(semi >> r & 1) : !find_pat(src, sn, pat, pn))
 			continue;
 		b.n = 0;
 		replace_all(&b, src, sn, pat, pn, subs[r][1], strlen(subs[r][1]));
@@ -636,7 +687,7 @@ static void
 rm_useless_spaces(struct buf *out, const char *s, size_t n)
 {
 	size_t copied = 0;
-	const char *dbl = memmem(s, n, "  ", 2);
+	const char *dbl = find_run(s, n, ' ', 2);
 
 	if (!dbl) {
 		buf_add(out, s, n);
@@ -784,51 +835,50 @@ tok_case_lower(struct buf *out, const struct tok_opts *o, const char *str,
 	buf_grow(out, b - a + 16);
 	if (o->bos)
 		buf_adds(out, "xxbos ");
-	size_t i = a;
-	while (i < b) {
-		/* whitespace passes through (lower() leaves it) */
-		size_t w = i;
-		while (i < b) {
-			uint32_t d = s[i] < 0x80 ? (len = 1, s[i]) : u8_get(s + i, &len);
-			if (!cp_isspace(d))
-				break;
-			i += (size_t)len;
-		}
-		buf_add(out, s + w, i - w);
-		if (i >= b)
+	/* lower() of the whole text, with a marker before each word (after
+	 * whitespace or at the start) that starts with A-Z, is longer than one
+	 * character, and has no a-z after it (xxup) or no A-Z (xxmaj) */
+	const unsigned char *t = s + a;
+	size_t m = b - a, seg = 0, p = 0;
+	while (p < m) {
+		while (p < m && (unsigned)(t[p] - 'A') >= 26u)
+			p++;
+		if (p >= m)
 			break;
-		size_t e = i, ncp = 0;
-		int lower = 0, upper = 0, ascii = 1;
-		while (e < b) {
-			uint32_t d = s[e] < 0x80 ? (len = 1, s[e]) : (ascii = 0, u8_get(s + e, &len));
+		int start = p == 0;
+		if (!start) {
+			if (t[p - 1] < 0x80) {
+				start = tok_bmp_class[t[p - 1]] & CC_SPACE;
+			} else {
+				size_t k = p - 1;
+				while (k > 0 && (t[k] & 0xC0) == 0x80)
+					k--;
+				start = cp_isspace(u8_get(t + k, &len)) != 0;
+			}
+		}
+		if (!start) {
+			p++;
+			continue;
+		}
+		size_t e = p + 1, ncp = 1;
+		int lower = 0, upper = 0;
+		while (e < m) {
+			uint32_t d = t[e] < 0x80 ? (len = 1, t[e]) : u8_get(t + e, &len);
 			if (cp_isspace(d))
 				break;
-			if (ncp) {
-				lower |= d >= 'a' && d <= 'z';
-				upper |= d >= 'A' && d <= 'Z';
-			}
+			lower |= (unsigned)(d - 'a') < 26u;
+			upper |= (unsigned)(d - 'A') < 26u;
 			ncp++;
 			e += (size_t)len;
 		}
-		if (s[i] >= 'A' && s[i] <= 'Z' && ncp > 1) {
-			if (!lower)
-				buf_add(out, "xxup ", 5);
-			else if (!upper)
-				buf_add(out, "xxmaj ", 6);
+		if (ncp > 1 && (!lower || !upper)) {
+			lower_range(out, t, m, seg, p);
+			buf_adds(out, !lower ? "xxup " : "xxmaj ");
+			seg = p;
 		}
-		if (ascii) {
-			buf_grow(out, e - i);
-			char *o = out->p + out->n;
-			for (size_t k = i; k < e; k++) {
-				unsigned char c = s[k];
-				*o++ = (char)((unsigned)(c - 'A') < 26u ? c + 32 : c);
-			}
-			out->n += e - i;
-		} else {
-			tok_lower(out, (const char *)s + i, e - i);
-		}
-		i = e;
+		p = e;
 	}
+	lower_range(out, t, m, seg, m);
 	if (o->eos)
 		buf_adds(out, " xxeos");
 }
@@ -843,7 +893,7 @@ add_collapsed(struct buf *out, const char *p, size_t n)
 			p++, n--;
 			continue;
 		}
-		const char *d = memmem(p, n, "  ", 2);
+		const char *d = find_run(p, n, ' ', 2);
 		size_t k = d ? (size_t)(d - p) + 1 : n;
 		buf_add(out, p, k);
 		p += k, n -= k;

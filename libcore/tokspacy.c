@@ -184,10 +184,20 @@ re_match(struct tok_spacy *t, pcre2_code *re, const char *s, size_t n,
 	return 1;
 }
 
+/* Facts of the data, used to skip a regex run (tests/tok.t compares with
+ * a Python re reference): no prefix alternative starts with a-z or 0-9 (the
+ * only ASCII letters that start one are the U, C, A of US$ C$ A$); no
+ * suffix alternative ends with a digit, and those ending with an ASCII
+ * letter are 's 'S ’s ’S and the units, which follow a digit within a few
+ * bytes. */
 static size_t
 find_prefix(struct tok_spacy *t, const char *s, size_t n)
 {
 	size_t b, e;
+	unsigned char c = (unsigned char)s[0];
+
+	if ((unsigned)(c - 'a') < 26u || (unsigned)(c - '0') < 10u)
+		return 0;
 
 	return re_match(t, re_pre, s, n, 0, &b, &e) ? e - b : 0;
 }
@@ -201,6 +211,20 @@ find_suffix(struct tok_spacy *t, const char *s, size_t n)
 {
 	size_t st = n, b, e;
 	int k = 0;
+	unsigned char c = (unsigned char)s[n - 1];
+
+	if ((unsigned)(c - '0') < 10u)
+		return 0;
+	if ((unsigned)((c | 32) - 'a') < 26u) {
+		int may = 0;
+		if ((c | 32) == 's' && n >= 2 && (s[n - 2] == '\'' ||
+		    (n >= 4 && !memcmp(s + n - 4, "\xE2\x80\x99", 3))))
+			may = 1;
+		for (size_t i = n > 8 ? n - 8 : 0; i < n && !may; i++)
+			may = (unsigned)(s[i] - '0') < 10u;
+		if (!may)
+			return 0;
+	}
 
 	while (st > 0 && k < SUFFIX_TAIL) {
 		st--;

@@ -150,7 +150,7 @@ double smooth_add(struct smooth_loss *s, double loss);  /* returns value */
 /* fastai's opt state_dict as a pickle tree in pool: {'state': [one dict per
  * parameter: grad_avg, sqr_avg, step, do_wd, force_train], 'hypers':
  * [one dict per group]}.  Tensors point at the live moments: write the
- * file before the next step. */
+ * file before the next step or the next opt_state call. */
 struct pv *opt_state(struct optim *o, struct pv_pool *pool);
 /* Restore moments, step counts and hypers from a loaded file's 'opt'
  * (call opt_freeze_to first: it clears the state).  Dies with a message

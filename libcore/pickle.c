@@ -150,8 +150,14 @@ pv_items(const struct pv *seq, size_t *n)
 		*n = seq->n;
 		return seq->it;
 	}
-	if (seq->kind == PV_OBJECT && seq->state)     /* fastcore L */
-		return pv_items(pv_get(seq->state, "items"), n);
+	if (seq->kind == PV_OBJECT && seq->state) {   /* fastcore L */
+		const struct pv *it = pv_get(seq->state, "items");
+		/* one level only: a hostile file could make L hold itself */
+		if (it && (it->kind == PV_LIST || it->kind == PV_TUPLE)) {
+			*n = it->n;
+			return it->it;
+		}
+	}
 	return NULL;
 }
 

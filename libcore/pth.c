@@ -579,6 +579,11 @@ resolve(struct rd *r)
 			want *= t->t.shape[d];
 		}
 		char *base = (char *)s->data + t->t.offset * es;
+		if (!contig && t->t.numel > s->numel)
+			rd_fail(r, "a broadcast view (%lld elements of a "
+			        "%lld-element storage) is not a state dict tensor; "
+			        "save tensor.contiguous() instead",
+			        (long long)t->t.numel, (long long)s->numel);
 		if (!contig) {
 			char *dst = t->own = xmalloc(t->t.numel * es + 1);
 			int64_t idx[PTH_MAXDIM] = { 0 };

@@ -45,4 +45,7 @@ exits 1 "a truncated file is refused" "$B" dump "$T/cut.pth"
 errmatch 'damaged or truncated' "... with a sentence saying what to do"
 exits 1 "a text file is refused" "$B" dump "$REF"
 errmatch 'not a PyTorch checkpoint' "... saying it is not a checkpoint"
+exits 1 "a broadcast view (expand) is refused, not copied" \
+	"$B" dump "$T/torch/bcast.pth"
+errmatch 'broadcast view' "... saying so"
 done_testing

@@ -155,6 +155,8 @@ def save(d):
     # a tensor pickled as a Parameter (torch.save(model.parameters...))
     p = collections.OrderedDict(w=torch.nn.Parameter(torch.ones(2)))
     torch.save(p, os.path.join(d, 'param.pth'))
+    # a broadcast view: 1000 elements of a 1-element storage
+    torch.save({'b': torch.zeros(1).expand(1000)}, os.path.join(d, 'bcast.pth'))
     for f in ('zip', 'legacy', 'learner', 'param', 'sd', 'sdl'):
         with open(os.path.join(d, f + '.want'), 'w') as out:
             dump(os.path.join(d, f + '.pth'), out)

@@ -486,6 +486,20 @@ test_malicious(void)
 	pth_free(p);
 	free(err);
 	free(z);
+
+	/* an L whose items are itself must not send a reader round forever */
+	static const char selfref[] = "\x80\x02}X\x05\0\0\0model"
+		"ccollections\nOrderedDict\n)RsX\x03\0\0\0opt}X\x05\0\0\0state"
+		"cfastcore.foundation\nL\n)\x81q\x01}X\x05\0\0\0itemsh\x01sbss.";
+	err = NULL;
+	z = zip_pickle(selfref, sizeof selfref - 1, &n);
+	p = mem_load(z, n, &err);
+	cnt = 99;
+	ok(p && p->opt && !pv_items(pv_get(p->opt, "state"), &cnt) && cnt == 99,
+	   "a self-referential fastcore L is not a list (%s)", err ? err : "ok");
+	pth_free(p);
+	free(err);
+	free(z);
 }
 
 /* The legacy format, built by hand from spec §12.3's sd example. */

@@ -271,12 +271,12 @@ pretrained_apply(const struct pth *p, const struct vocab *old,
 		for (int j = 0; same && j < d->ndim; j++)
 			same = d->shape[j] == e[i].shape[j];
 		if (!same) {
-			fail(err, "%s: tensor %d of the file, '%s' (%s), does not "
-			     "fit parameter %d of the model, '%s' (%s): "
-			     "load_pretrained copies by position, so the model "
-			     "must have the pretrained one's layout and sizes "
-			     "(embedding width %lld)", p->path, i, e[i].name,
-			     shape_str(s1, sizeof s1, e[i].ndim, e[i].shape), i,
+			fail(err, "%s: at position %d the file's '%s' (%s) does "
+			     "not fit the model's '%s' (%s): load_pretrained "
+			     "copies by position, so the model must have the "
+			     "pretrained one's layout and sizes (embedding width "
+			     "%lld)", p->path, i, e[i].name,
+			     shape_str(s1, sizeof s1, e[i].ndim, e[i].shape),
 			     d->name ? d->name : "?",
 			     shape_str(s2, sizeof s2, d->ndim, d->shape),
 			     (long long)D);
@@ -285,6 +285,8 @@ pretrained_apply(const struct pth *p, const struct vocab *old,
 	}
 	for (int i = 0; i < ncopy; i++) {
 		int64_t m = numel(e[i].ndim, e[i].shape);
+		if (!m)
+			continue;
 		if (e[i].f)
 			memmove(dst[i].w, e[i].f, (size_t)m * sizeof *e[i].f);
 		else

@@ -97,7 +97,7 @@ exits 1 "a truncated itos is refused" "$B" load "$F/v1_legacy_bare.pth" \
 errmatch "cut.pkl: .*itos" "... saying what was expected"
 exits 1 "a model of another size is refused" "$B" load \
 	"$F/v1_legacy_bare.pth" "$F/itos2.pkl" "$F/new.vocab" wide
-errmatch "'0.rnns.0.weight_hh_l0_raw' \(40x10\), does not fit parameter 2 of the model, '0.rnns.0.weight_hh_l0_raw' \(48x12\)" \
+errmatch "at position 2 the file's '0.rnns.0.weight_hh_l0_raw' \(40x10\) does not fit the model's '0.rnns.0.weight_hh_l0_raw' \(48x12\)" \
 	"... naming both tensors and shapes"
 { cat "$F/old.vocab"; echo extra; } >"$T/big.vocab"
 exits 1 "an itos longer than the embedding is refused" "$B" load \

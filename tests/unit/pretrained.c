@@ -477,7 +477,7 @@ test_pickled_vocab(void)
 /* A small LM-shaped state dict: E (3,2) for vocab [a,b,c], one LSTM-ish
  * tensor (4,2), the decoder (tied) and its bias. */
 static char *
-small_pth(size_t *n, int with_enc)
+small_pth(size_t *n, int with_enc, int with_dec)
 {
 	static float E[6] = { 1, 2, 3, 4, 5, 6 }, W[8] = { 0, 1, 2, 3, 4, 5, 6,
 	                                                   7 }, B[3] = { 9, 8, 7 };
@@ -495,9 +495,10 @@ small_pth(size_t *n, int with_enc)
 	t[k++] = (struct pth_tensor){ .name = "0.rnns.0.module.weight_hh_l0",
 	                              .dtype = PTH_F32, .ndim = 2,
 	                              .shape = { 4, 2 }, .f = W };
-	t[k++] = (struct pth_tensor){ .name = "1.decoder.weight",
-	                              .dtype = PTH_F32, .ndim = 2,
-	                              .shape = { 3, 2 }, .f = E };
+	if (with_dec)
+		t[k++] = (struct pth_tensor){ .name = "1.decoder.weight",
+		                              .dtype = PTH_F32, .ndim = 2,
+		                              .shape = { 3, 2 }, .f = E };
 	t[k++] = (struct pth_tensor){ .name = "1.decoder.bias",
 	                              .dtype = PTH_F32, .ndim = 1,
 	                              .shape = { 3 }, .f = B };
@@ -518,7 +519,7 @@ test_apply(void)
 	const char *o[] = { "a", "b", "c" }, *w[] = { "c", "zz", "a", "xxfake" };
 	struct vocab *old = vocab_from_list(o, 3), *nw = vocab_from_list(w, 4);
 	size_t n;
-	char *buf = small_pth(&n, 1), *err = NULL;
+	char *buf = small_pth(&n, 1, 1), *err = NULL;
 	struct pth *p = pth_load_mem((unsigned char *)buf, n, "small.pth", &err);
 	float emb[8], wh[8], db[4], extra[5];
 	struct pretrained_param dst[4] = {
@@ -564,10 +565,10 @@ test_apply(void)
 	                                    { 4, 3 } };
 	memset(emb, 0, sizeof emb);
 	r = pretrained_apply(p, old, NULL, nw, bad, 4, &rep, &err);
-	ok(r == -1 && err && strstr(err, "small.pth") &&
-	   strstr(err, "'0.rnns.0.weight_hh_l0_raw' (4x2)") &&
-	   strstr(err, "parameter 1 of the model, '0.rnns.0.weight_hh_l0_raw' "
-	          "(4x3)"), "a shape mismatch is refused: %s", err);
+	ok(r == -1 && err && strstr(err, "small.pth: at position 1 the file's "
+	          "'0.rnns.0.weight_hh_l0_raw' (4x2) does not fit the model's "
+	          "'0.rnns.0.weight_hh_l0_raw' (4x3)"),
+	   "a shape mismatch is refused: %s", err);
 	ok(emb[0] == 0 && wh6[0] == 0, "... and nothing was written");
 	free(err);
 
@@ -581,9 +582,22 @@ test_apply(void)
 	vocab_free(old4);
 	pth_free(p);
 
+	/* no 1.decoder.weight: fastai's match_embeds appends one */
+	free(buf);
+	buf = small_pth(&n, 1, 0);
+	p = pth_load_mem((unsigned char *)buf, n, "nodec.pth", &err);
+	struct pretrained_param nodec[4] = { dst[0], dst[1], dst[3], dst[2] };
+	r = p ? pretrained_apply(p, old, NULL, nw, nodec, 4, &rep, &err) : -1;
+	ok(r == 0 && rep.decoder_added && rep.nkeys == 4 &&
+	   !strcmp(rep.keys[2], "1.decoder.bias") &&
+	   !strcmp(rep.keys[3], "1.decoder.weight"),
+	   "no 1.decoder.weight: one is appended after the bias");
+	pretrained_report_free(&rep);
+	pth_free(p);
+
 	/* an encoder (save_encoder) is not a language model */
 	free(buf);
-	buf = small_pth(&n, 0);
+	buf = small_pth(&n, 0, 1);
 	p = pth_load_mem((unsigned char *)buf, n, "enc.pth", &err);
 	r = p ? pretrained_apply(p, old, NULL, nw, dst, 4, &rep, &err) : 0;
 	ok(r == -1 && err && strstr(err, "no 0.encoder.weight"),

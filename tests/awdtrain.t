@@ -1,0 +1,122 @@
+#!/bin/sh
+# awdtrain: a tiny LM learns a tiny corpus, fastai's epoch table and logs,
+# pipes and separate validation streams, checkpoints torch.load reads (16
+# keys, tied storage, fastai's opt state), a frozen stage trains only the
+# embedding/decoder, bit-identical --resume after SIGINT mid-epoch, and
+# refusal of bad input.
+. "$(dirname "$0")/lib.sh"
+cd "$T" || exit 1
+TAB=$(printf '\t')
+
+exits 0 "-h exits 0" awdtrain -h
+is "$(head -c 15 "$T/.out")" "usage: awdtrain" "-h prints the usage on stdout"
+exits 2 "no -o" awdtrain d.lmb
+exits 2 "two starting points" awdtrain -c a.pth --resume b.pth -o x.pth d.lmb
+exits 2 "-p without -P" awdtrain -p w.pth -v vocab -o x.pth d.lmb
+exits 2 "three streams" awdtrain -o x.pth a b c
+exits 2 "bad lr" awdtrain -o x.pth -l 1e-2:1e-3 d.lmb
+exits 2 "--freeze-to out of range" awdtrain -o x.pth --freeze-to 5 d.lmb
+exits 2 "sizes with a checkpoint" awdtrain -c a.pth --emb 8 -o x.pth d.lmb
+exits 1 "missing stream" awdtrain -o x.pth nothere.lmb
+errmatch "nothere.lmb" "names the missing file"
+
+# a corpus with a cycle of 16 words: learnable except right after xxbos
+awk 'BEGIN { srand(3); split("the cat sat on mat . a dog ran in park and bird flew over tree", f, " ")
+  for (i = 0; i < 300; i++) { s = "xxbos"; n = 5 + int(rand() * 20); k = int(rand() * 16)
+    for (j = 0; j < n; j++) s = s " " f[1 + (k + j) % 16]
+    printf "%s\t\t%s\n", (i < 250 ? "train" : "valid"), s } }' >d.tok
+check "numz" numz -q -w vocab -f 1 -o d.ids d.tok
+check "lmbatch 10 epochs" lmbatch -q -b 8 -l 10 -e 10 -o d10.lmb d.ids
+S="--emb 16 --hid 32 --drop-mult 0.2"
+awdtrain -q $S -l 3e-2 -v vocab -o lm.pth --log log.tsv d10.lmb >table 2>err
+ok $? "10 epochs from scratch"
+is "$(head -1 table)" \
+   "epoch     train_loss  valid_loss  accuracy  perplexity  time    " \
+   "fastai's table header"
+is "$(sed -n 2p table | sed 's/[0-9]/9/g')" \
+   "9         9.999999    9.999999    9.999999  99.999999   99:99     " \
+   "fastai's row layout (%.6f, mm:ss, padding)"
+vl=$(tail -1 table | awk '{print $3}') acc=$(tail -1 table | awk '{print $4}')
+check "valid loss falls below 0.6 (was ln 32 = 3.47): $vl" \
+	awk -v v="$vl" 'BEGIN { exit !(v < 0.6) }'
+check "accuracy above 0.8: $acc" awk -v v="$acc" 'BEGIN { exit !(v > 0.8) }'
+is "$(tail -1 table | awk '{printf "%.4f", exp($3)}')" \
+   "$(tail -1 table | awk '{printf "%.4f", $5}')" "perplexity = exp(valid_loss)"
+is "$(wc -l <log.tsv | tr -d ' ')" 11 "--log: header + one line per epoch"
+is "$(head -1 log.tsv)" \
+   "epoch${TAB}train_loss${TAB}valid_loss${TAB}accuracy${TAB}perplexity${TAB}time" \
+   "--log TSV header"
+is "$(tail -1 log.tsv | cut -f1-5)" \
+   "$(tail -1 table | awk -v OFS="$TAB" '{print $1,$2,$3,$4,$5}')" "--log rows = the table's"
+
+# the same stream through a pipe gives the same model
+check "lmbatch 2 epochs" lmbatch -q -b 8 -l 10 -e 2 -o d2.lmb d.ids
+check "file" awdtrain -q $S -o f.pth --log f.jsonl d2.lmb
+lmbatch -q -b 8 -l 10 -e 2 d.ids | awdtrain -q $S -o g.pth - >/dev/null
+ok $? "lmbatch | awdtrain -"
+check "--log x.jsonl writes JSON lines" grep -q '^{"epoch":1,"train_loss":[0-9.]*,"valid_loss":[0-9.]*,"accuracy":[0-9.]*,"perplexity":[0-9.]*,"time":[0-9.]*}$' f.jsonl
+check "separate streams" lmbatch -q -b 8 -l 10 -e 2 --valid-out v.lmb -o t.lmb d.ids
+check "awdtrain train.lmb valid.lmb" awdtrain -q $S -o h.pth t.lmb v.lmb
+is "$(awk 'NR > 1 {print $3}' "$T/.out")" "$(awk -F'\t' '{print $0}' f.jsonl | sed 's/.*"valid_loss":\([0-9.]*\).*/\1/')" \
+   "same valid losses as the combined stream"
+
+# interrupted mid-epoch (SIGINT through the handler), resumed: bit-identical
+AWDTRAIN_STOP_AT=65 awdtrain -q $S -l 3e-2 -v vocab -o r.pth d10.lmb >/dev/null 2>"$T/.err"
+ok $(($? != 130)) "SIGINT at step 65 exits 130"
+errmatch "interrupted at epoch 1, batch 15; saved r.pth" "says where it stopped"
+awdtrain -q --resume r.pth -o r.pth d10.lmb >rtable 2>err
+ok $? "--resume finishes the run"
+is "$(tail -1 rtable | cut -c1-58)" "$(tail -1 table | cut -c1-58)" \
+   "the resumed run prints the same last row (time aside)"
+exits 1 "--resume of a finished run is refused" awdtrain -q --resume r.pth -o r2.pth d10.lmb
+errmatch "finished" "says the run finished"
+exits 1 "--resume with another stream is refused" awdtrain -q --resume lm.pth -o r3.pth d2.lmb
+
+# a frozen stage (fastai freeze(): only embedding + decoder train)
+check "-c lm.pth --freeze" awdtrain -q -c lm.pth --freeze -l 1e-2 -o fz.pth d2.lmb
+
+# refusals
+numz -q -w vocab2 -f 1 -o e.ids d.tok >/dev/null 2>&1
+printf 'extra\n' >>vocab2
+numz -q -v vocab2 -o e.ids d.tok && lmbatch -q -b 8 -l 10 -o e.lmb e.ids
+exits 1 "a checkpoint with another vocab is refused" awdtrain -q -c lm.pth -o x.pth e.lmb
+errmatch "vocab" "the message names the vocab"
+exits 1 "-v with another vocab is refused" awdtrain -q $S -v vocab2 -o x.pth d2.lmb
+head -c 3000 lm.pth >trunc.pth
+exits 1 "a truncated checkpoint is refused" awdtrain -q -c trunc.pth -o x.pth d2.lmb
+head -c 20000 d2.lmb >trunc.lmb
+exits 1 "a truncated stream is refused" awdtrain -q $S -o x.pth trunc.lmb
+check "no half-written output" test ! -e x.pth
+exits 1 "a validation stream alone is refused" awdtrain -q $S -o x.pth v.lmb
+
+"$PY" -c 'import torch' 2>/dev/null || done_testing
+"$PY" - <<'PY'; ok $? "torch.load: {model, opt}, fastai's 16 keys, tied storage, resume == uninterrupted, freeze kept the LSTMs"
+import torch
+d = torch.load('lm.pth')
+assert set(d) == {'model', 'opt'}, set(d)
+m = d['model']
+keys = ['0.encoder.weight', '0.encoder_dp.emb.weight']
+for l in range(3):
+    keys += ['0.rnns.%d.weight_hh_l0_raw' % l, '0.rnns.%d.module.weight_ih_l0' % l,
+             '0.rnns.%d.module.bias_ih_l0' % l, '0.rnns.%d.module.bias_hh_l0' % l]
+keys += ['1.decoder.weight', '1.decoder.bias']
+assert list(m) == keys, list(m)
+V = m['0.encoder.weight'].shape[0]
+assert m['0.encoder.weight'].shape == (V, 16)
+assert m['0.rnns.0.weight_hh_l0_raw'].shape == (128, 32)
+assert m['0.rnns.2.weight_hh_l0_raw'].shape == (64, 16)
+assert m['0.encoder.weight'].data_ptr() == m['1.decoder.weight'].data_ptr()
+assert m['0.encoder.weight'].data_ptr() == m['0.encoder_dp.emb.weight'].data_ptr()
+assert len(d['opt']['state']) == 14 and len(d['opt']['hypers']) == 4
+r = torch.load('r.pth')['model']
+for k in keys:
+    assert torch.equal(m[k], r[k]), k
+f = torch.load('fz.pth')['model']
+for k in keys:
+    assert torch.equal(m[k], f[k]) == ('rnns' in k), k
+g = torch.load('g.pth')['model']
+h = torch.load('f.pth')['model']
+for k in keys:
+    assert torch.equal(g[k], h[k]), k
+PY
+done_testing

@@ -52,6 +52,9 @@ static pcre2_code *re_pre, *re_suf, *re_inf, *re_url;
  * \.\.+ is longer than a few characters. */
 #define SUFFIX_TAIL 16
 #define CACHE_MAX_SPAN 64           /* longer spans are not cached */
+#ifndef CACHE_BYTES
+#define CACHE_BYTES (8u << 20)      /* span text + cuts, per thread */
+#endif
 
 static uint64_t
 hash(const char *s, size_t n)
@@ -406,7 +409,7 @@ tokenize_span(struct tok_spacy *t, const char *s, size_t n, uint32_t off)
 	size_t nt = t->ntok - first;
 	if (nt > 255)
 		return;
-	if (t->cused * 2 > t->cmask || t->carena.n > (16u << 20)) {
+	if (t->cused * 2 > t->cmask || t->carena.n > CACHE_BYTES) {
 		memset(t->cache, 0, (t->cmask + 1) * sizeof *t->cache);
 		t->cused = 0;
 		t->carena.n = 0;
@@ -629,7 +632,7 @@ tok_spacy_new(void)
 	pcre2_jit_stack_assign(t->mc, NULL, t->js);
 	pcre2_set_match_limit(t->mc, 10000000);
 	pcre2_set_depth_limit(t->mc, 100000);
-	t->cmask = (1u << 16) - 1;
+	t->cmask = (1u << 18) - 1;          /* 4 MB of slots, half used at most */
 	t->cache = xcalloc(t->cmask + 1, sizeof *t->cache);
 	return t;
 }

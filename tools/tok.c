@@ -538,6 +538,8 @@ csv(const char *path)
 	size_t ncol = nf;
 	for (size_t i = 0; i < nf; i++)
 		names[i] = xstrdup(rec.p + off[i]);
+	if (!strncmp(names[0], "\xEF\xBB\xBF", 3))     /* a BOM, as pandas drops */
+		memmove(names[0], names[0] + 3, strlen(names[0]) - 2);
 	/* text columns */
 	int tc[64], ntc = 0;
 	char *list = xstrdup(text_cols), *sv;

@@ -5,6 +5,7 @@
 # embedding/decoder, bit-identical --resume after SIGINT mid-epoch, and
 # refusal of bad input.
 . "$(dirname "$0")/lib.sh"
+REF=$(cd "$(dirname "$0")" && pwd)/ref/pretrained_ref.py
 cd "$T" || exit 1
 TAB=$(printf '\t')
 
@@ -90,6 +91,24 @@ check "no half-written output" test ! -e x.pth
 exits 1 "a validation stream alone is refused" awdtrain -q $S -o x.pth v.lmb
 
 "$PY" -c 'import torch' 2>/dev/null || done_testing
+
+# fastai's load_pretrained: a tiny fastai-v1 legacy LM (WT103's format) and
+# its itos, rows matched to our vocab, then frozen
+check "pretrained fixtures" "$PY" "$REF" make pf
+awk 'BEGIN { srand(5); split("the movie w5 w299 , unseen café w17", f, " ")
+  for (i = 0; i < 60; i++) { s = "xxbos"; for (j = 0; j < 12; j++) s = s " " f[1 + int(rand() * 8)]
+    printf "%s\t\t%s\n", (i < 50 ? "train" : "valid"), s } }' >p.tok
+numz -q -v pf/new.vocab -o p.ids p.tok && lmbatch -q -b 4 -l 8 -o p.lmb p.ids
+check "-p wgts.pth -P itos.pkl -v vocab" awdtrain -q -p pf/v1_legacy_bare.pth \
+	-P pf/itos2.pkl -v pf/new.vocab --emb 6 --hid 10 -l 1e-2 -o pt.pth p.lmb
+"$PY" - <<'PY'; ok $? "-p: LSTMs = fastai's load_pretrained result and frozen; embedding trained"
+import torch
+e = torch.load('pf/expected_lm.pth')
+e = e.get('model', e)
+m = torch.load('pt.pth')['model']
+for k in m:
+    assert torch.equal(e[k], m[k]) == ('rnns' in k), k
+PY
 "$PY" - <<'PY'; ok $? "torch.load: {model, opt}, fastai's 16 keys, tied storage, resume == uninterrupted, freeze kept the LSTMs"
 import torch
 d = torch.load('lm.pth')

@@ -380,6 +380,19 @@ seeds(void)
 	ok(pipe_is("&copy;   Fast.ai www.fast.ai/INDEX",
 	           "xxbos \xC2\xA9 xxmaj fast.ai xxrep 3 w .fast.ai / xxup index"),
 	   "seed 003: tkn('&copy;   Fast.ai www.fast.ai/INDEX')");
+	/* the review's opening (its first 75 characters are printed, the
+	 * rest is rebuilt from the printed tokens) */
+	const char *rev = "I know it's an action film but it would help if there "
+	"was a vague plot, rather than just one long drawn-out joke about "
+	"muddling twins";
+	ok(spacy_is(rev, "I|know|it|'s|an|action|film|but|it|would|help|if|"
+	            "there|was|a|vague|plot|,|rather|than|just|one|long|drawn|-|"
+	            "out|joke|about|muddling|twins"),
+	   "seed 003: first 30 spaCy tokens of the review");
+	ok(pipe_is(rev, "xxbos i know it 's an action film but it would help if "
+	           "there was a vague plot , rather than just one long drawn - "
+	           "out joke about muddling twins"),
+	   "seed 003: first 31 tkn tokens of the review");
 	const char *stream = "In this chapter, we will go back over the example "
 	"of classifying movie reviews we studied in chapter 1 and dig deeper "
 	"under the surface. First we will look at the processing steps necessary "

@@ -40,7 +40,7 @@ static const char usage_text[] =
 "  -v vocab      the vocab of the stream (checked, recorded for infer)\n"
 "  -l lr         lr_max: one value, lo:hi (slice over the 4 groups) or :hi\n"
 "                (default 1e-3)\n"
-"  --freeze      train only the embedding/decoder (freeze_to -1; the\n"
+"  --freeze      train only the embedding/decoder (fastai's freeze(); the\n"
 "                default after -p)\n"
 "  --freeze-to n train groups n.. of 4 (3 LSTMs, embedding+decoder)\n"
 "  --unfreeze    train everything (the default from scratch)\n"
@@ -56,7 +56,7 @@ static const char usage_text[] =
 "  --log file    one line per epoch: TSV, or JSON lines if file ends in\n"
 "                .json or .jsonl\n"
 "  -q            no progress bar\n"
-"The epochs and batches come from the stream (lmbatch -n).\n";
+"The epochs and batches come from the stream (lmbatch -e).\n";
 
 static _Noreturn void
 usage(int status)

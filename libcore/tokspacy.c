@@ -5,8 +5,11 @@
  * (special, URL, infixes: _attach_tokens), then the special-case merge pass
  * (_apply_special_cases with its PhraseMatcher).  Every token is a slice of
  * the input, so a span's tokenization is a list of cut lengths; like spaCy,
- * each thread caches those per span string (results are context-free, so
- * the cache changes speed only). */
+ * we cache those per span string (results are context-free, so the cache
+ * changes speed only).  The cache is shared by all threads and bounded:
+ * entries are immutable once published and never freed while tokenizing,
+ * readers take no lock, and when it is full nothing more is added. */
+#include <stdatomic.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <pthread.h>
@@ -53,8 +56,9 @@ static pcre2_code *re_pre, *re_suf, *re_inf, *re_url;
 #define SUFFIX_TAIL 16
 #define CACHE_MAX_SPAN 64           /* longer spans are not cached */
 #ifndef CACHE_BYTES
-#define CACHE_BYTES (8u << 20)      /* span text + cuts, per thread */
+#define CACHE_BYTES (16u << 20)     /* span text + cuts, all threads */
 #endif
+#define CACHE_SLOTS (1u << 19)      /* 4 MB; at most half are used */
 
 static uint64_t
 hash(const char *s, size_t n)
@@ -129,7 +133,14 @@ re_compile(const char *pat, const char *what)
 
 /* ---- per thread ---- */
 
-struct centry { uint64_t h; uint32_t off; uint8_t klen, ntok; };
+/* a cached span: key bytes, then ntok cut lengths */
+struct centry { uint64_t h; uint8_t klen, ntok; unsigned char data[]; };
+
+static _Atomic(struct centry *) *cache;      /* CACHE_SLOTS */
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static size_t cache_used, cache_bytes;
+static char *cache_chunk;                    /* bump allocation */
+static size_t cache_chunk_left;
 
 struct match { uint32_t start, end; int pat; };
 
@@ -141,9 +152,6 @@ struct tok_spacy {
 	size_t ntok, cap, cap2;
 	uint32_t *pre, *suf;
 	size_t npre, nsuf, cappre, capsuf;
-	struct centry *cache;
-	uint32_t cmask, cused;
-	struct buf carena;
 	struct match *m;
 	size_t nm, capm;
 	unsigned char *seen;
@@ -353,26 +361,62 @@ tokenize_full(struct tok_spacy *t, const char *s, size_t n, uint32_t off)
 	}
 }
 
-static struct centry *
-cache_slot(struct tok_spacy *t, const char *s, size_t n, uint64_t h, int *found)
+static const struct centry *
+cache_get(const char *s, size_t n, uint64_t h)
 {
-	for (uint32_t i = (uint32_t)h & t->cmask;; i = (i + 1) & t->cmask) {
-		struct centry *c = &t->cache[i];
-		if (!c->klen) {
-			*found = 0;
+	for (uint32_t i = (uint32_t)h & (CACHE_SLOTS - 1);;
+	     i = (i + 1) & (CACHE_SLOTS - 1)) {
+		const struct centry *c =
+			atomic_load_explicit(&cache[i], memory_order_acquire);
+		if (!c)
+			return NULL;
+		if (c->h == h && c->klen == n && !memcmp(c->data, s, n))
 			return c;
-		}
-		if (c->h == h && c->klen == n && !memcmp(t->carena.p + c->off, s, n)) {
-			*found = 1;
-			return c;
-		}
 	}
+}
+
+static void
+cache_put(const char *s, size_t n, uint64_t h, const struct tok_span *tok,
+          size_t nt)
+{
+	size_t need = (sizeof(struct centry) + n + nt + 7) & ~(size_t)7;
+
+	pthread_mutex_lock(&cache_mu);
+	if (cache_used * 2 >= CACHE_SLOTS || cache_bytes + need > CACHE_BYTES)
+		goto out;                     /* full: stays as it is */
+	uint32_t i = (uint32_t)h & (CACHE_SLOTS - 1);
+	for (;; i = (i + 1) & (CACHE_SLOTS - 1)) {
+		const struct centry *c =
+			atomic_load_explicit(&cache[i], memory_order_relaxed);
+		if (!c)
+			break;
+		if (c->h == h && c->klen == n && !memcmp(c->data, s, n))
+			goto out;             /* another thread was first */
+	}
+	if (cache_chunk_left < need) {
+		cache_chunk_left = 1u << 20;
+		cache_chunk = xmalloc(cache_chunk_left);   /* kept for good */
+	}
+	struct centry *e = (struct centry *)cache_chunk;
+	cache_chunk += need;
+	cache_chunk_left -= need;
+	cache_bytes += need;
+	e->h = h;
+	e->klen = (uint8_t)n;
+	e->ntok = (uint8_t)nt;
+	memcpy(e->data, s, n);
+	for (size_t k = 0; k < nt; k++)
+		e->data[n + k] = (unsigned char)tok[k].len;
+	atomic_store_explicit(&cache[i], e, memory_order_release);
+	cache_used++;
+out:
+	pthread_mutex_unlock(&cache_mu);
 }
 
 static void
 tokenize_span(struct tok_spacy *t, const char *s, size_t n, uint32_t off)
 {
-	int k, found, hashed = 0;
+	int k, hashed = 0;
 	uint64_t h = 0;
 
 	if (t->with_specials && special_could(s, n)) {
@@ -395,9 +439,9 @@ tokenize_span(struct tok_spacy *t, const char *s, size_t n, uint32_t off)
 	}
 	if (!hashed)
 		h = hash(s, n);
-	struct centry *c = cache_slot(t, s, n, h, &found);
-	if (found) {
-		const unsigned char *len = (unsigned char *)t->carena.p + c->off + n;
+	const struct centry *c = cache_get(s, n, h);
+	if (c) {
+		const unsigned char *len = c->data + n;
 		for (int i = 0; i < c->ntok; i++) {
 			push_tok(t, off, len[i]);
 			off += len[i];
@@ -407,22 +451,8 @@ tokenize_span(struct tok_spacy *t, const char *s, size_t n, uint32_t off)
 	size_t first = t->ntok;
 	tokenize_full(t, s, n, off);
 	size_t nt = t->ntok - first;
-	if (nt > 255)
-		return;
-	if (t->cused * 2 > t->cmask || t->carena.n > CACHE_BYTES) {
-		memset(t->cache, 0, (t->cmask + 1) * sizeof *t->cache);
-		t->cused = 0;
-		t->carena.n = 0;
-		c = cache_slot(t, s, n, h, &found);
-	}
-	c->h = h;
-	c->off = (uint32_t)t->carena.n;
-	c->klen = (uint8_t)n;
-	c->ntok = (uint8_t)nt;
-	buf_add(&t->carena, s, n);
-	for (size_t i = 0; i < nt; i++)
-		buf_addc(&t->carena, (char)t->tok[first + i].len);
-	t->cused++;
+	if (nt <= 255)
+		cache_put(s, n, h, t->tok + first, nt);
 }
 
 /* _tokenize_affixes: the whitespace split.  A run of whitespace becomes a
@@ -632,8 +662,6 @@ tok_spacy_new(void)
 	pcre2_jit_stack_assign(t->mc, NULL, t->js);
 	pcre2_set_match_limit(t->mc, 10000000);
 	pcre2_set_depth_limit(t->mc, 100000);
-	t->cmask = (1u << 18) - 1;          /* 4 MB of slots, half used at most */
-	t->cache = xcalloc(t->cmask + 1, sizeof *t->cache);
 	return t;
 }
 
@@ -649,8 +677,6 @@ tok_spacy_free(struct tok_spacy *t)
 	free(t->tok2);
 	free(t->pre);
 	free(t->suf);
-	free(t->cache);
-	buf_free(&t->carena);
 	free(t->m);
 	free(t->seen);
 	free(t);
@@ -718,6 +744,7 @@ static void
 spacy_init(void)
 {
 	tok_classes_init();
+	cache = xcalloc(CACHE_SLOTS, sizeof *cache);
 	re_pre = re_compile(spacy_prefix_re, "prefix");
 	re_suf = re_compile(spacy_suffix_re, "suffix");
 	re_inf = re_compile(spacy_infix_re, "infix");

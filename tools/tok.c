@@ -558,7 +558,6 @@ csv(const char *path)
 	if (valid_col && vc < 0)
 		die("%s: no column \"%s\" in the header", path, valid_col);
 
-	struct buf rec2 = {0};
 	while (csv_record(f, path, &rec, &off, &nf, &cap, &lineno)) {
 		if (nf == 1 && rec.p[0] == 0)
 			continue;              /* pandas skips blank lines */
@@ -589,7 +588,6 @@ csv(const char *path)
 		}
 		doc_end(0);
 	}
-	buf_free(&rec2);
 	for (size_t i = 0; i < ncol; i++)
 		free(names[i]);
 	free(names);

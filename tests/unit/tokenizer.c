@@ -370,6 +370,12 @@ examples(void)
 static void
 seeds(void)
 {
+	/* spaCy's whitespace split alone */
+	ok(spacy_is("a  b", "a| |b"), "spaCy: the second space of two is a token");
+	ok(spacy_is(" a", " |a"), "spaCy: a leading space is a token");
+	ok(spacy_is("a \n\nb ", "a|\n\n|b"), "spaCy: one space absorbed before a newline run");
+	ok(spacy_is("Hello:)", "Hello|:)"), "spaCy: merge pass joins : and )");
+	ok(spacy_is("Hello: )", "Hello|:|)"), "spaCy: no merge across a space");
 	ok(spacy_is("It is. It is it.", "It|is|.|It|is|it|."),
 	   "seed 003: spacy(['It is. It is it.'])");
 	ok(spacy_is("The U.S. dollar $1 is $1.00.",

@@ -26,6 +26,8 @@ train${TAB}x${TAB}xxbos" "plain files: a document per file, \\r\\n read as \\n, 
 tok -q -l "$T/a.txt" >"$T/o"
 is "$(cut -f3 "$T/o")" "xxbos xxmaj one .
 xxbos xxmaj two lines ." "--lines: a document per line"
+printf 'a\rb\r\nc\n' | tok -q -l >"$T/o"
+is "$(cut -f3 "$T/o" | tr '\n' ,)" "xxbos a,xxbos b,xxbos c," "--lines: CR and CRLF end lines too (Python's text mode)"
 
 # options
 printf 'Hello <br /> WORLD' | tok -q --no-bos --eos >"$T/o"

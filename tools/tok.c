@@ -288,13 +288,21 @@ plain(const char *path)
 
 	if (lines_mode) {
 		struct buf line = {0};
+		/* lines as Python's text mode splits them: \n, \r\n or \r */
 		while (read_line(f, path, &line)) {
-			struct buf *t = doc_begin(plain_split, plain_label);
-			size_t n = line.n;
+			size_t n = line.n, a = 0;
 			if (n && line.p[n - 1] == '\r')
 				n--;
-			buf_add(t, line.p, n);
-			doc_end(1);
+			for (;;) {
+				const char *cr = memchr(line.p + a, '\r', n - a);
+				size_t e = cr ? (size_t)(cr - line.p) : n;
+				struct buf *t = doc_begin(plain_split, plain_label);
+				buf_add(t, line.p + a, e - a);
+				doc_end(0);
+				if (!cr)
+					break;
+				a = e + 1;
+			}
 		}
 		buf_free(&line);
 	} else {

@@ -22,7 +22,7 @@ for j in 1 "$ncpu"; do
 		else            # no GNU time (Debian package "time"): wall only
 			t0=$(date +%s.%N)
 			tok -q -j "$j" "$D" >"$W/out.tok"
-			echo "$(echo "$(date +%s.%N) - $t0" | bc) 0 0 0" >"$W/time"
+			awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a, 0, 0, 0 }' >"$W/time"
 		fi
 		cat "$W/time" >>"$W/runs"
 	done

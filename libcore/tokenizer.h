@@ -4,9 +4,10 @@
  *             -> replace_space -> tokens
  *
  * tok_init() compiles everything once (thread-safe, idempotent); then each
- * thread owns a struct tok_ctx (regex match data, scratch buffers, a cache
- * of span tokenizations, like spaCy's own) and calls tok_doc() per
- * document.  Nothing here writes to stdout or exits except on a bug. */
+ * thread owns a struct tok_ctx (regex match data, scratch buffers) and
+ * calls tok_doc() per document.  Span tokenizations are cached, as spaCy
+ * does, in one bounded cache all threads share.  Nothing here writes to
+ * stdout or exits except on a bug. */
 #ifndef TOKENIZER_H
 #define TOKENIZER_H
 

@@ -806,10 +806,11 @@ main(int argc, char *argv[])
 				lmb_open(&vr, vf, vname);
 				while (!stop && lmb_next(&vr, &b))
 					eval_batch(&lm, &b, x, y, &ev);
-				if (!stop) {
-					lmb_close(&vr);
+				lmb_close(&vr);
+				if (!stop)
 					close_in(vf, vname);
-				}
+				else if (vf != stdin)
+					fclose(vf);
 			} else {
 				for (uint32_t i = 0; !stop && i < valid_batches; i++) {
 					want(&tr, &b, tname, (uint32_t)run.epoch,
@@ -849,9 +850,11 @@ main(int argc, char *argv[])
 		/* the verified end: trailer and counts */
 		while (lmb_next(&tr, &b))
 			;
-		lmb_close(&tr);
 		close_in(tf, tname);
+	} else if (tf != stdin) {
+		fclose(tf);
 	}
+	lmb_close(&tr);
 	if (logf && fclose(logf))
 		die("%s: write error:", o.log);
 	free(x), free(y);

@@ -51,6 +51,14 @@ is "$(cut -f2 pred | tr '\n' ' ')" "pos neg " "infer uses the labels and vocab r
 infer -q --eval data.ids --split valid c.pth >ev
 is "$(head -1 ev | cut -f2)" "1.000000" "infer --eval agrees: 100% on valid"
 
+clastrain -q -e enc.pth -o j.pth -b 16 --log log.jsonl data.ids >/dev/null
+"$PY" -c '
+import json
+r = [json.loads(l) for l in open("log.jsonl")]
+assert len(r) == 1 and r[0]["epoch"] == 0 and 0 <= r[0]["accuracy"] <= 1
+assert set(r[0]) == {"epoch", "train_loss", "valid_loss", "accuracy", "time"}
+'; ok $? "--log .jsonl: JSON lines"
+
 "$PY" - <<'PY'; ok $? "torch.load: {model, opt}, fastai's 26 keys, tied storage, int64 counters"
 import torch
 d = torch.load('c.pth')
@@ -128,7 +136,13 @@ exits 1 "an encoder with another vocab size is refused" \
 errmatch "rows" "gives the embedding rows"
 exits 1 "-v with a vocab the stream was not made with" \
 	clastrain -q -e enc.pth -v vocab2 -o y.pth -b 16 data.ids
-exits 1 "a classifier is not an encoder file" clastrain -q -e texts -o y.pth data.ids
+exits 1 "a text file is not an encoder" clastrain -q -e texts -o y.pth data.ids
+"$PY" -c '
+import torch
+d = torch.load("enc.pth")
+d["rnns.3.weight_hh_l0_raw"] = torch.zeros(8, 3)
+torch.save(d, "bad.pth")'
+exits 1 "tensors that do not make an AWD-LSTM are refused" clastrain -q -e bad.pth -o y.pth -b 16 data.ids
 printf 'valid\tmeh\txxbos the plot\n' >odd.tok; cat data.tok >>odd.tok
 numz -q -v vocab -o odd.ids odd.tok
 exits 1 "a validation label the training set lacks" clastrain -q -e enc.pth -o y.pth -b 16 odd.ids

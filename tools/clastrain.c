@@ -394,6 +394,20 @@ resume_opts(struct opts *o, const struct pth *p, struct run *r)
 	r->parent = strtoull(pth_meta(p, "parent"), NULL, 16);
 }
 
+/* The sizes an encoder's metadata records must be its tensors' sizes. */
+static void
+check_sizes(const struct pth *p, const struct awd_config *ac)
+{
+	static const char *key[] = { "vocab_n", "emb_sz", "n_hid", "n_layers" };
+	int have[] = { ac->vocab, ac->emb, ac->hidden, ac->layers };
+	const char *v;
+	for (int i = 0; i < 4; i++)
+		if ((v = pth_meta(p, key[i])) && atoi(v) != have[i])
+			die("%s: its metadata says %s=%s but its tensors give %d: "
+			    "built with other sizes or damaged; re-run encsave on "
+			    "the language model", p->path, key[i], v, have[i]);
+}
+
 /* ---- SIGINT ------------------------------------------------------------ */
 
 static volatile sig_atomic_t stop;
@@ -567,6 +581,7 @@ main(int argc, char *argv[])
 			die("%s: no AWD-LSTM encoder in it (want encoder.weight "
 			    "and rnns.N.*: a file from encsave or fastai's "
 			    "save_encoder)", o.enc);
+		check_sizes(p, &ac);
 		if (!pth_check_vocab(p, vocab_n, vocab_h, argv[0]) &&
 		    (uint32_t)ac.vocab != vocab_n)
 			die("%s: its embedding has %d rows, but %s was made with a "

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""clas_ref.py fix OUT | files DIR: PyTorch references for the classifier.
+"""clas_ref.py fix OUT | files DIR | bench DIR N [THREADS]: PyTorch
+references for the classifier.
 
 fix OUT:
 
@@ -21,6 +22,7 @@ the answers PyTorch gives: DIR/want_probs (one line of probabilities per
 text, learn.predict) and DIR/want_gen (greedy continuation of the first
 text, 12 words, no_unk).
 """
+import os
 import struct
 import sys
 
@@ -29,7 +31,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 MODE = sys.argv[1]
-if MODE == 'files':
+if MODE == 'bench':
+    V, E, H, L, NC, NH, BPTT, MAXLEN, PAD = 60008, 400, 1152, 3, 2, 50, 72, 1440, 1
+elif MODE == 'files':
     V, E, H, L, NC, NH, BPTT, MAXLEN, PAD = 24, 8, 12, 3, 3, 50, 72, 1440, 1
 else:
     V, E, H, L, NC, NH, BPTT, MAXLEN, PAD = 40, 6, 10, 3, 3, 5, 4, 8, 1
@@ -283,6 +287,88 @@ def files(d):
     with open(d + '/want_gen', 'w') as f:
         f.write(' '.join(itos[i] for i in seq[1:]) + '\n')
 
+
+def bench(d, ndoc):
+    """Full-size files for bench/clas.sh (first run) and PyTorch's figures
+    on the same model, dropout off (an upper bound for torch's speed):
+    one training step of 32 documents (unfrozen, Adam), predict of one
+    review, eval of 64 documents.  Prints train docs/s, predict ms, eval
+    docs/s, tab-separated."""
+    import random
+    torch.set_num_threads(int(sys.argv[4]) if len(sys.argv) > 4 else 2)
+    random.seed(1)
+    if os.path.exists(d + '/enc.pth'):          # later runs: timings only
+        docs = []
+        for line in open(d + '/docs.tok'):
+            docs.append([2] + [int(w[1:]) + 9 for w in
+                               line.split('\t')[2].split()[1:]])
+        return timings(docs)
+    itos = ['xxunk', 'xxpad', 'xxbos', 'xxeos', 'xxfld', 'xxrep', 'xxwrep',
+            'xxup', 'xxmaj'] + ['w%d' % i for i in range(V - 9)]
+    with open(d + '/vocab', 'w') as f:
+        f.write(''.join(t + '\n' for t in itos))
+    enc = {'encoder.weight': awd.encoder.weight.detach()}
+    enc['encoder_dp.emb.weight'] = enc['encoder.weight']
+    for l, r in enumerate(awd.rnns):
+        enc['rnns.%d.weight_hh_l0_raw' % l] = r.weight_hh_l0.detach()
+        enc['rnns.%d.module.weight_ih_l0' % l] = r.weight_ih_l0.detach()
+        enc['rnns.%d.module.bias_ih_l0' % l] = r.bias_ih_l0.detach()
+        enc['rnns.%d.module.bias_hh_l0' % l] = r.bias_hh_l0.detach()
+    torch.save(enc, d + '/enc.pth')
+    docs = []
+    with open(d + '/docs.tok', 'w') as f:
+        for i in range(ndoc):
+            n = random.randint(100, 500)   # IMDB reviews: ~270 tokens
+            ids = [random.randint(9, 2000) for _ in range(n)]
+            docs.append([2] + ids)
+            f.write('%s\t%s\txxbos %s\n' % ('train' if i % 10 else 'valid',
+                    'pos' if i % 2 else 'neg', ' '.join(itos[j] for j in ids)))
+    return None
+
+
+def timings(docs):
+    import time
+    params = [p for _, p in named]
+    opt = torch.optim.Adam(params, lr=1e-4, eps=1e-5, betas=(0.9, 0.99))
+
+    def batch(ds):
+        M = max(len(x) for x in ds)
+        ds = sorted(ds, key=len, reverse=True)
+        return torch.tensor([pad_chunk(x, M) for x in ds])
+
+    def fwd(x):
+        out, mask = sentence_encoder(awd, x)
+        z = masked_concat_pool(out, mask, BPTT)
+        return lin1(bn1(lin0(bn0(z)).relu()))
+
+    bs = 32
+    for mod in head:
+        mod.train()
+    y = torch.tensor([i % 2 for i in range(bs)])
+    t0 = time.time()
+    loss = F.cross_entropy(fwd(batch(docs[:bs])), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    tt = time.time() - t0
+    for mod in head:
+        mod.eval()
+    with torch.no_grad():
+        x = batch(docs[:1])
+        t0 = time.time()
+        for _ in range(3):
+            fwd(x)
+        t1 = (time.time() - t0) / 3
+        t0 = time.time()
+        for b in range(2):
+            fwd(batch(docs[b * bs:(b + 1) * bs]))
+        te = time.time() - t0
+    print('%.3f\t%.0f\t%.2f' % (bs / tt, t1 * 1000, 2 * bs / te))
+
+
+if MODE == 'bench':
+    bench(sys.argv[2], int(sys.argv[3]))
+    sys.exit(0)
 
 if MODE == 'files':
     files(sys.argv[2])

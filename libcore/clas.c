@@ -348,17 +348,20 @@ encoder_backward(struct clas *c, struct rng *r)
 	c->tar = c->cfg.beta ?
 	         tar_fwd_bwd(c->out, c->dout, B, c->Tk, E, c->cfg.beta) : 0;
 	int first = c->T - c->Tk;
-	for (int k = 0; k < c->nchunk; k++) {
+	/* last chunk first: the encoder still holds its forward caches */
+	for (int k = c->nchunk - 1; k >= 0; k--) {
 		struct clas_chunk *ch = &c->chunk[k];
 		int rb = ch->rows, tl = ch->len;
 		if (rb == 0)
 			continue;
-		/* re-run the chunk from its saved state with its own masks */
-		m->state_bs = ch->state_bs;
-		state_copy(m, ch->state, ch->state_bs, 0);
-		*r = ch->rng;
-		chunk_tokens(c->ctok, c->tok, c->T, rb, ch->col, tl);
-		awd_forward(m, c->ctok, rb, tl, 1, r);
+		if (k < c->nchunk - 1) {
+			/* re-run from its saved state with its own masks */
+			m->state_bs = ch->state_bs;
+			state_copy(m, ch->state, ch->state_bs, 0);
+			*r = ch->rng;
+			chunk_tokens(c->ctok, c->tok, c->T, rb, ch->col, tl);
+			awd_forward(m, c->ctok, rb, tl, 1, r);
+		}
 		for (int b = 0; b < rb; b++)
 			memcpy(c->cdout + (size_t)b * tl * E,
 			       c->dout + ((size_t)b * c->Tk + ch->col - first) * E,

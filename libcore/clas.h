@@ -19,7 +19,8 @@
  * the caches of one forward only, so forward saves each kept chunk's
  * starting state and RNG state, and backward re-runs that chunk (same
  * state, same dropout masks, so the same activations) right before its
- * awd_backward.  Frozen encoders skip this entirely.
+ * awd_backward; the last chunk, whose caches are still there, is not
+ * re-run.  Frozen encoders skip this entirely.
  *
  * Where we differ from fastai (the man page says so too):
  *  - rows taking part in a chunk are those whose text has started (known

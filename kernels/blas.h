@@ -1,20 +1,21 @@
 /* blas.h: GEMM (OpenBLAS cblas_sgemm, row-major) and the worker threads
  * that run the per-element loops.
  *
- * Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back
- * to its generic SSE3 kernel (about 5x slower) unless OPENBLAS_CORETYPE
- * names a core.  blas_setup() fixes that before any GEMM runs: when the
- * variable is unset and the CPU has AVX2 (Haswell kernels) or AVX-512
- * (SkylakeX kernels), it sets it and re-executes /proc/self/exe once
- * (OpenBLAS reads the variable only when the library is loaded). */
+ * Debian's OpenBLAS 0.3.21 does not recognise some recent CPUs and falls
+ * back to its generic SSE3 (Prescott) kernel, about 5x slower, unless
+ * OPENBLAS_CORETYPE names a core.  blas_setup() fixes that before any GEMM
+ * runs: when the variable is unset and OpenBLAS chose a pre-AVX2 kernel on
+ * a CPU that has AVX2 (-> Haswell kernels) or AVX-512 (-> SkylakeX), it
+ * sets the variable and re-executes /proc/self/exe once (OpenBLAS reads it
+ * only when the library is loaded). */
 #ifndef KERN_BLAS_H
 #define KERN_BLAS_H
 
 #include <stddef.h>
 
-/* Call first thing in main() of every tool that does maths.  Returns the
- * core type in force ("Haswell", "SkylakeX", or the user's own value);
- * NULL when nothing was set (a CPU without AVX2). */
+/* Call first thing in main() of every tool that does maths, with main's
+ * argv before getopt permutes it.  Returns OpenBLAS's core name in force
+ * ("Haswell", "SkylakeX", "Cooperlake", ...). */
 const char *blas_setup(char **argv);
 
 /* Threads for OpenBLAS and for the element loops (kern_par_for).  n <= 0:

@@ -20,4 +20,19 @@ while IFS= read -r line; do
 	esac
 done <"$T/ref.out"
 is "$(grep -c '^ok' "$T/ref.out")" 57 "57 parity checks ran"
+
+# blas_setup(): OpenBLAS's own AVX2/AVX-512 choice is kept; when it fell
+# back to an older kernel (simulated), the AVX kernel is set and the
+# program re-executed once; a user's OPENBLAS_CORETYPE is respected
+K=$B/tests/kernels
+flags=$(grep -m1 '^flags' /proc/cpuinfo)
+want=none
+case $flags in *avx2*) case $flags in *fma*) want=Haswell ;; esac ;; esac
+case $flags in *avx512f*) case $flags in *avx512bw*) want=SkylakeX ;; esac ;; esac
+if [ $want != none ]; then
+	is "$(env -u OPENBLAS_CORETYPE ULMFIT_BLAS_DETECT_FAILED=1 "$K" --corename)" \
+	   "$want $want" "a failed detection is replaced by $want after a re-exec"
+fi
+is "$(OPENBLAS_CORETYPE=Prescott "$K" --corename)" "Prescott Prescott" \
+   "OPENBLAS_CORETYPE set by the user is kept"
 done_testing

@@ -5,34 +5,51 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "blas.h"
+
+/* OpenBLAS's own choice is kept when it is one of its AVX2/AVX-512
+ * kernels; anything older on a CPU that has AVX2 is the fallback. */
+static int
+good_core(const char *name)
+{
+	static const char *const good[] = { "haswell", "skylakex",
+		"cooperlake", "sapphirerapids", "zen", NULL };
+	if (getenv("ULMFIT_BLAS_DETECT_FAILED"))        /* tests/awd.t */
+		return 0;
+	for (int i = 0; good[i]; i++)
+		if (!strcasecmp(name, good[i]))
+			return 1;
+	return 0;
+}
 
 const char *
 blas_setup(char **argv)
 {
 	const char *ct = getenv("OPENBLAS_CORETYPE");
-	if (ct && *ct)
-		return ct;
+	const char *have = openblas_get_corename();
+	if ((ct && *ct) || good_core(have))
+		return have;
 	__builtin_cpu_init();
 	/* SkylakeX kernels use AVX-512; Haswell kernels AVX2 + FMA.  Debian's
-	 * 0.3.21 maps newer CPUs (Sapphire Rapids, Zen 4) to the SSE3
-	 * fallback when left to itself. */
+	 * 0.3.21 maps CPUs it does not know to its SSE3 (Prescott) kernels,
+	 * about 5x slower. */
 	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
 		ct = "SkylakeX";
 	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 		ct = "Haswell";
 	else
-		return NULL;
+		return have;
 	if (getenv("ULMFIT_BLAS_REEXEC"))       /* already tried once */
-		return NULL;
+		return have;
 	setenv("OPENBLAS_CORETYPE", ct, 1);
 	setenv("ULMFIT_BLAS_REEXEC", "1", 1);
 	fflush(NULL);
 	execv("/proc/self/exe", argv);
-	/* exec failed (no /proc): carry on with whatever OpenBLAS chose */
-	return NULL;
+	/* exec failed (no /proc): carry on with what OpenBLAS chose */
+	return have;
 }
 
 void

@@ -355,9 +355,17 @@ test_par(void)
 	kern_set_threads(1);
 }
 
+char *openblas_get_corename(void);
+
 int
-main(void)
+main(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], "--corename")) {
+		/* tests/awd.t: blas_setup() picks a core type and re-executes */
+		const char *ct = blas_setup(argv);
+		printf("%s %s\n", ct ? ct : "none", openblas_get_corename());
+		return 0;
+	}
 	rng_seed(&R, 42, 0);
 	kern_set_threads(1);
 	test_sgemm();

@@ -18,7 +18,8 @@ double ar_fwd_bwd(const float *x, float *dx, long n, float alpha);
 
 /* TAR: beta * mean((x[b,t+1] - x[b,t])^2) over B*(T-1)*E, x (B,T,E)
  * batch-first; adds its gradient to dx (if not NULL).  Returns 0 when
- * T < 2 or B == 1 (fastai's quirk: TAR is skipped for a batch of one). */
+ * T < 2 (fastai's mean over nothing is NaN) or B == 1 (fastai's quirk:
+ * TAR is skipped for a batch of one). */
 double tar_fwd_bwd(const float *x, float *dx, int B, int T, int E,
                    float beta);
 

@@ -3,13 +3,14 @@
 # a batch, the dropout masks it drew, its loss and gradients; awd_ref.py
 # rebuilds the model from torch ops (float64, torch's LSTM kernel) and
 # compares everything within 1e-4 relative: dropout off, dropout with the
-# masks replayed, and a batch of one row (TAR skipped).
+# masks replayed, a batch of one row (TAR skipped), a batch one token long.
 . "$(dirname "$0")/lib.sh"
 B=${ULMFIT_BUILD:-$(dirname "$0")/../build}
 [ -x "$B/tests/awd" ] || skip_all "no $B/tests/awd (make units)"
 $PY -c 'import torch' 2>/dev/null || skip_all "no torch in $PY"
 check "awd --dump writes fixtures" "$B/tests/awd" --dump "$T/fx"
 $PY "$(dirname "$0")/ref/awd_ref.py" "$T/fx/off" "$T/fx/drop" "$T/fx/bs1" \
+	"$T/fx/len1" \
 	>"$T/ref.out" 2>"$T/ref.err"
 ok $? "awd_ref.py exits 0"
 sed 's/^/#   /' "$T/ref.err" | head -20
@@ -19,7 +20,7 @@ while IFS= read -r line; do
 	"not ok "*) ok 1 "torch: ${line#not ok * - }" ;;
 	esac
 done <"$T/ref.out"
-is "$(grep -c '^ok' "$T/ref.out")" 57 "57 parity checks ran"
+is "$(grep -c '^ok' "$T/ref.out")" 76 "76 parity checks ran"
 
 # blas_setup(): OpenBLAS's own AVX2/AVX-512 choice is kept; when it fell
 # back to an older kernel (simulated), the AVX kernel is set and the

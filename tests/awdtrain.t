@@ -109,6 +109,21 @@ m = torch.load('pt.pth')['model']
 for k in m:
     assert torch.equal(e[k], m[k]) == ('rnns' in k), k
 PY
+# a bare state dict as fastai's learn.save(with_opt=False) writes it
+"$PY" - <<'PY'; ok $? "torch.save of a fastai-style bare state dict"
+import torch
+m = torch.load('lm.pth')['model']
+sd = {k: v.clone() for k, v in m.items()}
+sd['0.encoder_dp.emb.weight'] = sd['0.encoder.weight']
+sd['1.decoder.weight'] = sd['0.encoder.weight']
+torch.save(sd, 'fastai.pth')
+PY
+check "-c a fastai file (no metadata: sizes and vocab from the shapes)" \
+	awdtrain -q -c fastai.pth -l 1e-3 -o fa.pth d2.lmb
+exits 1 "a fastai file of another vocab size is refused" \
+	awdtrain -q -c fastai.pth -o x.pth e.lmb
+errmatch "rows" "says the embedding has another number of rows"
+
 "$PY" - <<'PY'; ok $? "torch.load: {model, opt}, fastai's 16 keys, tied storage, resume == uninterrupted, freeze kept the LSTMs"
 import torch
 d = torch.load('lm.pth')

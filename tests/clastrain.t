@@ -123,6 +123,19 @@ exits 1 "--resume of a finished run" clastrain -q --resume r1/x.pth -o y.pth dat
 errmatch "finished" "says the run finished"
 exits 2 "--resume takes no new settings" clastrain -q --resume r2/x.pth -l 1e-3 -o y.pth data.ids
 
+# our own pipeline: lmbatch | awdtrain -> encsave -> clastrain -> infer
+if command -v awdtrain >/dev/null && command -v encsave >/dev/null; then
+	lmbatch -q -b 8 -l 10 -e 2 -v vocab -o lm.lmb data.ids &&
+	awdtrain -q --emb 16 --hid 24 -v vocab -l 1e-2 -o lm.pth lm.lmb >/dev/null &&
+	encsave lm.pth -o e2.pth
+	ok $? "awdtrain + encsave make an encoder"
+	clastrain -q -e e2.pth -o c2.pth -b 16 -n 4 --unfreeze -l 1e-2 data.ids >t2
+	is "$(tail -1 t2 | awk '{print $4}')" "1.000000" "clastrain on it learns the task"
+	is "$(infer -q c2.pth 'the movie was good' | cut -f2)" "pos" "infer on the result"
+	infer -q --generate "the movie" -n 5 -s 1 lm.pth >g
+	is "$(wc -w <g | tr -d ' ')" 7 "infer --generate on awdtrain's LM"
+fi
+
 # refusals
 sed 's/^movie$/film2/' vocab >vocab2                    # same size, other vocab
 numz -q -v vocab2 -o data2.ids data.tok

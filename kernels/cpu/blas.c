@@ -76,6 +76,8 @@ static struct {
 } pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
            PTHREAD_COND_INITIALIZER, 0, 1, 0, 0, NULL, NULL, 0 };
 
+static unsigned long start_gen[MAXTHR];
+
 static void
 piece(int k, int nthr, long n, long *lo, long *hi)
 {
@@ -87,8 +89,10 @@ static void *
 worker(void *arg)
 {
 	int k = (int)(long)arg;
-	unsigned long seen = 0;
 	pthread_mutex_lock(&pool.mu);
+	/* the generation current when this worker was created (under the
+	 * lock): it must not run calls issued before it existed */
+	unsigned long seen = start_gen[k];
 	for (;;) {
 		while (pool.gen == seen)
 			pthread_cond_wait(&pool.go, &pool.mu);
@@ -124,6 +128,7 @@ kern_set_threads(int n)
 		pthread_attr_t at;
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		start_gen[pool.started + 1] = pool.gen;
 		if (pthread_create(&t, &at, worker, (void *)(long)(pool.started + 1)))
 			break;
 		pthread_attr_destroy(&at);

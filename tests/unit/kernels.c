@@ -2,6 +2,7 @@
  * difference, and the spec's acceptance facts for dropout and CE. */
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../tap.h"
 #include "kernels.h"
@@ -343,6 +344,14 @@ sq(void *ctx, long lo, long hi)
 }
 
 static void
+inc(void *ctx, long lo, long hi)
+{
+	double *x = ctx;
+	for (long i = lo; i < hi; i++)
+		x[i] += 1;
+}
+
+static void
 test_par(void)
 {
 	static double x[10007];
@@ -352,6 +361,16 @@ test_par(void)
 	for (long i = 0; i < 10007; i++)
 		good &= x[i] == (double)i * i;
 	ok(good && kern_threads() == 2, "kern_par_for covers [0,n) once with 2 threads");
+	/* a worker started later must not replay an earlier call */
+	memset(x, 0, sizeof x);
+	kern_par_for(10007, 1, inc, x);
+	kern_set_threads(3);
+	usleep(20000);
+	kern_par_for(10007, 1, inc, x);
+	good = 1;
+	for (long i = 0; i < 10007; i++)
+		good &= x[i] == 2;
+	ok(good && kern_threads() == 3, "growing the pool to 3 threads: each call runs once");
 	kern_set_threads(1);
 }
 

@@ -13,6 +13,7 @@ is "$(head -c 16 "$T/.out")" "usage: clastrain" "-h prints the usage on stdout"
 exits 2 "no starting point" clastrain -o x.pth d.ids
 exits 2 "two starting points" clastrain -e a.pth -c b.pth -o x.pth d.ids
 exits 2 "no -o" clastrain -e a.pth d.ids
+exits 2 "-o - (stdout carries the table)" clastrain -e a.pth -o - d.ids
 exits 2 "three streams" clastrain -e a.pth -o x.pth a b c
 exits 2 "bad lr" clastrain -e a.pth -o x.pth -l 1e-2:1e-3 d.ids
 exits 2 "bad --moms" clastrain -e a.pth -o x.pth --moms 0.8,0.7 d.ids

@@ -518,6 +518,9 @@ main(int argc, char *argv[])
 		            "--resume ckpt.pth");
 	if (!o.out)
 		usage_error("no output: -o out.pth");
+	if (!strcmp(o.out, "-"))
+		usage_error("-o -: the checkpoint would mix with the table on "
+		            "stdout; give a file");
 	if (argc < 1 || argc > 2)
 		usage_error("want train.ids [valid.ids]");
 	if (!(o.wd >= 0) || !(o.pct_start >= 0 && o.pct_start < 1) ||

@@ -54,7 +54,8 @@ void bn_train_fwd(float *y, float *xhat, float *mean, float *rstd,
                   const float *x, const float *w, const float *b,
                   float *run_mean, float *run_var, int B, int C,
                   float momentum, float eps);
-/* dx (B,C) overwritten (may be NULL); dw, db (C) accumulated. */
+/* dx (B,C) overwritten (may be NULL, may be dy itself); dw, db (C)
+ * accumulated. */
 void bn_train_bwd(float *dx, float *dw, float *db, const float *dy,
                   const float *xhat, const float *rstd, const float *w,
                   int B, int C);

@@ -124,6 +124,20 @@ exits 1 "--resume of a finished run" clastrain -q --resume r1/x.pth -o y.pth dat
 errmatch "finished" "says the run finished"
 exits 2 "--resume takes no new settings" clastrain -q --resume r2/x.pth -l 1e-3 -o y.pth data.ids
 
+# continuing from fastai's own learn.save file (no labels in it: the
+# stream's sorted labels are taken when their number fits)
+"$PY" -c '
+import torch
+m = torch.load("clas.pth")
+m["1.layers.1.2.weight"] = m["1.layers.1.2.weight"][:2].clone()
+torch.save(m, "fa.pth")'
+check "continue from a fastai classifier file" clastrain -q -c fa.pth -o fa2.pth -b 16 data.ids
+is "$(infer -q -v vocab fa2.pth 'the movie' | cut -f2 | grep -c -E '^(neg|pos)$')" 1 \
+   "its labels are now the stream's"
+exits 1 "3 classes in the file, 2 in the stream: refused" \
+	clastrain -q -c clas.pth -o fa3.pth -b 16 data.ids
+errmatch "3 classes" "says how many classes the model has"
+
 # our own pipeline: lmbatch | awdtrain -> encsave -> clastrain -> infer
 if command -v awdtrain >/dev/null && command -v encsave >/dev/null; then
 	lmbatch -q -b 8 -l 10 -e 2 -v vocab -o lm.lmb data.ids &&

@@ -606,6 +606,18 @@ main(int argc, char *argv[])
 	} else {
 		clas_open(&cl, p, o.bs, (float)o.alpha, (float)o.beta, &labels);
 		nc = cl.cfg.nclass;
+		if (!pth_meta(p, "label.0")) {
+			/* a fastai file keeps its labels in the DataLoaders, not
+			 * the weights: take the stream's, in CategoryBlock order */
+			int n2;
+			char **l2 = labels_of(&train, &n2);
+			if (n2 == nc) {
+				clas_labels_free(labels, nc);
+				labels = l2;
+			} else {
+				clas_labels_free(l2, n2);
+			}
+		}
 		if (!pth_check_vocab(p, vocab_n, vocab_h, argv[0]) &&
 		    (uint32_t)cl.enc.cfg.vocab != vocab_n)
 			die("%s: its embedding has %d rows, but %s was made with a "

@@ -21,6 +21,7 @@ clas_config_default(struct clas_config *cc, const struct awd_config *ac,
 	cc->max_len = CLAS_MAX_LEN;
 	cc->p0 = ac->output_p;
 	cc->p1 = CLAS_P1;
+	cc->drop0 = cc->drop1 = -1;
 	cc->alpha = alpha;
 	cc->beta = beta;
 }
@@ -102,6 +103,12 @@ clas_create(struct clas *c, const struct awd_config *ac,
 		die("classifier: bad sizes (bptt %d, max_len %d)", cc->bptt,
 		    cc->max_len);
 	c->cfg = *cc;
+	if (c->cfg.drop0 < 0)
+		c->cfg.drop0 = cc->p0 > 0;
+	if (c->cfg.drop1 < 0)
+		c->cfg.drop1 = cc->p1 > 0;
+	if ((!c->cfg.drop0 && cc->p0 > 0) || (!c->cfg.drop1 && cc->p1 > 0))
+		die("classifier: a head dropout without its Dropout module");
 	c->E = ac->emb, c->D3 = 3 * ac->emb, c->maxB = maxB;
 	c->nhead = clas_head_count(c->E, cc->nhid, cc->nclass);
 	awd_create(&c->enc, ac, maxB, cc->bptt, c->nhead);
@@ -433,10 +440,10 @@ clas_tensors(struct clas *c, struct awd_tensor *t, int max)
 {
 	struct awd *m = &c->enc;
 	int n = 0, L = m->cfg.layers, nh = c->cfg.nhid, nc = c->cfg.nclass;
-	const char *lin0 = c->cfg.p0 > 0 ? "1.layers.0.2.weight" :
-	                                   "1.layers.0.1.weight";
-	const char *lin1 = c->cfg.p1 > 0 ? "1.layers.1.2.weight" :
-	                                   "1.layers.1.1.weight";
+	const char *lin0 = c->cfg.drop0 ? "1.layers.0.2.weight" :
+	                                  "1.layers.0.1.weight";
+	const char *lin1 = c->cfg.drop1 ? "1.layers.1.2.weight" :
+	                                  "1.layers.1.1.weight";
 	if (max < m->ntensor + 6)
 		die("classifier: tensor table too small");
 	for (int i = 0; i < m->ntensor; i++, n++) {
@@ -577,7 +584,8 @@ find2(const struct pth *p, const char *a, const char *b)
 }
 
 void
-clas_head_sizes(const struct pth *p, int *nhid, int *nclass, int *has_drop0)
+clas_head_sizes(const struct pth *p, int *nhid, int *nclass, int *has_drop0,
+                int *has_drop1)
 {
 	const struct pth_tensor *l0 = find2(p, "1.layers.0.2.weight",
 	                                    "1.layers.0.1.weight");
@@ -591,6 +599,7 @@ clas_head_sizes(const struct pth *p, int *nhid, int *nclass, int *has_drop0)
 	*nhid = (int)l0->shape[0];
 	*nclass = (int)l1->shape[0];
 	*has_drop0 = pth_find(p, "1.layers.0.2.weight") != NULL;
+	*has_drop1 = pth_find(p, "1.layers.1.2.weight") != NULL;
 }
 
 static void
@@ -640,21 +649,26 @@ clas_open(struct clas *c, const struct pth *p, int maxB, float alpha,
 {
 	struct awd_config ac;
 	struct clas_config cc;
-	int nhid, nclass, drop0;
+	int nhid, nclass, drop0, drop1;
 	const char *v;
 
 	if (!clas_encoder_sizes(p, "0.module.", &ac))
 		die("%s: not a text classifier checkpoint (no "
 		    "0.module.encoder.weight)", p->path);
-	clas_head_sizes(p, &nhid, &nclass, &drop0);
+	clas_head_sizes(p, &nhid, &nclass, &drop0, &drop1);
 	float dm = (v = pth_meta(p, "drop_mult")) ? (float)atof(v) : 0.5f;
 	int vocab = ac.vocab, emb = ac.emb, hid = ac.hidden, L = ac.layers;
 	awd_config_clas(&ac, vocab, dm);
 	ac.emb = emb, ac.hidden = hid, ac.layers = L;
 	clas_config_default(&cc, &ac, nclass, alpha, beta);
 	cc.nhid = nhid;
+	if ((v = pth_meta(p, "ps")))
+		cc.p1 = (float)atof(v);
+	cc.drop0 = drop0, cc.drop1 = drop1;
 	if (!drop0)
 		cc.p0 = 0;
+	if (!drop1)
+		cc.p1 = 0;
 	if ((v = pth_meta(p, "bptt")))
 		cc.bptt = atoi(v);
 	if ((v = pth_meta(p, "max_len")))

@@ -53,7 +53,11 @@ struct clas_config {
 	int nclass;
 	int nhid;               /* lin_ftrs [50] */
 	int bptt, max_len;      /* 72, 72*20 */
-	float p0, p1;           /* head dropouts: output_p, 0.1 */
+	float p0, p1;           /* head dropouts: output_p, ps (0.1) */
+	int drop0, drop1;       /* the Dropout modules exist (fastai leaves
+	                           one out when its p is 0 at creation, which
+	                           shifts the Linear's state-dict index); -1:
+	                           decided by clas_create from p0/p1 */
 	float alpha, beta;      /* AR/TAR on the encoder outputs (0: off) */
 };
 
@@ -177,15 +181,16 @@ const char *clas_encoder_prefix(const struct pth *p);
  * every shape.  (fastai's load_encoder.) */
 void clas_load_encoder(struct clas *c, const struct pth *p,
                        const char *prefix);
-/* Head sizes of a classifier file: nhid, nclass, and whether the first
- * head Dropout was present (p0 > 0).  Dies if p is not a classifier. */
+/* Head sizes of a classifier file: nhid, nclass, and whether each head
+ * Dropout was present (the Linear at .2. rather than .1.).  Dies if p is
+ * not a classifier. */
 void clas_head_sizes(const struct pth *p, int *nhid, int *nclass,
-                     int *has_drop0);
+                     int *has_drop0, int *has_drop1);
 /* Load a whole classifier (encoder, head, BN buffers) from p. */
 void clas_load(struct clas *c, const struct pth *p);
 
 /* Create c from a classifier file (ours or fastai's learn.save): sizes
- * from the shapes, bptt/max_len/drop_mult from our metadata when present
+ * from the shapes, bptt/max_len/drop_mult/ps from our metadata when present
  * (fastai's defaults otherwise), weights loaded.  Label names from our
  * metadata ("label.0=neg" ...), or "0", "1", ... for a fastai file;
  * *labels is malloc'd (free with clas_labels_free). */

@@ -24,9 +24,9 @@ static const char usage_text[] =
 "                 -o out.pth [-v vocab] [-n epochs] [-l lr] [-b bs]\n"
 "                 [--freeze-to n | --unfreeze] [--wd wd] [--moms a,b,c]\n"
 "                 [--pct-start p] [--div d] [--div-final d] [--clip c]\n"
-"                 [--clip-global] [--drop-mult m] [--alpha a] [--beta b]\n"
-"                 [--train-tags list] [--valid-tags list] [-s seed]\n"
-"                 [-j threads] [--log file] train.ids [valid.ids]\n"
+"                 [--clip-global] [--drop-mult m] [--ps p] [--alpha a]\n"
+"                 [--beta b] [--train-tags list] [--valid-tags list]\n"
+"                 [-s seed] [-j threads] [--log file] train.ids [valid.ids]\n"
 "  -e enc.pth    start from an encoder (encsave, fastai save_encoder):\n"
 "                a new head, frozen (fastai's load_encoder)\n"
 "  -c clas.pth   continue from a classifier checkpoint\n"
@@ -46,6 +46,7 @@ static const char usage_text[] =
 "  --clip c      clip each group's gradient norm to c (fastai 2.0\n"
 "                to_fp16(clip=)); --clip-global: the global norm instead\n"
 "  --drop-mult m scale the encoder dropouts (default 0.5)\n"
+"  --ps p        the head's hidden-layer dropout (fastai's ps, default 0.1)\n"
 "  --alpha a --beta b  AR/TAR on the encoder output (default 2, 1; 0 off)\n"
 "  --train-tags list --valid-tags list  split tags of one stream\n"
 "                (default train; valid,test)\n"
@@ -69,7 +70,7 @@ struct opts {
 	const char *ttags, *vtags;
 	int epochs, bs, freeze_to, freeze_given, clip_global, quiet, threads;
 	double lr_lo, lr_hi, wd, moms[3], pct_start, div, div_final, clip;
-	double drop_mult, alpha, beta;
+	double drop_mult, ps, alpha, beta;
 	uint64_t seed;
 };
 
@@ -294,6 +295,7 @@ make_meta(const struct opts *o, const struct clas *c, char **labels,
 	params_add(&m, "n_hid", "%d", c->enc.cfg.hidden);
 	params_add(&m, "n_layers", "%d", c->enc.cfg.layers);
 	params_add(&m, "drop_mult", "%.9g", o->drop_mult);
+	params_add(&m, "ps", "%.9g", c->cfg.p1);
 	params_add(&m, "bptt", "%d", c->cfg.bptt);
 	params_add(&m, "max_len", "%d", c->cfg.max_len);
 	params_add(&m, "lin_ftrs", "%d", c->cfg.nhid);
@@ -427,7 +429,7 @@ on_stop(int sig)
 
 enum {
 	O_FREEZE = 256, O_UNFREEZE, O_WD, O_MOMS, O_PCT, O_DIV, O_DIVF, O_CLIP,
-	O_CLIPG, O_DROP, O_ALPHA, O_BETA, O_TTAGS, O_VTAGS, O_LOG, O_RESUME
+	O_CLIPG, O_DROP, O_PS, O_ALPHA, O_BETA, O_TTAGS, O_VTAGS, O_LOG, O_RESUME
 };
 
 int
@@ -448,6 +450,7 @@ main(int argc, char *argv[])
 		{ "clip", required_argument, NULL, O_CLIP },
 		{ "clip-global", no_argument, NULL, O_CLIPG },
 		{ "drop-mult", required_argument, NULL, O_DROP },
+		{ "ps", required_argument, NULL, O_PS },
 		{ "alpha", required_argument, NULL, O_ALPHA },
 		{ "beta", required_argument, NULL, O_BETA },
 		{ "train-tags", required_argument, NULL, O_TTAGS },
@@ -460,10 +463,11 @@ main(int argc, char *argv[])
 		.epochs = 1, .bs = 64, .freeze_to = -1, .lr_lo = 1e-3,
 		.lr_hi = 1e-3, .wd = 0.01, .moms = { 0.8, 0.7, 0.8 },
 		.pct_start = 0.25, .div = 25, .div_final = 1e5, .drop_mult = 0.5,
+		.ps = CLAS_P1,
 		.alpha = 2, .beta = 1, .ttags = "train", .vtags = "valid,test",
 		.seed = 42
 	};
-	int c, lr_given = 0, drop_given = 0;
+	int c, lr_given = 0, drop_given = 0, ps_given = 0;
 
 	argv0 = "clastrain";
 	blas_setup(argv);
@@ -505,6 +509,10 @@ main(int argc, char *argv[])
 			o.drop_mult = parse_double(optarg, "--drop-mult");
 			drop_given = 1;
 			break;
+		case O_PS:
+			o.ps = parse_double(optarg, "--ps");
+			ps_given = 1;
+			break;
 		case O_ALPHA: o.alpha = parse_double(optarg, "--alpha"); break;
 		case O_BETA: o.beta = parse_double(optarg, "--beta"); break;
 		case O_TTAGS: o.ttags = optarg; break;
@@ -525,10 +533,12 @@ main(int argc, char *argv[])
 		usage_error("want train.ids [valid.ids]");
 	if (!(o.wd >= 0) || !(o.pct_start >= 0 && o.pct_start < 1) ||
 	    !(o.div > 0) || !(o.div_final > 0) || !(o.clip >= 0) ||
-	    !(o.drop_mult >= 0) || !(o.alpha >= 0) || !(o.beta >= 0))
+	    !(o.drop_mult >= 0) || !(o.alpha >= 0) || !(o.beta >= 0) ||
+	    !(o.ps >= 0 && o.ps < 1))
 		usage_error("--wd, --clip, --drop-mult, --alpha, --beta >= 0; "
+		            "0 <= --ps < 1; "
 		            "0 <= --pct-start < 1; --div, --div-final > 0");
-	if (o.resume && (lr_given || o.freeze_given || drop_given))
+	if (o.resume && (lr_given || o.freeze_given || drop_given || ps_given))
 		usage_error("--resume takes its settings from the checkpoint");
 	if (o.threads)
 		kern_set_threads(o.threads);
@@ -600,6 +610,7 @@ main(int argc, char *argv[])
 			    "classifier needs 2 or more", argv[0], nc,
 			    nc == 1 ? "" : "s");
 		clas_config_default(&cc, &ac, nc, (float)o.alpha, (float)o.beta);
+		cc.p1 = (float)o.ps;
 		clas_create(&cl, &ac, &cc, o.bs);
 		clas_load_encoder(&cl, p, pre);
 		clas_init_head(&cl, &init);
@@ -631,11 +642,17 @@ main(int argc, char *argv[])
 			int L = ac->layers;
 			awd_config_clas(ac, V, (float)o.drop_mult);
 			ac->emb = E, ac->hidden = H, ac->layers = L;
-			if (cl.cfg.p0 > 0)
+			if (cl.cfg.drop0)
 				cl.cfg.p0 = ac->output_p;
 		} else {
 			o.drop_mult = ac->drop_mult;
 		}
+		if (ps_given && cl.cfg.drop1)
+			cl.cfg.p1 = (float)o.ps;
+		else if (ps_given && o.ps > 0)
+			die("%s: its head has no Dropout before the last Linear "
+			    "(made with ps 0); --ps cannot add one", src);
+		o.ps = cl.cfg.p1;
 	}
 	map_labels(&train, labels, nc, argv[0]);
 	map_labels(&valid, labels, nc, argv[argc - 1]);

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""clas_ref.py fix OUT | files DIR | bench DIR N [THREADS]: PyTorch
-references for the classifier.
+"""clas_ref.py fix OUT | files DIR | train DIR | bench DIR N [THREADS]:
+PyTorch references for the classifier.
 
 fix OUT:
 
@@ -21,6 +21,15 @@ random LM on the same encoder, tied decoder), DIR/texts (one text a line) and
 the answers PyTorch gives: DIR/want_probs (one line of probabilities per
 text, learn.predict) and DIR/want_gen (greedy continuation of the first
 text, 12 words, no_unk).
+
+train DIR: fastai's training loop by hand on a fastai-layout file: writes
+DIR/vocab, DIR/start.pth (a 2-class classifier), DIR/data.tok (4 training
+documents of distinct lengths > 72, so one batch of 4 in a known order and
+two chunks each; 2 valid), and DIR/want.pth: the state dict after
+freeze_to(-2); fit_one_cycle(3, slice(1e-3, 1e-2), wd=0.1) with every
+dropout 0, AR 2 / TAR 1, clip 0.5 per group, fastai's Adam.  That is
+clastrain -c start.pth --freeze-to -2 -l 1e-3:1e-2 -n 3 -b 4 --wd 0.1
+--clip 0.5 --drop-mult 0 --ps 0.
 """
 import os
 import struct
@@ -35,6 +44,8 @@ if MODE == 'bench':
     V, E, H, L, NC, NH, BPTT, MAXLEN, PAD = 60008, 400, 1152, 3, 2, 50, 72, 1440, 1
 elif MODE == 'files':
     V, E, H, L, NC, NH, BPTT, MAXLEN, PAD = 24, 8, 12, 3, 3, 50, 72, 1440, 1
+elif MODE == 'train':
+    V, E, H, L, NC, NH, BPTT, MAXLEN, PAD = 24, 8, 12, 3, 2, 50, 72, 1440, 1
 else:
     V, E, H, L, NC, NH, BPTT, MAXLEN, PAD = 40, 6, 10, 3, 3, 5, 4, 8, 1
 ALPHA, BETA = 2.0, 1.0
@@ -365,6 +376,102 @@ def timings(docs):
         te = time.time() - t0
     print('%.3f\t%.0f\t%.2f' % (bs / tt, t1 * 1000, 2 * bs / te))
 
+
+def train(d):
+    import math
+    words = ['the', 'movie', 'was', 'good', 'bad', 'great', 'awful', 'i',
+             'liked', 'it', 'hated', 'plot', 'film', 'a']
+    itos = ['xxunk', 'xxpad', 'xxbos', 'xxeos', 'xxfld', 'xxrep', 'xxwrep',
+            'xxup', 'xxmaj'] + words + ['xxfake']
+    with open(d + '/vocab', 'w') as f:
+        f.write(''.join(t + '\n' for t in itos))
+    g = torch.Generator().manual_seed(5)
+    lens, labels, splits = [77, 100, 85, 93, 40, 20], [0, 1, 1, 0, 1, 0], \
+        ['train'] * 4 + ['valid'] * 2
+    docs = [[2] + torch.randint(9, 23, (n - 1,), generator=g).tolist()
+            for n in lens]
+    with open(d + '/data.tok', 'w') as f:
+        for s_, y_, x_ in zip(splits, labels, docs):
+            f.write('%s\t%s\t%s\n' % (s_, ['neg', 'pos'][y_],
+                                        ' '.join(itos[i] for i in x_)))
+    with torch.no_grad():
+        awd.encoder.weight.mul_(5)
+    model = {'0.module.encoder.weight': awd.encoder.weight}
+    model['0.module.encoder_dp.emb.weight'] = awd.encoder.weight
+    groups = [[awd.encoder.weight]]
+    for l, r in enumerate(awd.rnns):
+        pre = '0.module.rnns.%d.' % l
+        model[pre + 'weight_hh_l0_raw'] = r.weight_hh_l0
+        model[pre + 'module.weight_ih_l0'] = r.weight_ih_l0
+        model[pre + 'module.bias_ih_l0'] = r.bias_ih_l0
+        model[pre + 'module.bias_hh_l0'] = r.bias_hh_l0
+        groups.append([r.weight_hh_l0, r.weight_ih_l0, r.bias_ih_l0,
+                       r.bias_hh_l0])
+    for i, (bn, lin) in enumerate(((bn0, lin0), (bn1, lin1))):
+        pre = '1.layers.%d.' % i
+        for k, v in bn.state_dict().items():
+            model[pre + '0.' + k] = v
+        model[pre + '2.weight'] = lin.weight
+    groups.append([bn0.weight, bn0.bias, lin0.weight, bn1.weight, bn1.bias,
+                   lin1.weight])
+    no_wd = {id(bn0.weight), id(bn0.bias), id(bn1.weight), id(bn1.bias)}
+    torch.save({k: v.detach().clone() for k, v in model.items()},
+               d + '/start.pth')
+
+    # freeze_to(-2): groups 3 (rnns.2) and 4 (head) train
+    train_groups = [3, 4]
+    lo, hi, n_epoch, wd, clip = 1e-3, 1e-2, 3, 0.1, 0.5
+    lr_max = [lo * (hi / lo) ** (i / 4) for i in range(5)]
+
+    def combined(pct, start, middle, end, pos):
+        pcts = torch.cumsum(torch.tensor([0, pct, 1 - pct]), 0)
+        idx = min(int((pos >= pcts).nonzero().max()), 1)
+        t = ((pos - pcts[idx]) / (pcts[idx + 1] - pcts[idx])).item()
+        a, b = [(start, middle), (middle, end)][idx]
+        return a + (1 + math.cos(math.pi * (1 - t))) * (b - a) / 2
+
+    state = {}
+    x = torch.tensor([pad_chunk(docs[i], 100) for i in (1, 3, 2, 0)])
+    y = torch.tensor([labels[i] for i in (1, 3, 2, 0)])
+    for mod in head:
+        mod.train()
+    pos = 0.0
+    for step in range(1, n_epoch + 1):
+        mom = combined(0.25, 0.8, 0.7, 0.8, pos)
+        lrs = [combined(0.25, m / 25, m, m / 1e5, pos) for m in lr_max]
+        for gi in range(5):
+            for p in groups[gi]:
+                p.grad = None
+        out, mask = sentence_encoder(awd, x)
+        z = masked_concat_pool(out, mask, BPTT)
+        logits = lin1(bn1(lin0(bn0(z)).relu()))
+        loss = F.cross_entropy(logits, y) + 2.0 * out.pow(2).mean() + \
+            1.0 * (out[:, 1:] - out[:, :-1]).pow(2).mean()
+        loss.backward()
+        with torch.no_grad():
+            for gi in train_groups:
+                torch.nn.utils.clip_grad_norm_(groups[gi], clip)
+            for gi in train_groups:
+                lr = lrs[gi]
+                for p in groups[gi]:
+                    m, v = state.setdefault(id(p), [torch.zeros_like(p),
+                                                    torch.zeros_like(p)])
+                    if id(p) not in no_wd:
+                        p.mul_(1 - lr * wd)
+                    m.mul_(mom).add_(p.grad, alpha=1 - mom)
+                    v.mul_(0.99).addcmul_(p.grad, p.grad, value=1 - 0.99)
+                    debias1 = 1 - mom ** step
+                    debias2 = 1 - 0.99 ** step
+                    p.addcdiv_(m, (v / debias2).sqrt() + 1e-5,
+                               value=-lr / debias1)
+        pos += 1.0 / n_epoch
+    torch.save({k: v.detach().clone() for k, v in model.items()},
+               d + '/want.pth')
+
+
+if MODE == 'train':
+    train(sys.argv[2])
+    sys.exit(0)
 
 if MODE == 'bench':
     bench(sys.argv[2], int(sys.argv[3]))

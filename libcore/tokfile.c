@@ -127,3 +127,45 @@ tokdoc_free(struct tokdoc *d)
 	free(d->tok);
 	memset(d, 0, sizeof *d);
 }
+
+void
+tok_field_escape(struct buf *b, const char *s)
+{
+	for (; *s; s++)
+		switch (*s) {
+		case '\\': buf_add(b, "\\\\", 2); break;
+		case '\n': buf_add(b, "\\n", 2); break;
+		case '\t': buf_add(b, "\\t", 2); break;
+		case '\r': buf_add(b, "\\r", 2); break;
+		default:   buf_addc(b, *s);
+		}
+}
+
+void
+tsv_write_str(FILE *f, const char *s)
+{
+	struct buf b = {0};
+	tok_escape(&b, s, strlen(s));
+	fwrite(b.p, 1, b.n, f);
+	buf_free(&b);
+}
+
+void
+json_write_str(FILE *f, const char *s)
+{
+	putc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch == '\n')
+			fputs("\\n", f);
+		else if (ch == '\t')
+			fputs("\\t", f);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			putc(ch, f);
+	}
+	putc('"', f);
+}

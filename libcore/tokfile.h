@@ -24,6 +24,13 @@ void buf_free(struct buf *b);
 
 /* Append token t (n bytes, raw) to b, escaped; spaces become U+2581. */
 void tok_escape(struct buf *b, const char *t, size_t n);
+/* Append field s (split or label; NUL-terminated) escaped as tok_escape
+ * does, except that spaces stay spaces. */
+void tok_field_escape(struct buf *b, const char *s);
+/* Write s to f as a TSV field escaped as tok_escape does (names, labels). */
+void tsv_write_str(FILE *f, const char *s);
+/* Write s to f as a JSON string, quotes included. */
+void json_write_str(FILE *f, const char *s);
 /* Unescape in place; returns the new length.  Unknown escapes are kept. */
 size_t tok_unescape(char *s, size_t n);
 

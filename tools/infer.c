@@ -1,7 +1,6 @@
 /* infer: classify texts with a classifier checkpoint (learn.predict),
  * evaluate it on a labelled id stream, or generate text with a language
  * model checkpoint (LMLearner.predict). */
-#include <dirent.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -11,6 +10,7 @@
 #include <time.h>
 
 #include "clas.h"
+#include "docsrc.h"
 #include "generate.h"
 #include "ids.h"
 #include "kernels.h"
@@ -155,36 +155,6 @@ text_ids(struct textenc *te, const char *text, size_t n, int newlines,
 /* ---- output ----------------------------------------------------------- */
 
 static void
-json_str(FILE *f, const char *s)
-{
-	putc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch == '\n')
-			fputs("\\n", f);
-		else if (ch == '\t')
-			fputs("\\t", f);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			putc(ch, f);
-	}
-	putc('"', f);
-}
-
-/* names and labels are printed as TSV fields: tabs/newlines escaped */
-static void
-tsv_str(FILE *f, const char *s)
-{
-	struct buf b = {0};
-	tok_escape(&b, s, strlen(s));
-	fwrite(b.p, 1, b.n, f);
-	buf_free(&b);
-}
-
-static void
 print_pred(const struct opts *o, const char *name, char **labels, int nc,
            const float *p)
 {
@@ -194,22 +164,22 @@ print_pred(const struct opts *o, const char *name, char **labels, int nc,
 			k = j;
 	if (o->json) {
 		fputs("{\"name\":", stdout);
-		json_str(stdout, name);
+		json_write_str(stdout, name);
 		fputs(",\"label\":", stdout);
-		json_str(stdout, labels[k]);
+		json_write_str(stdout, labels[k]);
 		printf(",\"index\":%d,\"probs\":{", k);
 		for (int j = 0; j < nc; j++) {
 			if (j)
 				putchar(',');
-			json_str(stdout, labels[j]);
+			json_write_str(stdout, labels[j]);
 			printf(":%.6f", p[j]);
 		}
 		fputs("}}\n", stdout);
 		return;
 	}
-	tsv_str(stdout, name);
+	tsv_write_str(stdout, name);
 	putchar('\t');
-	tsv_str(stdout, labels[k]);
+	tsv_write_str(stdout, labels[k]);
 	for (int j = 0; j < nc; j++)
 		printf("\t%.6f", p[j]);
 	putchar('\n');
@@ -285,71 +255,47 @@ classify_doc(struct classify *k, const char *name, const uint32_t *ids,
 		flush_window(k);
 }
 
-static char *
-slurp(FILE *f, const char *name, size_t *n)
-{
-	struct buf b = {0};
-	char tmp[65536];
-	size_t r;
-	while ((r = fread(tmp, 1, sizeof tmp, f)) > 0)
-		buf_add(&b, tmp, r);
-	if (ferror(f))
-		die("%s: read error:", name);
-	*n = b.n;
-	buf_addc(&b, 0);
-	return b.p;
-}
+/* -f: a file (or "-") is one document; a folder is read as tok reads
+ * one (docsrc_folder), each *.txt a document named by its path. */
+struct classify_sink {
+	struct classify *k;
+	struct textenc *te;
+	struct buf text;
+	const char *name;
+	uint32_t *ids;
+	size_t cap;
+};
 
-static int
-txt_name(const struct dirent *d)
+static struct buf *
+classify_begin(void *arg, const struct doc_meta *m)
 {
-	size_t l = strlen(d->d_name);
-	return d->d_name[0] != '.' &&
-	       (d->d_type == DT_DIR || d->d_type == DT_UNKNOWN ||
-	        (l > 4 && !strcmp(d->d_name + l - 4, ".txt")));
-}
-
-static void classify_path(struct classify *k, struct textenc *te,
-                          const char *path, uint32_t **ids, size_t *cap);
-
-static void
-classify_dir(struct classify *k, struct textenc *te, const char *dir,
-             uint32_t **ids, size_t *cap)
-{
-	struct dirent **ent;
-	int n = scandir(dir, &ent, txt_name, alphasort);
-	if (n < 0)
-		die("%s:", dir);
-	for (int i = 0; i < n; i++) {
-		char *p = xmalloc(strlen(dir) + strlen(ent[i]->d_name) + 2);
-		sprintf(p, "%s/%s", dir, ent[i]->d_name);
-		struct stat st;
-		if (stat(p, &st) == 0 && (S_ISDIR(st.st_mode) ||
-		    (S_ISREG(st.st_mode) && strlen(p) > 4 &&
-		     !strcmp(p + strlen(p) - 4, ".txt"))))
-			classify_path(k, te, p, ids, cap);
-		free(p);
-		free(ent[i]);
-	}
-	free(ent);
+	struct classify_sink *cs = arg;
+	cs->name = m->name;
+	cs->text.n = 0;
+	return &cs->text;
 }
 
 static void
-classify_path(struct classify *k, struct textenc *te, const char *path,
-              uint32_t **ids, size_t *cap)
+classify_end(void *arg, int newlines)
 {
+	struct classify_sink *cs = arg;
+	uint32_t m = text_ids(cs->te, cs->text.p, cs->text.n, newlines,
+	                      &cs->ids, &cs->cap);
+	classify_doc(cs->k, cs->name, cs->ids, m);
+}
+
+static void
+classify_path(struct classify_sink *cs, const char *path)
+{
+	struct docsrc_opts src;
+	struct doc_sink s = { classify_begin, classify_end, cs };
 	struct stat st;
-	if (strcmp(path, "-") && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		classify_dir(k, te, path, ids, cap);
-		return;
-	}
-	FILE *f = open_in(path);
-	size_t n;
-	char *text = slurp(f, path, &n);
-	close_in(f, path);
-	uint32_t m = text_ids(te, text, n, 1, ids, cap);
-	classify_doc(k, path, *ids, m);
-	free(text);
+
+	docsrc_opts_default(&src);
+	if (strcmp(path, "-") && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		docsrc_folder(&src, path, &s);
+	else
+		docsrc_plain(&src, path, &s);
 }
 
 /* ---- evaluation on an id stream ---------------------------------------- */
@@ -439,9 +385,9 @@ evaluate(const struct opts *o, struct clas *c, char **labels,
 			if (shown < o->show && v && !o->json) {
 				show_tokens(v, w.ids[i], w.len[i]);
 				putchar('\t');
-				tsv_str(stdout, labels[y[i]]);
+				tsv_write_str(stdout, labels[y[i]]);
 				putchar('\t');
-				tsv_str(stdout, labels[pred[i]]);
+				tsv_write_str(stdout, labels[pred[i]]);
 				putchar('\n');
 				shown++;
 			}
@@ -469,7 +415,7 @@ evaluate(const struct opts *o, struct clas *c, char **labels,
 			double pk = confusion_precision(&cm, k);
 			double rk = confusion_recall(&cm, k);
 			printf("%s{\"label\":", k ? "," : "");
-			json_str(stdout, labels[k]);
+			json_write_str(stdout, labels[k]);
 			if (isnan(pk))
 				printf(",\"precision\":null");
 			else
@@ -491,7 +437,7 @@ evaluate(const struct opts *o, struct clas *c, char **labels,
 		       (unsigned long long)right, (unsigned long long)tot);
 		printf("class\tprecision\trecall\tsupport\n");
 		for (int k = 0; k < nc; k++) {
-			tsv_str(stdout, labels[k]);
+			tsv_write_str(stdout, labels[k]);
 			printf("\t%.6f\t%.6f\t%llu\n", confusion_precision(&cm, k),
 			       confusion_recall(&cm, k),
 			       (unsigned long long)confusion_support(&cm, k));
@@ -499,11 +445,11 @@ evaluate(const struct opts *o, struct clas *c, char **labels,
 		printf("true\\predicted");
 		for (int k = 0; k < nc; k++) {
 			putchar('\t');
-			tsv_str(stdout, labels[k]);
+			tsv_write_str(stdout, labels[k]);
 		}
 		putchar('\n');
 		for (int k = 0; k < nc; k++) {
-			tsv_str(stdout, labels[k]);
+			tsv_write_str(stdout, labels[k]);
 			for (int j = 0; j < nc; j++)
 				printf("\t%llu",
 				       (unsigned long long)cm.m[(size_t)k * nc + j]);
@@ -695,8 +641,11 @@ main(int argc, char *argv[])
 			snprintf(name, sizeof name, "%d", i + 1);
 			classify_doc(&k, name, ids, m);
 		}
+		struct classify_sink cs = { .k = &k, .te = &te };
 		for (int i = 0; i < npath; i++)
-			classify_path(&k, &te, paths[i], &ids, &cap);
+			classify_path(&cs, paths[i]);
+		buf_free(&cs.text);
+		free(cs.ids);
 		if (!argc && !npath) {
 			struct buf line = {0};
 			uint64_t ln = 0;

@@ -375,3 +375,18 @@ parse_lr(const char *s, const char *what, double *lo, double *hi)
 		usage_error("%s: '%s': want LR, LO:HI or :HI with 0 < LO <= HI",
 		            what, s);
 }
+
+void
+parse_moms(const char *s, const char *what, double m[3])
+{
+	char *a = xstrdup(s), *save = NULL, *t;
+	int k = 0;
+	for (t = strtok_r(a, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (k == 3)
+			usage_error("%s: want three numbers a,b,c", what);
+		m[k++] = parse_double(t, what);
+	}
+	free(a);
+	if (k != 3)
+		usage_error("%s: want three numbers a,b,c", what);
+}

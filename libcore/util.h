@@ -71,6 +71,9 @@ double parse_double(const char *s, const char *what);
  * ":hi" gives lo = 0 (meaning fastai's slice(hi): hi/10 for earlier groups).
  * Returns 0, or dies with exit 2. */
 void parse_lr(const char *s, const char *what, double *lo, double *hi);
+/* fastai-style moms: "a,b,c", three numbers (one-cycle's start, middle
+ * and end momentum).  Dies with exit 2 otherwise. */
+void parse_moms(const char *s, const char *what, double m[3]);
 _Noreturn void usage_error(const char *fmt, ...);  /* message, exit 2 */
 
 /* Little-endian helpers for formats. */

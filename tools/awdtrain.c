@@ -4,7 +4,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,7 +15,9 @@
 #include "optim.h"
 #include "pretrained.h"
 #include "pth.h"
+#include "recorder.h"
 #include "stream.h"
+#include "trainrun.h"
 #include "util.h"
 #include "vocab.h"
 
@@ -67,103 +68,16 @@ usage(int status)
 
 struct opts {
 	const char *from, *wgts, *oldvocab, *resume, *out, *vocab, *log;
-	int freeze_to, freeze_given, clip_global, quiet, threads;
+	int freeze_to, freeze_given, quiet, threads;
 	int emb, hid, layers;
-	double lr_lo, lr_hi, wd, moms[3], pct_start, div, div_final, clip;
-	double drop_mult, alpha, beta;
+	struct fit_opts fit;
+	double drop_mult;
 	uint64_t seed;
 };
 
-static void
-parse_moms(const char *s, double *m)
-{
-	char *a = xstrdup(s), *save = NULL, *t;
-	int k = 0;
-	for (t = strtok_r(a, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		if (k == 3)
-			usage_error("--moms: want three numbers a,b,c");
-		m[k++] = parse_double(t, "--moms");
-	}
-	free(a);
-	if (k != 3)
-		usage_error("--moms: want three numbers a,b,c");
-}
-
-/* ---- the epoch table --------------------------------------------------- */
-
-static const char *cols[] = { "epoch", "train_loss", "valid_loss", "accuracy",
-                              "perplexity", "time" };
-enum { NCOL = 6 };
-
-/* fastai's console table: headers padded to 8 and joined by two spaces;
- * each value followed by 2 + len(header) - len(value) spaces */
-static void
-table_header(void)
-{
-	for (int i = 0; i < NCOL; i++)
-		printf("%s%-8s", i ? "  " : "", cols[i]);
-	putchar('\n');
-	fflush(stdout);
-}
-
-static void
-fmt_time(char *b, size_t n, double s)
-{
-	long t = (long)s;
-	if (t >= 3600)
-		snprintf(b, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-	else
-		snprintf(b, n, "%02ld:%02ld", t / 60, t % 60);
-}
-
-static void
-table_row(int epoch, double tl, double vl, double acc, double secs)
-{
-	char v[NCOL][32];
-	snprintf(v[0], 32, "%d", epoch);
-	snprintf(v[1], 32, "%.6f", tl);
-	snprintf(v[2], 32, "%.6f", vl);
-	snprintf(v[3], 32, "%.6f", acc);
-	snprintf(v[4], 32, "%.6f", exp(vl));
-	fmt_time(v[5], 32, secs);
-	for (int i = 0; i < NCOL; i++) {
-		int w = strlen(cols[i]) < 8 ? 8 : (int)strlen(cols[i]);
-		printf("%s%*s", v[i], 2 + w - (int)strlen(v[i]), "");
-	}
-	putchar('\n');
-	fflush(stdout);
-}
-
-static void
-log_row(FILE *f, int json, int epoch, double tl, double vl, double acc,
-        double secs)
-{
-	if (!f)
-		return;
-	if (json)
-		fprintf(f, "{\"epoch\":%d,\"train_loss\":%.6f,\"valid_loss\":%.6f,"
-		        "\"accuracy\":%.6f,\"perplexity\":%.6f,\"time\":%.3f}\n",
-		        epoch, tl, vl, acc, exp(vl), secs);
-	else
-		fprintf(f, "%d\t%.6f\t%.6f\t%.6f\t%.6f\t%.3f\n", epoch, tl, vl, acc,
-		        exp(vl), secs);
-	if (fflush(f) == EOF)
-		die("%s: write error:", "log");
-}
-
 /* ---- checkpoint -------------------------------------------------------- */
 
-struct run {                    /* what a checkpoint must remember */
-	int epoch, n_epoch;
-	int64_t batch, step;
-	int freeze_to, done;
-	struct smooth_loss sm;
-	uint64_t parent;
-	uint32_t vocab_n;
-	uint64_t vocab_h;
-	const char *vocab_path;
-	const struct lmb_info *si;      /* the training stream */
-};
+static const char what[] = "an awdtrain checkpoint";
 
 /* The LSTM state in the middle of an epoch, as hex, so a resumed run
  * continues from exactly where it stopped. */
@@ -222,50 +136,34 @@ hidden_restore(const struct pth *p, struct awd *a, int rows)
 		}
 }
 
+/* si: the training stream */
 static char *
-make_meta(const struct opts *o, const struct lm *lm, const struct run *r)
+make_meta(const struct opts *o, const struct lm *lm, const struct trainrun *r,
+          const struct lmb_info *si, const char *vocab_path)
 {
 	const struct awd_config *c = &lm->enc.cfg;
 	char *m = NULL;
 	params_add(&m, "kind", "lm");
 	params_add(&m, "tool", "awdtrain");
-	params_add(&m, "vocab_n", "%u", r->vocab_n);
-	params_add(&m, "vocab_xxh64", "%016llx", (unsigned long long)r->vocab_h);
-	if (r->vocab_path)
-		params_add(&m, "vocab_path", "%s", r->vocab_path);
+	params_add(&m, "vocab_n", "%u", si->vocab_n);
+	params_add(&m, "vocab_xxh64", "%016llx",
+	           (unsigned long long)si->vocab_xxh64);
+	if (vocab_path)
+		params_add(&m, "vocab_path", "%s", vocab_path);
 	params_add(&m, "emb_sz", "%d", c->emb);
 	params_add(&m, "n_hid", "%d", c->hidden);
 	params_add(&m, "n_layers", "%d", c->layers);
 	params_add(&m, "pad_token", "%d", c->pad);
 	params_add(&m, "drop_mult", "%.9g", o->drop_mult);
 	params_add(&m, "seed", "%llu", (unsigned long long)o->seed);
-	params_add(&m, "lr_lo", "%.17g", o->lr_lo);
-	params_add(&m, "lr_hi", "%.17g", o->lr_hi);
-	params_add(&m, "wd", "%.17g", o->wd);
-	params_add(&m, "moms", "%.17g,%.17g,%.17g", o->moms[0], o->moms[1],
-	           o->moms[2]);
-	params_add(&m, "pct_start", "%.17g", o->pct_start);
-	params_add(&m, "div", "%.17g", o->div);
-	params_add(&m, "div_final", "%.17g", o->div_final);
-	params_add(&m, "clip", "%.17g", o->clip);
-	params_add(&m, "clip_global", "%d", o->clip_global);
-	params_add(&m, "alpha", "%.17g", o->alpha);
-	params_add(&m, "beta", "%.17g", o->beta);
-	params_add(&m, "bs", "%u", r->si->bs);
-	params_add(&m, "seq_len", "%u", r->si->seq_len);
-	params_add(&m, "stream_seed", "%llu", (unsigned long long)r->si->seed);
-	params_add(&m, "stream_epochs", "%u", r->si->epochs);
-	params_add(&m, "train_batches", "%u", r->si->train_batches);
-	params_add(&m, "freeze_to", "%d", r->freeze_to);
-	params_add(&m, "n_epoch", "%d", r->n_epoch);
-	params_add(&m, "epoch", "%d", r->epoch);
-	params_add(&m, "batch", "%lld", (long long)r->batch);
-	params_add(&m, "step", "%lld", (long long)r->step);
-	params_add(&m, "done", "%d", r->done);
-	params_add(&m, "smooth_val", "%a", r->sm.val);
-	params_add(&m, "smooth_count", "%lld", (long long)r->sm.count);
-	params_add(&m, "parent", "%016llx", (unsigned long long)r->parent);
-	if (r->batch > 0 && r->batch < (int64_t)r->si->train_batches) {
+	fit_meta_add(&m, &o->fit);
+	params_add(&m, "bs", "%u", si->bs);
+	params_add(&m, "seq_len", "%u", si->seq_len);
+	params_add(&m, "stream_seed", "%llu", (unsigned long long)si->seed);
+	params_add(&m, "stream_epochs", "%u", si->epochs);
+	params_add(&m, "train_batches", "%u", si->train_batches);
+	trainrun_meta_add(&m, r);
+	if (r->batch > 0 && r->batch < (int64_t)si->train_batches) {
 		params_add(&m, "hidden_rows", "%d", lm->enc.state_bs);
 		hidden_add(&m, &lm->enc);
 	}
@@ -278,7 +176,6 @@ save_ckpt(const char *path, struct lm *lm, struct optim *opt,
 {
 	struct awd_tensor at[AWD_MAX_TENSORS + 2];
 	struct pth_tensor t[AWD_MAX_TENSORS + 2];
-	struct pv_pool pool = {0};
 	int n = lm_tensors(lm, at, AWD_MAX_TENSORS + 2);
 	for (int i = 0; i < n; i++) {
 		t[i] = (struct pth_tensor){ .name = at[i].name, .dtype = PTH_F32,
@@ -287,55 +184,23 @@ save_ckpt(const char *path, struct lm *lm, struct optim *opt,
 		for (int d = 0; d < at[i].ndim; d++)
 			t[i].shape[d] = at[i].shape[d];
 	}
-	struct pv *sd = pth_state_dict(&pool, t, n);
-	struct pv *root = pth_learner(&pool, sd, opt_state(opt, &pool));
-	int r = pth_save(path, root, meta);
-	pv_pool_free(&pool);
-	return r;
-}
-
-static double
-meta_num(const struct pth *p, const char *key)
-{
-	const char *v = pth_meta(p, key);
-	if (!v)
-		die("%s: no '%s' in its metadata: not an awdtrain checkpoint",
-		    p->path, key);
-	return strtod(v, NULL);
+	return trainrun_save(path, t, n, opt, meta);
 }
 
 /* --resume: every setting of the interrupted run comes from its file */
 static void
-resume_opts(struct opts *o, const struct pth *p, struct run *r)
+resume_opts(struct opts *o, const struct pth *p, struct trainrun *r)
 {
 	const char *v;
 	if (!(v = pth_meta(p, "kind")) || strcmp(v, "lm") ||
 	    !(v = pth_meta(p, "tool")) || strcmp(v, "awdtrain"))
-		die("%s: not an awdtrain checkpoint", p->path);
-	if (meta_num(p, "done"))
-		die("%s: its run finished; start the next stage with -c %s",
-		    p->path, p->path);
+		die("%s: not %s", p->path, what);
+	trainrun_refuse_done(p, what);
 	o->seed = (uint64_t)strtoull(pth_meta(p, "seed"), NULL, 10);
-	o->lr_lo = meta_num(p, "lr_lo"), o->lr_hi = meta_num(p, "lr_hi");
-	o->wd = meta_num(p, "wd");
-	if (sscanf(pth_meta(p, "moms"), "%lf,%lf,%lf", &o->moms[0], &o->moms[1],
-	           &o->moms[2]) != 3)
-		die("%s: bad moms in the metadata", p->path);
-	o->pct_start = meta_num(p, "pct_start");
-	o->div = meta_num(p, "div"), o->div_final = meta_num(p, "div_final");
-	o->clip = meta_num(p, "clip");
-	o->clip_global = (int)meta_num(p, "clip_global");
-	o->alpha = meta_num(p, "alpha"), o->beta = meta_num(p, "beta");
-	o->drop_mult = meta_num(p, "drop_mult");
-	r->freeze_to = o->freeze_to = (int)meta_num(p, "freeze_to");
-	o->freeze_given = 1;
-	r->n_epoch = (int)meta_num(p, "n_epoch");
-	r->epoch = (int)meta_num(p, "epoch");
-	r->batch = (int64_t)meta_num(p, "batch");
-	r->step = (int64_t)meta_num(p, "step");
-	r->sm.val = meta_num(p, "smooth_val");
-	r->sm.count = (int64_t)meta_num(p, "smooth_count");
-	r->parent = strtoull(pth_meta(p, "parent"), NULL, 16);
+	fit_meta_read(&o->fit, p, what);
+	o->drop_mult = trainrun_meta_num(p, "drop_mult", what);
+	trainrun_meta_read(r, p, what);
+	o->freeze_to = r->freeze_to, o->freeze_given = 1;
 }
 
 /* The stream must be the one the interrupted run read. */
@@ -344,27 +209,13 @@ resume_check_stream(const struct pth *p, const struct lmb_info *si,
                     const char *name)
 {
 	if ((uint64_t)strtoull(pth_meta(p, "stream_seed"), NULL, 10) != si->seed ||
-	    meta_num(p, "stream_epochs") != si->epochs ||
-	    meta_num(p, "train_batches") != si->train_batches ||
-	    meta_num(p, "bs") != si->bs || meta_num(p, "seq_len") != si->seq_len)
+	    trainrun_meta_num(p, "stream_epochs", what) != si->epochs ||
+	    trainrun_meta_num(p, "train_batches", what) != si->train_batches ||
+	    trainrun_meta_num(p, "bs", what) != si->bs ||
+	    trainrun_meta_num(p, "seq_len", what) != si->seq_len)
 		die("%s: not the batch stream %s was trained on (seed, epochs, bs, "
 		    "seq_len or batches differ); re-run lmbatch as before",
 		    name, p->path);
-}
-
-/* ---- SIGINT ------------------------------------------------------------ */
-
-static volatile sig_atomic_t stop;
-
-static void
-on_stop(int sig)
-{
-	if (stop) {             /* second signal: give up now */
-		out_cleanup_all();
-		signal(sig, SIG_DFL);
-		raise(sig);
-	}
-	stop = sig;
 }
 
 /* ---- loading ----------------------------------------------------------- */
@@ -483,9 +334,7 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = {
-		.freeze_to = 0, .lr_lo = 1e-3, .lr_hi = 1e-3, .wd = 0.01,
-		.moms = { 0.8, 0.7, 0.8 }, .pct_start = 0.25, .div = 25,
-		.div_final = 1e5, .drop_mult = 1, .alpha = 2, .beta = 1,
+		.freeze_to = 0, .fit = FIT_OPTS_DEFAULT, .drop_mult = 1,
 		.emb = 400, .hid = 1152, .layers = 3, .seed = 42
 	};
 	int c, lr_given = 0, drop_given = 0, size_given = 0;
@@ -506,7 +355,7 @@ main(int argc, char *argv[])
 		case 'o': o.out = optarg; break;
 		case 'v': o.vocab = optarg; break;
 		case 'l':
-			parse_lr(optarg, "-l", &o.lr_lo, &o.lr_hi);
+			parse_lr(optarg, "-l", &o.fit.lr_lo, &o.fit.lr_hi);
 			lr_given = 1;
 			break;
 		case 's':
@@ -519,19 +368,19 @@ main(int argc, char *argv[])
 			break;
 		case O_FREEZE1: o.freeze_to = -1, o.freeze_given = 1; break;
 		case O_UNFREEZE: o.freeze_to = 0, o.freeze_given = 1; break;
-		case O_WD: o.wd = parse_double(optarg, "--wd"); break;
-		case O_MOMS: parse_moms(optarg, o.moms); break;
-		case O_PCT: o.pct_start = parse_double(optarg, "--pct-start"); break;
-		case O_DIV: o.div = parse_double(optarg, "--div"); break;
-		case O_DIVF: o.div_final = parse_double(optarg, "--div-final"); break;
-		case O_CLIP: o.clip = parse_double(optarg, "--clip"); break;
-		case O_CLIPG: o.clip_global = 1; break;
+		case O_WD: o.fit.wd = parse_double(optarg, "--wd"); break;
+		case O_MOMS: parse_moms(optarg, "--moms", o.fit.moms); break;
+		case O_PCT: o.fit.pct_start = parse_double(optarg, "--pct-start"); break;
+		case O_DIV: o.fit.div = parse_double(optarg, "--div"); break;
+		case O_DIVF: o.fit.div_final = parse_double(optarg, "--div-final"); break;
+		case O_CLIP: o.fit.clip = parse_double(optarg, "--clip"); break;
+		case O_CLIPG: o.fit.clip_global = 1; break;
 		case O_DROP:
 			o.drop_mult = parse_double(optarg, "--drop-mult");
 			drop_given = 1;
 			break;
-		case O_ALPHA: o.alpha = parse_double(optarg, "--alpha"); break;
-		case O_BETA: o.beta = parse_double(optarg, "--beta"); break;
+		case O_ALPHA: o.fit.alpha = parse_double(optarg, "--alpha"); break;
+		case O_BETA: o.fit.beta = parse_double(optarg, "--beta"); break;
 		case O_EMB:
 			o.emb = (int)parse_long(optarg, "--emb", 1, 1 << 16);
 			size_given = 1;
@@ -559,9 +408,7 @@ main(int argc, char *argv[])
 		usage_error("no output: -o out.pth");
 	if (argc < 1 || argc > 2)
 		usage_error("want train.lmb [valid.lmb]");
-	if (!(o.wd >= 0) || !(o.pct_start >= 0 && o.pct_start < 1) ||
-	    !(o.div > 0) || !(o.div_final > 0) || !(o.clip >= 0) ||
-	    !(o.drop_mult >= 0) || !(o.alpha >= 0) || !(o.beta >= 0))
+	if (!fit_opts_valid(&o.fit) || !(o.drop_mult >= 0))
 		usage_error("--wd, --clip, --drop-mult, --alpha, --beta >= 0; "
 		            "0 <= --pct-start < 1; --div, --div-final > 0");
 	if (o.resume && (lr_given || o.freeze_given || drop_given))
@@ -571,7 +418,7 @@ main(int argc, char *argv[])
 		            "checkpoint has its own sizes");
 	kern_set_threads(o.threads);
 
-	struct run run = { .freeze_to = o.freeze_to };
+	struct trainrun run = { .freeze_to = o.freeze_to };
 	struct pth *p = NULL;
 	const char *src = o.from ? o.from : o.resume;
 	if (src) {
@@ -619,7 +466,6 @@ main(int argc, char *argv[])
 	if (!valid_batches)
 		die("%s: no validation batches; fastai needs a validation set",
 		    vname ? vname : tname);
-	run.vocab_n = si->vocab_n, run.vocab_h = si->vocab_xxh64, run.si = si;
 	if (o.resume) {
 		resume_check_stream(p, si, tname);
 		if ((uint32_t)run.n_epoch != si->epochs)
@@ -638,7 +484,6 @@ main(int argc, char *argv[])
 	} else if (p && pth_meta(p, "vocab_path")) {
 		vocab_abs = xstrdup(pth_meta(p, "vocab_path"));
 	}
-	run.vocab_path = vocab_abs;
 
 	/* the model */
 	struct awd_config ac;
@@ -665,7 +510,7 @@ main(int argc, char *argv[])
 		ac.emb = o.emb, ac.hidden = o.hid, ac.layers = o.layers;
 	}
 	lm_create(&lm, &ac, maxB, (int)si->seq_len);
-	lm.alpha = (float)o.alpha, lm.beta = (float)o.beta;
+	lm.alpha = (float)o.fit.alpha, lm.beta = (float)o.fit.beta;
 	if (p) {
 		load_lm(&lm, p);
 	} else {
@@ -694,7 +539,6 @@ main(int argc, char *argv[])
 
 	/* the optimizer */
 	struct optim opt;
-	double lr[OPT_MAX_GROUPS];
 	int ng = ac.layers + 1;
 	optim_init(&opt, ng);
 	lm_register(&lm, &opt);
@@ -710,49 +554,32 @@ main(int argc, char *argv[])
 	if (o.resume || (o.from && !o.freeze_given && p->opt))
 		opt_restore(&opt, p->opt, src);
 	lm_apply_freeze(&lm, &opt);
-	opt_set_wd(&opt, o.wd);
-	lr_spread(o.lr_lo, o.lr_hi, ng, lr);
+	opt_set_wd(&opt, o.fit.wd);
 	struct onecycle cyc;
-	onecycle_init(&cyc, run.n_epoch, si->train_batches, lr, ng);
-	cyc.div = o.div, cyc.div_final = o.div_final, cyc.pct_start = o.pct_start;
-	memcpy(cyc.moms, o.moms, sizeof cyc.moms);
+	fit_cycle_init(&cyc, &o.fit, run.n_epoch, si->train_batches, ng);
 	if (!o.resume) {
 		smooth_reset(&run.sm);
 		run.epoch = 0, run.batch = 0, run.step = 0;
 	} else if (run.batch > 0 && run.batch < (int64_t)si->train_batches) {
-		hidden_restore(p, &lm.enc, (int)meta_num(p, "hidden_rows"));
+		hidden_restore(p, &lm.enc,
+		               (int)trainrun_meta_num(p, "hidden_rows", what));
 	}
 	if (p)
 		pth_free(p);
 
 	/* go */
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	FILE *logf = NULL;
-	int json = 0;
-	if (o.log) {
-		size_t l = strlen(o.log);
-		json = (l > 5 && !strcmp(o.log + l - 5, ".json")) ||
-		       (l > 6 && !strcmp(o.log + l - 6, ".jsonl"));
-		if (!(logf = fopen(o.log, o.resume ? "a" : "w")))
-			die("%s:", o.log);
-		if (!json && !o.resume)
-			fprintf(logf, "epoch\ttrain_loss\tvalid_loss\taccuracy\t"
-			        "perplexity\ttime\n");
-	}
+	/* tests interrupt at an exact step through the real signal path */
+	trainrun_catch_stop("AWDTRAIN_STOP_AT");
+	struct recorder rec;
+	recorder_init(&rec, (const char *[]){ "accuracy", "perplexity" }, 2);
+	if (o.log)
+		recorder_open_log(&rec, o.log, !!o.resume);
 	size_t nxy = (size_t)maxB * si->seq_len;
 	uint32_t *x = xmalloc(nxy * sizeof *x), *y = xmalloc(nxy * sizeof *y);
 	int ret = 0;
-	/* tests interrupt at an exact step through the real signal path */
-	const char *stop_at = getenv("AWDTRAIN_STOP_AT");
-	int64_t stop_step = stop_at ? strtoll(stop_at, NULL, 10) : -1;
 	struct lmb_batch b;
 
-	table_header();
+	recorder_header(&rec, stdout);
 	for (; run.epoch < run.n_epoch; run.epoch++, run.batch = 0) {
 		double t0 = now_sec();
 		struct progress pr;
@@ -765,9 +592,7 @@ main(int argc, char *argv[])
 			want(&tr, &b, tname, (uint32_t)run.epoch, LMB_SPLIT_TRAIN, i);
 			if (i < run.batch)
 				continue;       /* done before the interruption */
-			if (run.step == stop_step)
-				raise(SIGINT);
-			if (stop)
+			if (trainrun_stopping(run.step))
 				break;
 			struct rng drop;
 			struct lm_stats st;
@@ -781,15 +606,7 @@ main(int argc, char *argv[])
 				    "%u); lower the learning rate", st.loss, run.epoch,
 				    i);
 			smooth_add(&run.sm, st.ce);
-			if (o.clip > 0) {
-				if (o.clip_global)
-					opt_clip_global(&opt, o.clip);
-				else
-					opt_clip_groups(&opt, o.clip);
-			}
-			opt_step(&opt);
-			opt_zero_grad(&opt);
-			onecycle_next(&cyc);
+			fit_step(&o.fit, &opt, &cyc);
 			run.step++;
 			run.batch = i + 1;
 			progress_set(&pr, i + 1);
@@ -798,29 +615,29 @@ main(int argc, char *argv[])
 
 		/* validation: eval mode, state reset first */
 		struct eval ev = {0};
-		if (!stop) {
+		if (!trainrun_stop) {
 			awd_reset(&lm.enc);
 			if (vname) {
 				FILE *vf = open_in(vname);
 				struct lmb_reader vr;
 				lmb_open(&vr, vf, vname);
-				while (!stop && lmb_next(&vr, &b))
+				while (!trainrun_stop && lmb_next(&vr, &b))
 					eval_batch(&lm, &b, x, y, &ev);
 				lmb_close(&vr);
-				if (!stop)
+				if (!trainrun_stop)
 					close_in(vf, vname);
 				else if (vf != stdin)
 					fclose(vf);
 			} else {
-				for (uint32_t i = 0; !stop && i < valid_batches; i++) {
+				for (uint32_t i = 0; !trainrun_stop && i < valid_batches; i++) {
 					want(&tr, &b, tname, (uint32_t)run.epoch,
 					     LMB_SPLIT_VALID, i);
 					eval_batch(&lm, &b, x, y, &ev);
 				}
 			}
 		}
-		if (stop) {
-			char *meta = make_meta(&o, &lm, &run);
+		if (trainrun_stop) {
+			char *meta = make_meta(&o, &lm, &run, si, vocab_abs);
 			ret = save_ckpt(o.out, &lm, &opt, meta);
 			free(meta);
 			if (!ret)
@@ -828,18 +645,16 @@ main(int argc, char *argv[])
 				     "continue with: awdtrain --resume %s -o %s "
 				     "(same stream)", run.epoch, (long long)run.batch,
 				     o.out, o.out, o.out);
-			ret = 128 + (int)stop;
+			ret = 128 + (int)trainrun_stop;
 			break;
 		}
 		double vl = ev.loss / ev.rows, acc = ev.acc / ev.rows;
 		double secs = now_sec() - t0;
-		double tl = run.sm.count ? run.sm.val / (1 - pow(0.98, (double)
-		            run.sm.count)) : NAN;
-		table_row(run.epoch, tl, vl, acc, secs);
-		log_row(logf, json, run.epoch, tl, vl, acc, secs);
-		struct run at = run;
-		at.epoch++, at.batch = 0, at.done = at.epoch == at.n_epoch;
-		char *meta = make_meta(&o, &lm, &at);
+		double metrics[] = { acc, exp(vl) };
+		recorder_epoch(&rec, stdout, run.epoch, trainrun_train_loss(&run),
+		               vl, metrics, secs);
+		struct trainrun at = trainrun_next_epoch(&run);
+		char *meta = make_meta(&o, &lm, &at, si, vocab_abs);
 		if (save_ckpt(o.out, &lm, &opt, meta))
 			ret = 1;
 		free(meta);
@@ -855,8 +670,7 @@ main(int argc, char *argv[])
 		fclose(tf);
 	}
 	lmb_close(&tr);
-	if (logf && fclose(logf))
-		die("%s: write error:", o.log);
+	recorder_close(&rec);
 	free(x), free(y);
 	optim_free(&opt);
 	lm_free(&lm);

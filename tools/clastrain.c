@@ -4,7 +4,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,7 +14,9 @@
 #include "kernels.h"
 #include "optim.h"
 #include "pth.h"
+#include "recorder.h"
 #include "stream.h"
+#include "trainrun.h"
 #include "util.h"
 #include "vocab.h"
 
@@ -68,26 +69,11 @@ usage(int status)
 struct opts {
 	const char *enc, *from, *resume, *out, *vocab, *log;
 	const char *ttags, *vtags;
-	int epochs, bs, freeze_to, freeze_given, clip_global, quiet, threads;
-	double lr_lo, lr_hi, wd, moms[3], pct_start, div, div_final, clip;
-	double drop_mult, ps, alpha, beta;
+	int epochs, bs, freeze_to, freeze_given, quiet, threads;
+	struct fit_opts fit;
+	double drop_mult, ps;
 	uint64_t seed;
 };
-
-static void
-parse_moms(const char *s, double *m)
-{
-	char *a = xstrdup(s), *save = NULL, *t;
-	int k = 0;
-	for (t = strtok_r(a, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		if (k == 3)
-			usage_error("--moms: want three numbers a,b,c");
-		m[k++] = parse_double(t, "--moms");
-	}
-	free(a);
-	if (k != 3)
-		usage_error("--moms: want three numbers a,b,c");
-}
 
 /* ---- data -------------------------------------------------------------- */
 
@@ -209,79 +195,13 @@ map_labels(struct docs *d, char **labels, int nc, const char *what)
 	}
 }
 
-/* ---- output ------------------------------------------------------------ */
-
-static const char *cols[] = { "epoch", "train_loss", "valid_loss", "accuracy",
-                              "time" };
-
-/* fastai's console table: headers padded to 8 and joined by two spaces;
- * each value followed by 2 + len(header) - len(value) spaces */
-static void
-table_header(void)
-{
-	for (int i = 0; i < 5; i++)
-		printf("%s%-8s", i ? "  " : "", cols[i]);
-	putchar('\n');
-	fflush(stdout);
-}
-
-static void
-fmt_time(char *b, size_t n, double s)
-{
-	long t = (long)s;
-	if (t >= 3600)
-		snprintf(b, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-	else
-		snprintf(b, n, "%02ld:%02ld", t / 60, t % 60);
-}
-
-static void
-table_row(int epoch, double tl, double vl, double acc, double secs)
-{
-	char v[5][32];
-	snprintf(v[0], 32, "%d", epoch);
-	snprintf(v[1], 32, "%.6f", tl);
-	snprintf(v[2], 32, "%.6f", vl);
-	snprintf(v[3], 32, "%.6f", acc);
-	fmt_time(v[4], 32, secs);
-	for (int i = 0; i < 5; i++) {
-		int w = strlen(cols[i]) < 8 ? 8 : (int)strlen(cols[i]);
-		printf("%s%*s", v[i], 2 + w - (int)strlen(v[i]), "");
-	}
-	putchar('\n');
-	fflush(stdout);
-}
-
-static void
-log_row(FILE *f, int json, int epoch, double tl, double vl, double acc,
-        double secs)
-{
-	if (!f)
-		return;
-	if (json)
-		fprintf(f, "{\"epoch\":%d,\"train_loss\":%.6f,\"valid_loss\":%.6f,"
-		        "\"accuracy\":%.6f,\"time\":%.3f}\n", epoch, tl, vl, acc,
-		        secs);
-	else
-		fprintf(f, "%d\t%.6f\t%.6f\t%.6f\t%.3f\n", epoch, tl, vl, acc,
-		        secs);
-	if (fflush(f) == EOF)
-		die("log: write error:");
-}
-
 /* ---- checkpoint -------------------------------------------------------- */
 
-struct run {                    /* what a checkpoint must remember */
-	int epoch, n_epoch;
-	int64_t batch, step;
-	int freeze_to, done;
-	struct smooth_loss sm;
-	uint64_t parent;
-};
+static const char what[] = "a clastrain checkpoint";
 
 static char *
 make_meta(const struct opts *o, const struct clas *c, char **labels,
-          const struct run *r, uint32_t vocab_n, uint64_t vocab_h,
+          const struct trainrun *r, uint32_t vocab_n, uint64_t vocab_h,
           const char *vocab_path)
 {
 	char *m = NULL;
@@ -307,29 +227,10 @@ make_meta(const struct opts *o, const struct clas *c, char **labels,
 	}
 	params_add(&m, "seed", "%llu", (unsigned long long)o->seed);
 	params_add(&m, "bs", "%d", o->bs);
-	params_add(&m, "lr_lo", "%.17g", o->lr_lo);
-	params_add(&m, "lr_hi", "%.17g", o->lr_hi);
-	params_add(&m, "wd", "%.17g", o->wd);
-	params_add(&m, "moms", "%.17g,%.17g,%.17g", o->moms[0], o->moms[1],
-	           o->moms[2]);
-	params_add(&m, "pct_start", "%.17g", o->pct_start);
-	params_add(&m, "div", "%.17g", o->div);
-	params_add(&m, "div_final", "%.17g", o->div_final);
-	params_add(&m, "clip", "%.17g", o->clip);
-	params_add(&m, "clip_global", "%d", o->clip_global);
-	params_add(&m, "alpha", "%.17g", o->alpha);
-	params_add(&m, "beta", "%.17g", o->beta);
+	fit_meta_add(&m, &o->fit);
 	params_add(&m, "train_tags", "%s", o->ttags);
 	params_add(&m, "valid_tags", "%s", o->vtags);
-	params_add(&m, "freeze_to", "%d", r->freeze_to);
-	params_add(&m, "n_epoch", "%d", r->n_epoch);
-	params_add(&m, "epoch", "%d", r->epoch);
-	params_add(&m, "batch", "%lld", (long long)r->batch);
-	params_add(&m, "step", "%lld", (long long)r->step);
-	params_add(&m, "done", "%d", r->done);
-	params_add(&m, "smooth_val", "%a", r->sm.val);
-	params_add(&m, "smooth_count", "%lld", (long long)r->sm.count);
-	params_add(&m, "parent", "%016llx", (unsigned long long)r->parent);
+	trainrun_meta_add(&m, r);
 	return m;
 }
 
@@ -339,61 +240,29 @@ save_ckpt(const char *path, struct clas *c, struct optim *opt,
 {
 	struct pth_tensor t[AWD_MAX_TENSORS + 16];
 	char names[AWD_MAX_TENSORS + 16][64];
-	struct pv_pool pool = {0};
 	int n = clas_state_dict(c, t, names, AWD_MAX_TENSORS + 16);
-	struct pv *sd = pth_state_dict(&pool, t, n);
-	struct pv *root = pth_learner(&pool, sd, opt_state(opt, &pool));
-	int r = pth_save(path, root, meta);
-	pv_pool_free(&pool);
-	return r;
-}
-
-static double
-meta_num(const struct pth *p, const char *key)
-{
-	const char *v = pth_meta(p, key);
-	if (!v)
-		die("%s: no '%s' in its metadata: not a clastrain checkpoint",
-		    p->path, key);
-	return strtod(v, NULL);
+	return trainrun_save(path, t, n, opt, meta);
 }
 
 /* --resume: every setting of the interrupted run comes from its file */
 static void
-resume_opts(struct opts *o, const struct pth *p, struct run *r)
+resume_opts(struct opts *o, const struct pth *p, struct trainrun *r)
 {
 	const char *v;
 	if (!(v = pth_meta(p, "kind")) || strcmp(v, "clas"))
-		die("%s: not a clastrain checkpoint", p->path);
-	if (meta_num(p, "done"))
-		die("%s: its run finished; start the next stage with -c %s",
-		    p->path, p->path);
+		die("%s: not %s", p->path, what);
+	trainrun_refuse_done(p, what);
 	o->seed = (uint64_t)strtoull(pth_meta(p, "seed"), NULL, 10);
-	o->bs = (int)meta_num(p, "bs");
-	o->lr_lo = meta_num(p, "lr_lo"), o->lr_hi = meta_num(p, "lr_hi");
-	o->wd = meta_num(p, "wd");
-	if (sscanf(pth_meta(p, "moms"), "%lf,%lf,%lf", &o->moms[0], &o->moms[1],
-	           &o->moms[2]) != 3)
-		die("%s: bad moms in the metadata", p->path);
-	o->pct_start = meta_num(p, "pct_start");
-	o->div = meta_num(p, "div"), o->div_final = meta_num(p, "div_final");
-	o->clip = meta_num(p, "clip");
-	o->clip_global = (int)meta_num(p, "clip_global");
-	o->alpha = meta_num(p, "alpha"), o->beta = meta_num(p, "beta");
-	o->drop_mult = meta_num(p, "drop_mult");
+	o->bs = (int)trainrun_meta_num(p, "bs", what);
+	fit_meta_read(&o->fit, p, what);
+	o->drop_mult = trainrun_meta_num(p, "drop_mult", what);
 	static char tt[1024], vt[1024];
 	snprintf(tt, sizeof tt, "%s", pth_meta(p, "train_tags"));
 	snprintf(vt, sizeof vt, "%s", pth_meta(p, "valid_tags"));
 	o->ttags = tt, o->vtags = vt;
-	r->freeze_to = (int)meta_num(p, "freeze_to");
+	trainrun_meta_read(r, p, what);
 	o->freeze_to = r->freeze_to, o->freeze_given = 1;
-	r->n_epoch = o->epochs = (int)meta_num(p, "n_epoch");
-	r->epoch = (int)meta_num(p, "epoch");
-	r->batch = (int64_t)meta_num(p, "batch");
-	r->step = (int64_t)meta_num(p, "step");
-	r->sm.val = meta_num(p, "smooth_val");
-	r->sm.count = (int64_t)meta_num(p, "smooth_count");
-	r->parent = strtoull(pth_meta(p, "parent"), NULL, 16);
+	o->epochs = r->n_epoch;
 }
 
 /* The sizes an encoder's metadata records must be its tensors' sizes. */
@@ -408,21 +277,6 @@ check_sizes(const struct pth *p, const struct awd_config *ac)
 			die("%s: its metadata says %s=%s but its tensors give %d: "
 			    "built with other sizes or damaged; re-run encsave on "
 			    "the language model", p->path, key[i], v, have[i]);
-}
-
-/* ---- SIGINT ------------------------------------------------------------ */
-
-static volatile sig_atomic_t stop;
-
-static void
-on_stop(int sig)
-{
-	if (stop) {             /* second signal: give up now */
-		out_cleanup_all();
-		signal(sig, SIG_DFL);
-		raise(sig);
-	}
-	stop = sig;
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -460,11 +314,9 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = {
-		.epochs = 1, .bs = 64, .freeze_to = -1, .lr_lo = 1e-3,
-		.lr_hi = 1e-3, .wd = 0.01, .moms = { 0.8, 0.7, 0.8 },
-		.pct_start = 0.25, .div = 25, .div_final = 1e5, .drop_mult = 0.5,
-		.ps = CLAS_P1,
-		.alpha = 2, .beta = 1, .ttags = "train", .vtags = "valid,test",
+		.epochs = 1, .bs = 64, .freeze_to = -1, .fit = FIT_OPTS_DEFAULT,
+		.drop_mult = 0.5, .ps = CLAS_P1,
+		.ttags = "train", .vtags = "valid,test",
 		.seed = 42
 	};
 	int c, lr_given = 0, drop_given = 0, ps_given = 0;
@@ -485,7 +337,7 @@ main(int argc, char *argv[])
 		case 'v': o.vocab = optarg; break;
 		case 'n': o.epochs = (int)parse_long(optarg, "-n", 1, 1 << 20); break;
 		case 'l':
-			parse_lr(optarg, "-l", &o.lr_lo, &o.lr_hi);
+			parse_lr(optarg, "-l", &o.fit.lr_lo, &o.fit.lr_hi);
 			lr_given = 1;
 			break;
 		case 'b': o.bs = (int)parse_long(optarg, "-b", 2, 1 << 16); break;
@@ -498,13 +350,13 @@ main(int argc, char *argv[])
 			o.freeze_given = 1;
 			break;
 		case O_UNFREEZE: o.freeze_to = 0, o.freeze_given = 1; break;
-		case O_WD: o.wd = parse_double(optarg, "--wd"); break;
-		case O_MOMS: parse_moms(optarg, o.moms); break;
-		case O_PCT: o.pct_start = parse_double(optarg, "--pct-start"); break;
-		case O_DIV: o.div = parse_double(optarg, "--div"); break;
-		case O_DIVF: o.div_final = parse_double(optarg, "--div-final"); break;
-		case O_CLIP: o.clip = parse_double(optarg, "--clip"); break;
-		case O_CLIPG: o.clip_global = 1; break;
+		case O_WD: o.fit.wd = parse_double(optarg, "--wd"); break;
+		case O_MOMS: parse_moms(optarg, "--moms", o.fit.moms); break;
+		case O_PCT: o.fit.pct_start = parse_double(optarg, "--pct-start"); break;
+		case O_DIV: o.fit.div = parse_double(optarg, "--div"); break;
+		case O_DIVF: o.fit.div_final = parse_double(optarg, "--div-final"); break;
+		case O_CLIP: o.fit.clip = parse_double(optarg, "--clip"); break;
+		case O_CLIPG: o.fit.clip_global = 1; break;
 		case O_DROP:
 			o.drop_mult = parse_double(optarg, "--drop-mult");
 			drop_given = 1;
@@ -513,8 +365,8 @@ main(int argc, char *argv[])
 			o.ps = parse_double(optarg, "--ps");
 			ps_given = 1;
 			break;
-		case O_ALPHA: o.alpha = parse_double(optarg, "--alpha"); break;
-		case O_BETA: o.beta = parse_double(optarg, "--beta"); break;
+		case O_ALPHA: o.fit.alpha = parse_double(optarg, "--alpha"); break;
+		case O_BETA: o.fit.beta = parse_double(optarg, "--beta"); break;
 		case O_TTAGS: o.ttags = optarg; break;
 		case O_VTAGS: o.vtags = optarg; break;
 		case O_LOG: o.log = optarg; break;
@@ -531,9 +383,7 @@ main(int argc, char *argv[])
 		            "stdout; give a file");
 	if (argc < 1 || argc > 2)
 		usage_error("want train.ids [valid.ids]");
-	if (!(o.wd >= 0) || !(o.pct_start >= 0 && o.pct_start < 1) ||
-	    !(o.div > 0) || !(o.div_final > 0) || !(o.clip >= 0) ||
-	    !(o.drop_mult >= 0) || !(o.alpha >= 0) || !(o.beta >= 0) ||
+	if (!fit_opts_valid(&o.fit) || !(o.drop_mult >= 0) ||
 	    !(o.ps >= 0 && o.ps < 1))
 		usage_error("--wd, --clip, --drop-mult, --alpha, --beta >= 0; "
 		            "0 <= --ps < 1; "
@@ -544,7 +394,7 @@ main(int argc, char *argv[])
 		kern_set_threads(o.threads);
 
 	/* the starting checkpoint */
-	struct run run = { .freeze_to = o.freeze_to, .n_epoch = o.epochs };
+	struct trainrun run = { .freeze_to = o.freeze_to, .n_epoch = o.epochs };
 	const char *src = o.enc ? o.enc : o.from ? o.from : o.resume;
 	struct pth *p = pth_load(src);
 	run.parent = p->xxh64;
@@ -609,13 +459,15 @@ main(int argc, char *argv[])
 			die("%s: the training documents have %d label%s; a "
 			    "classifier needs 2 or more", argv[0], nc,
 			    nc == 1 ? "" : "s");
-		clas_config_default(&cc, &ac, nc, (float)o.alpha, (float)o.beta);
+		clas_config_default(&cc, &ac, nc, (float)o.fit.alpha,
+		                    (float)o.fit.beta);
 		cc.p1 = (float)o.ps;
 		clas_create(&cl, &ac, &cc, o.bs);
 		clas_load_encoder(&cl, p, pre);
 		clas_init_head(&cl, &init);
 	} else {
-		clas_open(&cl, p, o.bs, (float)o.alpha, (float)o.beta, &labels);
+		clas_open(&cl, p, o.bs, (float)o.fit.alpha, (float)o.fit.beta,
+		          &labels);
 		nc = cl.cfg.nclass;
 		if (!pth_meta(p, "label.0")) {
 			/* a fastai file keeps its labels in the DataLoaders, not
@@ -659,7 +511,6 @@ main(int argc, char *argv[])
 
 	/* the optimizer */
 	struct optim opt;
-	double lr[OPT_MAX_GROUPS];
 	int ng = cl.enc.cfg.layers + 2;
 	optim_init(&opt, ng);
 	clas_register(&cl, &opt);
@@ -676,13 +527,10 @@ main(int argc, char *argv[])
 	if (o.resume || (o.from && !o.freeze_given && p->opt))
 		opt_restore(&opt, p->opt, src);
 	clas_apply_freeze(&cl, &opt);
-	opt_set_wd(&opt, o.wd);
-	lr_spread(o.lr_lo, o.lr_hi, ng, lr);
+	opt_set_wd(&opt, o.fit.wd);
 	struct onecycle cyc;
 	int64_t n_iter = (int64_t)(train.n / o.bs);
-	onecycle_init(&cyc, run.n_epoch, n_iter, lr, ng);
-	cyc.div = o.div, cyc.div_final = o.div_final, cyc.pct_start = o.pct_start;
-	memcpy(cyc.moms, o.moms, sizeof cyc.moms);
+	fit_cycle_init(&cyc, &o.fit, run.n_epoch, n_iter, ng);
 	if (!o.resume) {
 		smooth_reset(&run.sm);
 		run.epoch = 0, run.batch = 0, run.step = 0;
@@ -690,23 +538,12 @@ main(int argc, char *argv[])
 	pth_free(p);
 
 	/* go */
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	FILE *logf = NULL;
-	int json = 0;
-	if (o.log) {
-		size_t l = strlen(o.log);
-		json = (l > 5 && !strcmp(o.log + l - 5, ".json")) ||
-		       (l > 6 && !strcmp(o.log + l - 6, ".jsonl"));
-		if (!(logf = fopen(o.log, o.resume ? "a" : "w")))
-			die("%s:", o.log);
-		if (!json && !o.resume)
-			fprintf(logf, "epoch\ttrain_loss\tvalid_loss\taccuracy\ttime\n");
-	}
+	/* tests interrupt at an exact step through the real signal path */
+	trainrun_catch_stop("CLASTRAIN_STOP_AT");
+	struct recorder rec;
+	recorder_init(&rec, (const char *[]){ "accuracy" }, 1);
+	if (o.log)
+		recorder_open_log(&rec, o.log, !!o.resume);
 	uint32_t *order = xmalloc(train.n * sizeof *order);
 	uint32_t *tmp = xmalloc(2 * train.n * sizeof *tmp);
 	uint32_t *yb = xmalloc(o.bs * sizeof *yb);
@@ -714,11 +551,8 @@ main(int argc, char *argv[])
 	size_t xcap = 0;
 	struct clas_scratch vs = {0};
 	int ret = 0;
-	/* tests interrupt at an exact step through the real signal path */
-	const char *stop_at = getenv("CLASTRAIN_STOP_AT");
-	int64_t stop_step = stop_at ? strtoll(stop_at, NULL, 10) : -1;
 
-	table_header();
+	recorder_header(&rec, stdout);
 	for (; run.epoch < run.n_epoch; run.epoch++, run.batch = 0) {
 		double t0 = now_sec();
 		struct rng shuf;
@@ -730,9 +564,7 @@ main(int argc, char *argv[])
 		onecycle_seek(&cyc, run.epoch, run.batch);
 		progress_init(&pr, "train", (uint64_t)nb, o.quiet);
 		for (; run.batch < nb; run.batch++) {
-			if (run.step == stop_step)
-				raise(SIGINT);
-			if (stop)
+			if (trainrun_stopping(run.step))
 				break;
 			const uint32_t *idx = order + run.batch * o.bs;
 			struct rng drop;
@@ -749,20 +581,12 @@ main(int argc, char *argv[])
 				    "%lld); lower the learning rate", loss, run.epoch,
 				    (long long)run.batch);
 			smooth_add(&run.sm, loss);
-			if (o.clip > 0) {
-				if (o.clip_global)
-					opt_clip_global(&opt, o.clip);
-				else
-					opt_clip_groups(&opt, o.clip);
-			}
-			opt_step(&opt);
-			opt_zero_grad(&opt);
-			onecycle_next(&cyc);
+			fit_step(&o.fit, &opt, &cyc);
 			run.step++;
 			progress_set(&pr, (uint64_t)run.batch + 1);
 		}
 		progress_end(&pr);
-		if (stop) {
+		if (trainrun_stop) {
 			char *meta = make_meta(&o, &cl, labels, &run, vocab_n, vocab_h,
 			                       vocab_abs);
 			ret = save_ckpt(o.out, &cl, &opt, meta);
@@ -772,7 +596,7 @@ main(int argc, char *argv[])
 				     "continue with: clastrain --resume %s -o %s ...",
 				     run.epoch, (long long)run.batch, o.out, o.out,
 				     o.out);
-			ret = 128 + (int)stop;
+			ret = 128 + (int)trainrun_stop;
 			break;
 		}
 		long hits = 0;
@@ -780,12 +604,9 @@ main(int argc, char *argv[])
 		                            valid.len, valid.y, valid.n, NULL, NULL,
 		                            &hits, &vs) / valid.n;
 		double acc = (double)hits / valid.n, secs = now_sec() - t0;
-		double tl = run.sm.count ? run.sm.val / (1 - pow(0.98, (double)
-		            run.sm.count)) : NAN;
-		table_row(run.epoch, tl, vloss, acc, secs);
-		log_row(logf, json, run.epoch, tl, vloss, acc, secs);
-		struct run at = run;
-		at.epoch++, at.batch = 0, at.done = at.epoch == at.n_epoch;
+		recorder_epoch(&rec, stdout, run.epoch, trainrun_train_loss(&run),
+		               vloss, &acc, secs);
+		struct trainrun at = trainrun_next_epoch(&run);
 		char *meta = make_meta(&o, &cl, labels, &at, vocab_n, vocab_h,
 		                       vocab_abs);
 		if (save_ckpt(o.out, &cl, &opt, meta))
@@ -794,8 +615,7 @@ main(int argc, char *argv[])
 		if (ret)
 			break;
 	}
-	if (logf && fclose(logf))
-		die("%s: write error:", o.log);
+	recorder_close(&rec);
 	free(order), free(tmp), free(yb), free(x);
 	clas_scratch_free(&vs);
 	optim_free(&opt);

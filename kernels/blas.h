@@ -29,6 +29,12 @@ void blas_sgemm(int ta, int tb, int M, int N, int K, float alpha,
                 const float *A, int lda, const float *B, int ldb,
                 float beta, float *C, int ldc);
 
+/* y(M) = alpha op(A) x + beta y.  A stored row-major (M,N) when ta is 0,
+ * (N,M) when ta is 1.  For one row (B = 1, infer's single review) this
+ * reads A once instead of packing it as sgemm does on every call. */
+void blas_sgemv(int ta, int M, int N, float alpha, const float *A, int lda,
+                const float *x, float beta, float *y);
+
 /* Run fn(ctx, lo, hi) over [0, n) split into kern_threads() contiguous,
  * equal pieces (the split depends only on n and the thread count, so the
  * result does too).  Small n runs inline. */

@@ -63,6 +63,20 @@ blas_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A,
 	            ldb, beta, C, ldc);
 }
 
+void
+blas_sgemv(int ta, int M, int N, float alpha, const float *A, int lda,
+           const float *x, float beta, float *y)
+{
+	if (M <= 0)
+		return;
+	if (ta)         /* A stored (N,M): y = A^T x */
+		cblas_sgemv(CblasRowMajor, CblasTrans, N, M, alpha, A, lda, x,
+		            1, beta, y, 1);
+	else
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, M, N, alpha, A, lda, x,
+		            1, beta, y, 1);
+}
+
 /* ---- thread pool ---- */
 #define MAXTHR 64
 static struct {

@@ -72,9 +72,13 @@ lstm_fwd(float *xg, const float *w_hh, const float *h0, const float *c0,
 		const float *hp = t ? y + (t - 1) * BH : h0;
 		const float *cp = t ? c + (t - 1) * BH : c0;
 		float *pre = xg + t * BG;
-		/* pre(B,4H) += h_{t-1}(B,H) W_hh^T */
-		blas_sgemm(0, 1, B, 4 * H, H, 1.0f, hp, H, w_hh, H, 1.0f, pre,
-		           4 * H);
+		/* pre(B,4H) += h_{t-1}(B,H) W_hh^T; one row: a GEMV, since
+		 * sgemm would repack all of W_hh for a single product */
+		if (B == 1)
+			blas_sgemv(0, 4 * H, H, 1.0f, w_hh, H, hp, 1.0f, pre);
+		else
+			blas_sgemm(0, 1, B, 4 * H, H, 1.0f, hp, H, w_hh, H,
+			           1.0f, pre, 4 * H);
 		lstm_cell_fwd(pre, cp, c + t * BH, tc + t * BH, y + t * BH, B, H);
 	}
 }
@@ -89,7 +93,10 @@ lstm_bwd(const float *act, const float *w_hh, const float *c0,
 	for (int t = T - 1; t >= 0; t--) {
 		float *dh = dy + t * BH;
 		/* dh(B,H) += dpre_{t+1}(B,4H) W_hh: the recurrent path */
-		if (t < T - 1)
+		if (t < T - 1 && B == 1)
+			blas_sgemv(1, H, 4 * H, 1.0f, w_hh, H,
+			           dpre + (t + 1) * BG, 1.0f, dh);
+		else if (t < T - 1)
 			blas_sgemm(0, 0, B, H, 4 * H, 1.0f, dpre + (t + 1) * BG,
 			           4 * H, w_hh, H, 1.0f, dh, H);
 		const float *cp = t ? c + (t - 1) * BH : c0;

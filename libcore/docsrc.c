@@ -64,7 +64,8 @@ docsrc_plain(const struct docsrc_opts *o, const char *path,
 				const char *cr = memchr(line.p + a, '\r', n - a);
 				size_t e = cr ? (size_t)(cr - line.p) : n;
 				struct buf *t = sink_begin(s, path, o->split, o->label);
-				buf_add(t, line.p + a, e - a);
+				if (e > a)     /* an empty line: no memcpy(NULL) */
+					buf_add(t, line.p + a, e - a);
 				s->end(s->arg, 0);
 				if (!cr)
 					break;

@@ -54,6 +54,7 @@ static char *
 docs_str(const struct docs *ds, int with_name)
 {
 	struct buf b = {0};
+	buf_grow(&b, 1);
 	for (int i = 0; i < ds->n; i++) {
 		if (with_name) {
 			buf_adds(&b, ds->d[i].name);

@@ -49,6 +49,17 @@ docs_free(struct docs *ds)
 	ds->n = 0;
 }
 
+/* a sink that keeps every document, and the default options */
+struct fix { struct docs ds; struct doc_sink s; struct docsrc_opts o; };
+
+static void
+fix_init(struct fix *x)
+{
+	memset(&x->ds, 0, sizeof x->ds);
+	x->s = (struct doc_sink){ keep_begin, keep_end, &x->ds };
+	docsrc_opts_default(&x->o);
+}
+
 /* "name|split|label|text;" per document, for one-line comparisons */
 static char *
 docs_str(const struct docs *ds, int with_name)
@@ -149,12 +160,11 @@ child_status(void (*fn)(const char *), const char *path)
 static void
 csv_default(const char *path)
 {
-	struct docs ds = {0};
-	struct docsrc_opts o;
-	struct doc_sink s = { keep_begin, keep_end, &ds };
-	docsrc_opts_default(&o);
-	docsrc_csv(&o, path, &s);
-	docs_free(&ds);
+	struct fix x;
+
+	fix_init(&x);
+	docsrc_csv(&x.o, path, &x.s);
+	docs_free(&x.ds);
 }
 
 /* ---- CSV files: header, BOM, columns ---- */
@@ -163,10 +173,9 @@ static void
 test_csv(const char *tmp)
 {
 	char p[4096];
-	struct docs ds = {0};
-	struct doc_sink s = { keep_begin, keep_end, &ds };
-	struct docsrc_opts o;
+	struct fix x;
 
+	fix_init(&x);
 	snprintf(p, sizeof p, "%s/a.csv", tmp);
 	put(p, "\xEF\xBB\xBFtext,label,is_valid,title\r\n"
 	       "\"he said \"\"no\"\"\",pos,True,T1\r\n"
@@ -174,29 +183,28 @@ test_csv(const char *tmp)
 	       "\"line\r\nbreak\",NA,0,T2\r\n"
 	       "short\n"
 	       ",neg,1\n");
-	docsrc_opts_default(&o);
-	docsrc_csv(&o, p, &s);
-	check_str(docs_str(&ds, 0),
+	docsrc_csv(&x.o, p, &x.s);
+	check_str(docs_str(&x.ds, 0),
 	          "train|pos|he said \"no\";train|nan|line\r\nbreak;"
 	          "train|nan|short;train|neg|nan;",
 	          "BOM dropped from the header; blank line skipped; NA label and "
 	          "missing fields are nan; no --valid-col: all train");
-	ok(ds.n == 4 && !strcmp(ds.d[0].name, p) && ds.d[0].newlines == 0,
+	ok(x.ds.n == 4 && !strcmp(x.ds.d[0].name, p) && x.ds.d[0].newlines == 0,
 	   "a row is named by its file; no newline translation");
-	docs_free(&ds);
+	docs_free(&x.ds);
 
-	o.valid_col = "is_valid";
-	o.text_cols = "title,text";
-	o.label_col = "title";
-	docsrc_csv(&o, p, &s);
-	check_str(docs_str(&ds, 0),
+	x.o.valid_col = "is_valid";
+	x.o.text_cols = "title,text";
+	x.o.label_col = "title";
+	docsrc_csv(&x.o, p, &x.s);
+	check_str(docs_str(&x.ds, 0),
 	          "valid|T1|xxfld 1 T1 xxfld 2 he said \"no\";"
 	          "train|T2|xxfld 1 T2 xxfld 2 line\r\nbreak;"
 	          "train|nan|xxfld 1 nan xxfld 2 short;"
 	          "valid|nan|xxfld 1 nan xxfld 2 nan;",
 	          "--valid-col (True, 1), --label-col, two text columns marked "
 	          "xxfld 1, xxfld 2");
-	docs_free(&ds);
+	docs_free(&x.ds);
 
 	snprintf(p, sizeof p, "%s/wide.csv", tmp);
 	put(p, "text,label\na,b,c\n");
@@ -231,10 +239,9 @@ test_folder(const char *tmp)
 		{ "r/train/.f.txt", "no" },
 	};
 	char p[4096], root[4096];
-	struct docs ds = {0};
-	struct doc_sink s = { keep_begin, keep_end, &ds };
-	struct docsrc_opts o;
+	struct fix x;
 
+	fix_init(&x);
 	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
 		snprintf(p, sizeof p, "%s/%s", tmp, dirs[i]);
 		if (mkdir(p, 0755))
@@ -245,66 +252,65 @@ test_folder(const char *tmp)
 		put(p, files[i][1]);
 	}
 	snprintf(root, sizeof root, "%s/r", tmp);
-	docsrc_opts_default(&o);
-	docsrc_folder(&o, root, &s);
-	check_str(docs_str(&ds, 0),
+	docsrc_folder(&x.o, root, &x.s);
+	check_str(docs_str(&x.ds, 0),
 	          "||T;|train|X;train|neg|C;train|pos|A\r\n;train|pos|B;"
 	          "valid|pos|D;",
 	          "label = parent, split = grandparent; sorted, a folder's files "
 	          "before its subfolders; *.txt any case; hidden and others skipped");
-	ok(ds.n == 6 && ds.d[3].newlines == 1, "file text: newlines translated");
+	ok(x.ds.n == 6 && x.ds.d[3].newlines == 1, "file text: newlines translated");
 	snprintf(p, sizeof p, "%s/r/train/pos/a.TXT", tmp);
-	ok(ds.n == 6 && !strcmp(ds.d[3].name, p), "named by path: %s",
-	   ds.n == 6 ? ds.d[3].name : "?");
-	docs_free(&ds);
+	ok(x.ds.n == 6 && !strcmp(x.ds.d[3].name, p), "named by path: %s",
+	   x.ds.n == 6 ? x.ds.d[3].name : "?");
+	docs_free(&x.ds);
 
 	snprintf(root, sizeof root, "%s/r//", tmp);
-	docsrc_folder(&o, root, &s);
+	docsrc_folder(&x.o, root, &x.s);
 	snprintf(p, sizeof p, "%s/r/top.txt", tmp);
-	ok(ds.n == 6 && !strcmp(ds.d[0].name, p),
+	ok(x.ds.n == 6 && !strcmp(x.ds.d[0].name, p),
 	   "trailing slashes of the root are dropped from names");
-	docs_free(&ds);
+	docs_free(&x.ds);
 
 	const char *only[] = { "valid" }, *with_root[] = { "valid", "." };
 	snprintf(root, sizeof root, "%s/r", tmp);
-	o.folders = only, o.nfolders = 1;
-	docsrc_folder(&o, root, &s);
-	check_str(docs_str(&ds, 0), "valid|pos|D;",
+	x.o.folders = only, x.o.nfolders = 1;
+	docsrc_folder(&x.o, root, &x.s);
+	check_str(docs_str(&x.ds, 0), "valid|pos|D;",
 	          "--folders valid: only that top folder, no root files");
-	docs_free(&ds);
-	o.folders = with_root, o.nfolders = 2;
-	docsrc_folder(&o, root, &s);
-	check_str(docs_str(&ds, 0), "||T;valid|pos|D;",
+	docs_free(&x.ds);
+	x.o.folders = with_root, x.o.nfolders = 2;
+	docsrc_folder(&x.o, root, &x.s);
+	check_str(docs_str(&x.ds, 0), "||T;valid|pos|D;",
 	          "--folders valid,.: and the files at the root");
-	docs_free(&ds);
+	docs_free(&x.ds);
 
 	/* a symbolic link loop is skipped, not followed forever */
 	snprintf(p, sizeof p, "%s/r/valid/pos/up", tmp);
 	if (symlink("../..", p))
 		die("%s:", p);
-	o.folders = only, o.nfolders = 1;
+	x.o.folders = only, x.o.nfolders = 1;
 	fflush(stdout);
 	FILE *saved = stderr;
 	stderr = fopen("/dev/null", "w");
-	docsrc_folder(&o, root, &s);
+	docsrc_folder(&x.o, root, &x.s);
 	fclose(stderr);
 	stderr = saved;
-	check_str(docs_str(&ds, 0), "valid|pos|D;", "a symbolic link loop is skipped");
-	docs_free(&ds);
+	check_str(docs_str(&x.ds, 0), "valid|pos|D;", "a symbolic link loop is skipped");
+	docs_free(&x.ds);
 
 	/* docsrc_path dispatches on the kind of path */
-	o.folders = NULL, o.nfolders = 0;
+	x.o.folders = NULL, x.o.nfolders = 0;
 	snprintf(p, sizeof p, "%s/a.csv", tmp);
-	docsrc_path(&o, p, 0, &s);
-	ok(ds.n == 4 && !strcmp(ds.d[0].text.p, "he said \"no\""),
+	docsrc_path(&x.o, p, 0, &x.s);
+	ok(x.ds.n == 4 && !strcmp(x.ds.d[0].text.p, "he said \"no\""),
 	   "docsrc_path: *.csv is read as CSV");
-	docs_free(&ds);
+	docs_free(&x.ds);
 	snprintf(p, sizeof p, "%s/r/top.txt", tmp);
-	docsrc_path(&o, p, 0, &s);
-	ok(ds.n == 1 && !strcmp(ds.d[0].split, "train") &&
-	   !strcmp(ds.d[0].label, "") && !strcmp(ds.d[0].text.p, "T"),
+	docsrc_path(&x.o, p, 0, &x.s);
+	ok(x.ds.n == 1 && !strcmp(x.ds.d[0].split, "train") &&
+	   !strcmp(x.ds.d[0].label, "") && !strcmp(x.ds.d[0].text.p, "T"),
 	   "docsrc_path: another file is one document, train, no label");
-	docs_free(&ds);
+	docs_free(&x.ds);
 }
 
 /* ---- plain files, one document per line ---- */
@@ -313,23 +319,21 @@ static void
 test_lines(const char *tmp)
 {
 	char p[4096];
-	struct docs ds = {0};
-	struct doc_sink s = { keep_begin, keep_end, &ds };
-	struct docsrc_opts o;
+	struct fix x;
 
+	fix_init(&x);
 	snprintf(p, sizeof p, "%s/lines", tmp);
 	put(p, "a\r\nb\rc\n\nd");
-	docsrc_opts_default(&o);
-	o.lines = 1;
-	o.split = "valid";
-	o.label = "L";
-	docsrc_plain(&o, p, &s);
-	check_str(docs_str(&ds, 0),
+	x.o.lines = 1;
+	x.o.split = "valid";
+	x.o.label = "L";
+	docsrc_plain(&x.o, p, &x.s);
+	check_str(docs_str(&x.ds, 0),
 	          "valid|L|a;valid|L|b;valid|L|c;valid|L|;valid|L|d;",
 	          "lines split at \\n, \\r\\n and \\r (Python's text mode); "
 	          "--split, --label");
-	ok(ds.n == 5 && ds.d[0].newlines == 0, "a line: no newline translation");
-	docs_free(&ds);
+	ok(x.ds.n == 5 && x.ds.d[0].newlines == 0, "a line: no newline translation");
+	docs_free(&x.ds);
 }
 
 int

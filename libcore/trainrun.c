@@ -43,6 +43,19 @@ fit_step(const struct fit_opts *f, struct optim *o, struct onecycle *c)
 	onecycle_next(c);
 }
 
+void
+trainrun_start(struct trainrun *r)
+{
+	smooth_reset(&r->sm);
+	r->epoch = 0, r->batch = 0, r->step = 0;
+}
+
+void
+trainrun_dropout_rng(struct rng *drop, uint64_t seed, int64_t step)
+{
+	rng_seed(drop, seed, (1ULL << 40) + (uint64_t)step);
+}
+
 double
 trainrun_train_loss(const struct trainrun *r)
 {

@@ -18,6 +18,7 @@
 
 #include "optim.h"
 #include "pth.h"
+#include "rng.h"
 
 /* fit_one_cycle's settings, with AR/TAR (fastai's RNNRegularizer) */
 struct fit_opts {
@@ -51,6 +52,13 @@ struct trainrun {
 	struct smooth_loss sm;
 	uint64_t parent;        /* xxh64 of the checkpoint it started from */
 };
+/* A new fit: position 0, smoothed loss reset (a resumed run instead
+ * reads its position with trainrun_meta_read). */
+void trainrun_start(struct trainrun *r);
+/* The generator of step's dropout masks: one stream per step (after
+ * 2^40: below are the tools' other streams), so a resumed run draws the
+ * same masks as an uninterrupted one. */
+void trainrun_dropout_rng(struct rng *drop, uint64_t seed, int64_t step);
 /* Recorder's train_loss: the debiased smoothed loss (NaN before a step) */
 double trainrun_train_loss(const struct trainrun *r);
 /* The position saved after an epoch: the next epoch's start. */

@@ -558,8 +558,7 @@ main(int argc, char *argv[])
 	struct onecycle cyc;
 	fit_cycle_init(&cyc, &o.fit, run.n_epoch, si->train_batches, ng);
 	if (!o.resume) {
-		smooth_reset(&run.sm);
-		run.epoch = 0, run.batch = 0, run.step = 0;
+		trainrun_start(&run);
 	} else if (run.batch > 0 && run.batch < (int64_t)si->train_batches) {
 		hidden_restore(p, &lm.enc,
 		               (int)trainrun_meta_num(p, "hidden_rows", what));
@@ -596,8 +595,7 @@ main(int argc, char *argv[])
 				break;
 			struct rng drop;
 			struct lm_stats st;
-			/* per-step generator: a resumed run draws the same masks */
-			rng_seed(&drop, o.seed, (1ULL << 40) + (uint64_t)run.step);
+			trainrun_dropout_rng(&drop, o.seed, run.step);
 			onecycle_apply(&cyc, &opt);
 			lmb_xy(&b, x, y);
 			lm_train_step(&lm, x, y, (int)b.rows, (int)b.len, &drop, &st);

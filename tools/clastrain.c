@@ -531,10 +531,8 @@ main(int argc, char *argv[])
 	struct onecycle cyc;
 	int64_t n_iter = (int64_t)(train.n / o.bs);
 	fit_cycle_init(&cyc, &o.fit, run.n_epoch, n_iter, ng);
-	if (!o.resume) {
-		smooth_reset(&run.sm);
-		run.epoch = 0, run.batch = 0, run.step = 0;
-	}
+	if (!o.resume)
+		trainrun_start(&run);
 	pth_free(p);
 
 	/* go */
@@ -568,8 +566,7 @@ main(int argc, char *argv[])
 				break;
 			const uint32_t *idx = order + run.batch * o.bs;
 			struct rng drop;
-			/* per-step generator: a resumed run draws the same masks */
-			rng_seed(&drop, o.seed, (1ULL << 40) + (uint64_t)run.step);
+			trainrun_dropout_rng(&drop, o.seed, run.step);
 			onecycle_apply(&cyc, &opt);
 			clas_forward_docs(&cl, (const uint32_t *const *)train.ids,
 			                  train.len, idx, o.bs, &x, &xcap, 1, &drop);

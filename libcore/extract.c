@@ -160,6 +160,15 @@ names_free(struct names *l)
 	free(l->v);
 }
 
+/* libarchive leaves the error string NULL for some failures (an xz or
+ * zstd stream cut short): never print "(null)". */
+static const char *
+aerr(struct archive *x)
+{
+	const char *s = archive_error_string(x);
+	return s ? s : "read failed";
+}
+
 static struct archive *
 reader_new(void)
 {
@@ -309,7 +318,7 @@ copy_data(struct archive *a, struct archive *w, const char *label,
 			return 0;
 		if (r < ARCHIVE_WARN) {
 			warn("%s: %s: %s; the archive is corrupt or truncated",
-			     label, name, archive_error_string(a));
+			     label, name, aerr(a));
 			return -1;
 		}
 		if (o->stop && *o->stop) {
@@ -328,7 +337,7 @@ copy_data(struct archive *a, struct archive *w, const char *label,
 			return -1;
 		}
 		if (archive_write_data_block(w, buf, size, off) < ARCHIVE_WARN) {
-			warn("%s: %s: %s", label, name, archive_error_string(w));
+			warn("%s: %s: %s", label, name, aerr(w));
 			return -1;
 		}
 		progress_set(pr, (uint64_t)archive_filter_bytes(a, -1));
@@ -355,7 +364,7 @@ archive_extract(const char *path, const char *label, const char *dir,
 	              o->quiet);
 	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
 		warn("%s: %s; the archive is corrupt, truncated, or not an "
-		     "archive", label, archive_error_string(a));
+		     "archive", label, aerr(a));
 		goto out;
 	}
 	if ((cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
@@ -374,7 +383,7 @@ archive_extract(const char *path, const char *label, const char *dir,
 			break;
 		if (r < ARCHIVE_WARN) {
 			warn("%s: %s; the archive is corrupt, truncated, or not "
-			     "an archive", label, archive_error_string(a));
+			     "an archive", label, aerr(a));
 			goto out;
 		}
 		if (o->stop && *o->stop) {
@@ -394,18 +403,18 @@ archive_extract(const char *path, const char *label, const char *dir,
 		st->entries++;
 		if (archive_write_header(w, e) < ARCHIVE_WARN) {
 			warn("%s: %s: %s; refusing the archive", label, clean,
-			     archive_error_string(w));
+			     aerr(w));
 			goto out;
 		}
 		if (copy_data(a, w, label, clean, o, st, &pr) < 0)
 			goto out;
 		if (archive_write_finish_entry(w) < ARCHIVE_WARN) {
-			warn("%s: %s: %s", label, clean, archive_error_string(w));
+			warn("%s: %s: %s", label, clean, aerr(w));
 			goto out;
 		}
 	}
 	if (archive_write_close(w) < ARCHIVE_WARN) {
-		warn("%s: %s", label, archive_error_string(w));
+		warn("%s: %s", label, aerr(w));
 		goto out;
 	}
 	/* Later entries may have changed where earlier links lead

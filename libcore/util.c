@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -96,12 +97,18 @@ xstrdup(const char *s)
 FILE *
 open_in(const char *path)
 {
+	struct stat st;
 	FILE *f;
 
 	if (!strcmp(path, "-"))
 		return stdin;
 	if (!(f = fopen(path, "rb")))
 		die("%s:", path);
+	/* fopen opens a directory for reading; say so now, not "read error" */
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		die("%s:", path);
+	}
 	return f;
 }
 

@@ -41,4 +41,14 @@ void blas_sgemv(int ta, int M, int N, float alpha, const float *A, int lda,
 typedef void (*kern_range_fn)(void *ctx, long lo, long hi);
 void kern_par_for(long n, long min_per_thread, kern_range_fn fn, void *ctx);
 
+/* For the element loops of kernels/cpu (they vectorise: restrict
+ * pointers, branch-free maths in *_elem.h): target_clones adds AVX2 and
+ * AVX-512 builds picked at load time.  -std=c11 keeps -ffp-contract=off,
+ * so every clone gives the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define KERN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define KERN_CLONES
+#endif
+
 #endif

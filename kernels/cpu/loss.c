@@ -1,4 +1,7 @@
 /* loss.c: fused softmax + cross-entropy, AR, TAR. */
+/* see lstm.c: vectorise the loops with epilogues, no FP traps assumed */
+#pragma GCC optimize("vect-cost-model=dynamic", "no-trapping-math")
+
 #include <math.h>
 
 #include "kernels.h"
@@ -12,6 +15,65 @@ struct ce_ctx {
 	float gscale;
 };
 
+/* The V-long loops are written for the vectoriser: the max and the sum
+ * run in 8 interleaved lanes (a fixed order, so the same bits every run),
+ * exp is expf_neg_elem (arguments are <= 0 after the max is taken out). */
+#define LANES 8
+
+KERN_CLONES static float
+row_max(const float *restrict z, int V)
+{
+	float m[LANES];
+	int v = 0;
+	for (int k = 0; k < LANES; k++)
+		m[k] = z[0];
+	for (; v + LANES <= V; v += LANES)
+		for (int k = 0; k < LANES; k++)
+			m[k] = z[v + k] > m[k] ? z[v + k] : m[k];
+	float mx = m[0];
+	for (int k = 1; k < LANES; k++)
+		mx = m[k] > mx ? m[k] : mx;
+	for (; v < V; v++)
+		mx = z[v] > mx ? z[v] : mx;
+	return mx;
+}
+
+KERN_CLONES static void
+row_exp(float *restrict z, float mx, int V)
+{
+	for (int v = 0; v < V; v++)
+		z[v] = expf_neg_elem(z[v] - mx);
+}
+
+/* sum of z[v], or of exp(z[v] - mx) when exp is set */
+KERN_CLONES static double
+row_sum(const float *restrict z, float mx, int exp, int V)
+{
+	double acc[LANES] = { 0 };
+	int v = 0;
+	if (exp)
+		for (; v + LANES <= V; v += LANES)
+			for (int k = 0; k < LANES; k++)
+				acc[k] += expf_neg_elem(z[v + k] - mx);
+	else
+		for (; v + LANES <= V; v += LANES)
+			for (int k = 0; k < LANES; k++)
+				acc[k] += z[v + k];
+	double s = 0;
+	for (int k = 0; k < LANES; k++)
+		s += acc[k];
+	for (; v < V; v++)
+		s += exp ? expf_neg_elem(z[v] - mx) : z[v];
+	return s;
+}
+
+KERN_CLONES static void
+row_scale(float *restrict z, float k, int V)
+{
+	for (int v = 0; v < V; v++)
+		z[v] *= k;
+}
+
 static void
 ce_rows(void *p, long lo, long hi)
 {
@@ -20,27 +82,20 @@ ce_rows(void *p, long lo, long hi)
 	for (long n = lo; n < hi; n++) {
 		float *z = x->z + (size_t)n * V;
 		uint32_t y = x->y[n];
-		float mx = z[0];
+		float mx = row_max(z, V);
 		int am = 0;
-		for (int v = 1; v < V; v++)
-			if (z[v] > mx)
-				mx = z[v], am = v;
+		while (am < V - 1 && !(z[am] == mx))    /* first maximum */
+			am++;
 		float zy = z[y];
 		/* logsumexp with the max taken out: every exp() is <= 1 */
-		double s = 0;
+		double s;
 		if (x->gscale != 0.0f) {
-			for (int v = 0; v < V; v++) {
-				float e = expf(z[v] - mx);
-				z[v] = e;
-				s += e;
-			}
-			float k = (float)(x->gscale / s);
-			for (int v = 0; v < V; v++)
-				z[v] *= k;
+			row_exp(z, mx, V);
+			s = row_sum(z, 0.0f, 0, V);
+			row_scale(z, (float)(x->gscale / s), V);
 			z[y] -= x->gscale;
 		} else {
-			for (int v = 0; v < V; v++)
-				s += expf(z[v] - mx);
+			s = row_sum(z, mx, 1, V);
 		}
 		x->loss[n] = log(s) + mx - zy;
 		x->hit[n] = (uint32_t)am == y;

@@ -1,5 +1,10 @@
 /* lstm.c: LSTM layer forward/backward on the CPU (reference).  The
  * per-element maths is in lstm_elem.h; GEMMs go to OpenBLAS. */
+/* -O2 vectorises only loops with no epilogue; the unit loops below have
+ * one.  Set for the whole file (a per-function optimize attribute would
+ * stop the *_elem.h functions from being inlined). */
+#pragma GCC optimize("vect-cost-model=dynamic", "no-trapping-math")
+
 #include <string.h>
 
 #include "kernels.h"
@@ -11,6 +16,22 @@ struct cell_ctx {
 	int H;
 };
 
+/* One row of H units.  Values are copied in and out so that the loop is
+ * plain loads and stores for the vectoriser. */
+KERN_CLONES static void
+cell_fwd_units(float *restrict pi, float *restrict pf, float *restrict pg,
+               float *restrict po, const float *restrict cp,
+               float *restrict c, float *restrict tc, float *restrict h,
+               int H)
+{
+	for (int j = 0; j < H; j++) {
+		float i = pi[j], f = pf[j], g = pg[j], o = po[j], cj, tj, hj;
+		lstm_cell_fwd_elem(&i, &f, &g, &o, cp[j], &cj, &tj, &hj);
+		pi[j] = i, pf[j] = f, pg[j] = g, po[j] = o;
+		c[j] = cj, tc[j] = tj, h[j] = hj;
+	}
+}
+
 static void
 cell_fwd_rows(void *p, long lo, long hi)
 {
@@ -18,12 +39,8 @@ cell_fwd_rows(void *p, long lo, long hi)
 	int H = x->H;
 	for (long b = lo; b < hi; b++) {
 		float *g = x->pre + b * 4 * H;
-		const float *cp = x->cprev + b * H;
-		float *c = x->c + b * H, *tc = x->tcw + b * H, *h = x->h + b * H;
-		for (int j = 0; j < H; j++)
-			lstm_cell_fwd_elem(g + j, g + H + j, g + 2 * H + j,
-			                   g + 3 * H + j, cp[j], c + j, tc + j,
-			                   h + j);
+		cell_fwd_units(g, g + H, g + 2 * H, g + 3 * H, x->cprev + b * H,
+		               x->c + b * H, x->tcw + b * H, x->h + b * H, H);
 	}
 }
 

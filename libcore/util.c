@@ -189,6 +189,7 @@ struct out *
 out_open(const char *path, int binary)
 {
 	struct out *o = xcalloc(1, sizeof *o);
+	struct stat st;
 	int fd;
 
 	o->path = xstrdup(path);
@@ -199,11 +200,24 @@ out_open(const char *path, int binary)
 		o->f = stdout;
 		return o;
 	}
+	/* A device or fifo (-o /dev/null, /dev/stdout, a named pipe) is
+	 * written in place: renaming a temp file onto it would replace the
+	 * device node itself (as root) or fail. */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+			die("%s:", path);
+		if (binary && isatty(fd))
+			usage_error("%s: refusing to write binary data to a "
+			            "terminal; use -o FILE or a pipe", path);
+		if (!(o->f = fdopen(fd, "wb")))
+			die("%s:", path);
+		return o;
+	}
 	out_install_cleanup();
 	o->tmp = xmalloc(strlen(path) + 32);
 	sprintf(o->tmp, "%s.tmp.%ld", path, (long)getpid());
 	if ((fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
-		die("%s:", o->tmp);
+		die("%s:", path);
 	if (!(o->f = fdopen(fd, "wb")))
 		die("%s:", o->tmp);
 	o->next = pending;
@@ -228,7 +242,11 @@ out_close(struct out *o)
 		warn("%s:", o->path);
 		bad = 1;
 	}
-	if (!o->tmp) {              /* stdout: nothing to rename */
+	if (!o->tmp) {              /* stdout or a device: nothing to rename */
+		if (o->f != stdout && fclose(o->f) == EOF && !bad) {
+			warn("%s:", o->path);
+			bad = 1;
+		}
 		out_free(o);
 		return bad;
 	}
@@ -258,7 +276,8 @@ out_abort(struct out *o)
 		fclose(o->f);
 		unlink(o->tmp);
 		unlink_pending(o);
-	}
+	} else if (o->f != stdout)
+		fclose(o->f);
 	out_free(o);
 }
 

@@ -89,7 +89,7 @@ log_row(const struct recorder *r, int epoch, const double *f, double secs)
 		fprintf(r->log, "\t%.3f\n", secs);
 	}
 	if (fflush(r->log) == EOF)
-		die("log: write error:");
+		die("%s: write error:", r->log_path);
 }
 
 void

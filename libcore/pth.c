@@ -1007,6 +1007,7 @@ tensor_out(void *ctx, struct pk_writer *w, const struct pv *v)
 
 struct zw {                     /* zip writer */
 	FILE *f;
+	const char *path;       /* for messages; NULL: "pth" */
 	uint64_t at;
 	struct { char *name; uint32_t crc; uint64_t size, off; } *e;
 	size_t ne, cap;
@@ -1016,7 +1017,7 @@ static void
 zput(struct zw *z, const void *p, size_t n)
 {
 	if (n && fwrite(p, 1, n, z->f) != n)
-		die("pth: write error:");
+		die("%s: write error:", z->path ? z->path : "pth");
 	z->at += n;
 }
 
@@ -1119,9 +1120,9 @@ key_cmp(const void *a, const void *b)
 	return strcmp(((const struct wst *)a)->key, ((const struct wst *)b)->key);
 }
 
-void
-pth_write(FILE *f, const char *archive, const struct pv *root,
-          const char *meta)
+static void
+pth_write_to(FILE *f, const char *path, const char *archive,
+             const struct pv *root, const char *meta)
 {
 	struct wctx c = { 0 };
 	struct buf pkl = { 0 };
@@ -1137,6 +1138,7 @@ pth_write(FILE *f, const char *archive, const struct pv *root,
 	pk_write(&w, root);
 	pk_writer_free(&w);
 	z.f = f;
+	z.path = path;
 	zentry(&z, archive, "data.pkl", pkl.p, pkl.n);
 	zentry(&z, archive, "byteorder", "little", 6);
 	/* records in string order of their keys: data/10 before data/2 */
@@ -1155,6 +1157,13 @@ pth_write(FILE *f, const char *archive, const struct pv *root,
 	buf_free(&pkl);
 }
 
+void
+pth_write(FILE *f, const char *archive, const struct pv *root,
+          const char *meta)
+{
+	pth_write_to(f, NULL, archive, root, meta);
+}
+
 int
 pth_save(const char *path, const struct pv *root, const char *meta)
 {
@@ -1169,7 +1178,7 @@ pth_save(const char *path, const struct pv *root, const char *meta)
 	char *dot = strrchr(archive, '.');
 	if (dot && dot != archive)
 		*dot = 0;
-	pth_write(o->f, archive, root, meta);
+	pth_write_to(o->f, path, archive, root, meta);
 	free(archive);
 	return out_close(o);
 }

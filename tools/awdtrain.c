@@ -406,6 +406,9 @@ main(int argc, char *argv[])
 		usage_error("-p needs -v vocab (the stream's vocab) to match rows");
 	if (!o.out)
 		usage_error("no output: -o out.pth");
+	if (!strcmp(o.out, "-"))
+		usage_error("-o -: the checkpoint would mix with the table on "
+		            "stdout; give a file");
 	if (argc < 1 || argc > 2)
 		usage_error("want train.lmb [valid.lmb]");
 	if (!fit_opts_valid(&o.fit) || !(o.drop_mult >= 0))

@@ -1,6 +1,7 @@
 /* encsave: fastai's learn.save_encoder.  A language model (or classifier)
  * checkpoint in, the AWD-LSTM encoder's state dict out, as a .pth that
  * torch.load and fastai's load_encoder read. */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +34,11 @@ main(int argc, char *argv[])
 	int c, verbose = 0;
 
 	argv0 = "encsave";
-	if (argc > 1 && !strcmp(argv[1], "--help"))
-		usage(0);
-	while ((c = getopt(argc, argv, "hqvo:")) != -1)
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	while ((c = getopt_long(argc, argv, "hqvo:", longopts, NULL)) != -1)
 		switch (c) {
 		case 'h': usage(0);
 		case 'q': break;

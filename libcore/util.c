@@ -269,6 +269,20 @@ out_close(struct out *o)
 	return bad;
 }
 
+int
+out_flush(struct out *o)
+{
+	if (fflush(o->f) == EOF || ferror(o->f)) {
+		warn("%s:", o->path);
+		return 1;
+	}
+	if (o->tmp && fsync(fileno(o->f)) < 0 && errno != EINVAL) {
+		warn("%s: fsync:", o->path);
+		return 1;
+	}
+	return 0;
+}
+
 void
 out_abort(struct out *o)
 {

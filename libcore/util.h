@@ -43,6 +43,10 @@ struct out {
 struct out *out_open(const char *path, int binary);
 int out_close(struct out *o);
 void out_abort(struct out *o);
+/* Flush and fsync without renaming; prints why and returns 1 on failure.
+ * A tool with two outputs flushes both before closing either, so a
+ * failure in one (a full disk) leaves neither. */
+int out_flush(struct out *o);
 /* Register the cleanup handlers yourself when a tool installs its own
  * SIGINT handler (awdtrain saves a checkpoint first); out_open() calls it. */
 void out_install_cleanup(void);

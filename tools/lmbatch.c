@@ -461,6 +461,12 @@ main(int argc, char *argv[])
 	lmb_end(&w);
 	if (vout) {
 		lmb_end(&wv);
+		if (out_flush(ov) | out_flush(o)) {
+			out_abort(ov);  /* neither output without the other */
+			out_abort(o);
+			ret = 1;
+			goto done;
+		}
 		ret |= out_close(ov);
 	}
 	ret |= out_close(o);

@@ -281,6 +281,11 @@ main(int argc, char *argv[])
 	ids_end(&w);
 	free(params);
 	vocab_free(v);
+	if (ov && (out_flush(ov) | out_flush(o))) {
+		out_abort(ov);          /* neither output without the other */
+		out_abort(o);
+		return 1;
+	}
 	if (ov)
 		ret |= out_close(ov);
 	ret |= out_close(o);

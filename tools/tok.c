@@ -173,6 +173,11 @@ main(int argc, char *argv[])
 	tokpool_finish(t.pool);
 	progress_end(&t.prog);
 	free(folders);
+	if (lens_out && (out_flush(out) | out_flush(lens_out))) {
+		out_abort(out);         /* neither output without the other */
+		out_abort(lens_out);
+		return 1;
+	}
 	int ret = out_close(out);
 	if (lens_out)
 		ret |= out_close(lens_out);

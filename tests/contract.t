@@ -1,0 +1,231 @@
+#!/bin/sh
+# contract: the common tool contract, probed adversarially on all eight
+# tools: -h/--help, unknown flags and bad values (exit 2), missing files,
+# directories, empty files, /dev/null, random bytes, the wrong kind of
+# stream, truncated and bit-flipped inputs (exit 1, "tool: " on stderr, no
+# output and no temp file left), -o into a missing directory, onto
+# /dev/full and /dev/null (the device must survive), binary data refused
+# on a terminal, stdin and pipes, and SIGINT/SIGTERM mid-run (no partial
+# file; awdtrain and clastrain save a complete, resumable checkpoint).
+. "$(dirname "$0")/lib.sh"
+cd "$T" || exit 1
+export ULMFIT_HOME="$T/home"
+mkdir out adir
+
+# ---- fixtures, made with the tools themselves ------------------------------
+awk 'BEGIN { srand(7); split("the movie was i liked it hated plot film a", f, " ")
+  for (i = 0; i < 200; i++) { lab = i % 2; split(lab ? "good great" : "bad awful", w, " ")
+    s = "xxbos"; n = 3 + int(rand() * 8); k = int(rand() * n)
+    for (j = 0; j < n; j++) { s = s " " f[1 + int(rand() * 10)]; if (j == k) s = s " " w[1 + int(rand() * 2)] }
+    printf "%s\t%s\t%s\n", (i < 160 ? "train" : "valid"), (lab ? "pos" : "neg"), s } }' >d.tok
+S="--emb 16 --hid 32"
+check "fixture: numz" numz -q -w vocab -f 1 -o d.ids d.tok
+check "fixture: lmbatch" lmbatch -q -b 8 -l 10 -e 2 -o d.lmb d.ids
+check "fixture: awdtrain" awdtrain -q $S -v vocab -o lm.pth d.lmb
+check "fixture: encsave" encsave -o enc.pth lm.pth
+check "fixture: clastrain" clastrain -q -e enc.pth -v vocab -b 16 -o c.pth d.ids
+echo hello >a.txt && tar czf a.tar.gz a.txt
+head -c 4096 /dev/urandom >garbage
+: >empty
+# truncated (half, first 20 bytes, all but the last byte) and bit-flipped
+# (a byte in the middle) copies of every binary input
+for f in d.ids d.lmb lm.pth enc.pth c.pth a.tar.gz; do
+	sz=$(wc -c <"$f")
+	head -c $((sz / 2)) "$f" >"half.$f"
+	head -c 20 "$f" >"head.$f"
+	head -c $((sz - 1)) "$f" >"cut.$f"
+	cp "$f" "flip.$f"
+	printf '\377' | dd of="flip.$f" bs=1 seek=$((sz / 2)) conv=notrunc 2>/dev/null
+done
+
+noleft() {  # noleft DESC: out/ is empty: no output, no temp file
+	is "$(ls -A out | tr '\n' ' ')" "" "$1: no output or temp file left"
+	rm -rf out/* out/.[!.]*
+}
+fails() {   # fails STATUS TOOL DESC CMD...: exit status, "tool: " first, nothing left
+	want=$1 tool=$2 d=$3; shift 3
+	exits "$want" "$tool $d: exit $want" timeout 20 "$@"
+	errmatch "^$tool: " "$tool $d: message starts '$tool: '"
+	noleft "$tool $d"
+}
+bad_inputs() { # bad_inputs TOOL KIND 'CMD': @ in CMD is replaced by each bad input
+	for i in nothere adir ${EMPTY-empty /dev/null} garbage $WRONG \
+	         half.$2 head.$2 cut.$2 flip.$2; do
+		eval "fails 1 $1 \"$2 <- $i\" $(echo "$3" | sed "s|@|$i|")"
+	done
+}
+sig_status() { case $1 in INT) echo 130 ;; TERM) echo 143 ;; esac; }
+
+# ---- usage: -h/--help on stdout, unknown flags and bad values exit 2 -------
+for t in untar tok numz lmbatch awdtrain encsave clastrain infer; do
+	for h in -h --help; do
+		exits 0 "$t $h: exit 0" timeout 20 $t $h
+		is "$(head -1 "$T/.out" | cut -d' ' -f1-2)" "usage: $t" "$t $h: usage on stdout"
+		is "$(wc -c <"$T/.err" | tr -d ' ')" 0 "$t $h: nothing on stderr"
+	done
+	fails 2 $t "--no-such-flag" $t --no-such-flag
+	errmatch "unrecognized option '--no-such-flag'" "$t names the unknown long option"
+	fails 2 $t "-Z" $t -Z
+done
+fails 2 untar "-r junk" untar -r many a.tar.gz
+fails 2 tok "-j junk" tok -j x -o out/x d.tok
+fails 2 numz "-m junk" numz -m 1e -w out/v -o out/x d.tok
+fails 2 numz "no vocab" numz -o out/x d.tok
+fails 2 lmbatch "-b 0" lmbatch -b 0 -o out/x d.ids
+fails 2 lmbatch "-l junk" lmbatch -l 10x -o out/x d.ids
+fails 2 awdtrain "no -o" awdtrain d.lmb
+fails 2 awdtrain "-l junk" awdtrain -l fast -o out/x d.lmb
+fails 2 awdtrain "-o - (the table is on stdout)" awdtrain $S -o - d.lmb
+fails 2 encsave "-o without a value" encsave -o
+fails 2 encsave "two inputs" encsave -o out/x lm.pth lm.pth
+fails 2 clastrain "-b junk" clastrain -e enc.pth -b x -o out/x d.ids
+fails 2 clastrain "-o -" clastrain -e enc.pth -o - d.ids
+fails 2 infer "no model" infer
+fails 2 infer "-b junk" infer -b 0 c.pth "text"
+
+# ---- bad inputs: exit 1, a message, nothing written ------------------------
+fails 1 tok "missing file" tok -q -o out/x nothere
+# an empty .tok is an empty corpus: a valid stream of no documents
+exits 0 "numz: an empty .tok is fine" numz -q -v vocab -o e.ids empty
+is "$(numz -q -d -v vocab e.ids 2>&1)" "" "numz: ... and gives a stream with no documents"
+WRONG="d.lmb lm.pth" EMPTY= bad_inputs numz tok 'numz -q -v vocab -o out/x @'
+unset EMPTY
+WRONG="d.tok lm.pth"
+for i in nothere adir empty /dev/null garbage $WRONG; do
+	fails 1 numz "vocab <- $i" numz -q -v $i -o out/x d.tok
+done
+WRONG="d.tok d.lmb" bad_inputs numz ids 'numz -q -d -v vocab -o out/x @'
+WRONG="d.tok d.lmb lm.pth" bad_inputs lmbatch ids 'lmbatch -q -o out/x @'
+WRONG="d.tok d.ids" bad_inputs lmbatch lmb 'lmbatch -q --dump @'
+WRONG="d.tok d.ids c.pth" bad_inputs awdtrain lmb 'awdtrain -q $S -o out/x @'
+WRONG="enc.pth c.pth d.lmb" bad_inputs awdtrain lm.pth 'awdtrain -q -c @ -o out/x d.lmb'
+WRONG="d.lmb d.ids" bad_inputs encsave lm.pth 'encsave -o out/x @'
+WRONG="d.ids" bad_inputs clastrain enc.pth 'clastrain -q -e @ -b 16 -o out/x d.ids'
+WRONG="d.tok d.lmb" bad_inputs clastrain ids 'clastrain -q -e enc.pth -b 16 -o out/x @'
+WRONG="enc.pth d.lmb" bad_inputs clastrain c.pth 'clastrain -q -c @ -b 16 -o out/x d.ids'
+WRONG="enc.pth lm.pth d.lmb" bad_inputs infer c.pth 'infer -q @ "the movie"'
+WRONG="d.tok d.lmb" bad_inputs infer ids 'infer -q --eval @ c.pth'
+WRONG="d.tok" bad_inputs untar a.tar.gz 'untar -q -f @'
+for i in half head cut flip; do
+	fails 1 untar "$i.a.tar.gz" untar -q -f $i.a.tar.gz
+	errmatch "corrupt, truncated" "untar $i.a.tar.gz: says the archive is damaged"
+	! grep -q "(null)" "$T/.err"; ok $? "untar $i.a.tar.gz: no '(null)' in the message"
+done
+rm -rf home
+
+# ---- outputs: a missing directory, a full disk, /dev/null ------------------
+dev_ok() {  # dev_ok DESC: /dev/full and /dev/null are still devices, no temp beside them
+	[ -c /dev/full ] && [ -c /dev/null ] &&
+		! ls -A /dev | grep -q '^\(full\|null\)\.tmp\.'
+	ok $? "$1: /dev/full and /dev/null are still devices, no temp file in /dev"
+}
+outputs() { # outputs TOOL 'CMD': @ in CMD is the output
+	for o in nodir/x /dev/full /dev/null; do
+		c=$(echo "$2" | sed "s|@|$o|")
+		if [ $o = /dev/null ]; then
+			exits 0 "$1 -> $o: exit 0" timeout 20 $c
+			rm -f out/*
+		else
+			fails 1 $1 "-> $o" $c
+			errmatch "^$1: $o: " "$1 -> $o: the message names $o"
+		fi
+		dev_ok "$1 -> $o"
+	done
+	[ ! -e nodir ]; ok $? "$1: nodir/ was not created"
+}
+outputs tok 'tok -q -o @ d.tok'
+outputs tok 'tok -q -L @ -o out/x d.tok'
+outputs numz 'numz -q -v vocab -o @ d.tok'
+outputs numz 'numz -q -f 1 -w @ -o out/x d.tok'
+outputs numz 'numz -q -d -v vocab -o @ d.ids'
+outputs lmbatch 'lmbatch -q -b 8 -l 10 -o @ d.ids'
+outputs lmbatch 'lmbatch -q -b 8 -l 10 --valid-out @ -o out/x d.ids'
+outputs awdtrain 'awdtrain -q --emb 16 --hid 32 -o @ d.lmb'
+outputs awdtrain 'awdtrain -q --emb 16 --hid 32 --log @ -o out/x d.lmb'
+rm -f out/x
+outputs encsave 'encsave -o @ lm.pth'
+outputs clastrain 'clastrain -q -e enc.pth -b 16 -o @ d.ids'
+outputs clastrain 'clastrain -q -e enc.pth -b 16 --log @ -o out/x d.ids'
+rm -f out/x
+# infer writes text on stdout
+timeout 20 infer -q c.pth "a good movie" >/dev/full 2>"$T/.err"
+ok $(($? != 1)) "infer >/dev/full: exit 1"
+errmatch "^infer: " "infer >/dev/full: message starts 'infer: '"
+
+# ---- binary data on a terminal ---------------------------------------------
+if script -qec true /dev/null >/dev/null 2>&1; then
+	for c in "numz -q -v vocab d.tok" "lmbatch -q d.ids" "encsave lm.pth" \
+	         "numz -q -v vocab -o /dev/tty d.tok" "encsave -o /dev/tty lm.pth"; do
+		t=${c%% *}
+		r=$(timeout 20 script -qec "$c; echo rc=\$?" /dev/null </dev/null | tr -d '\r')
+		is "$(echo "$r" | tail -1)" "rc=2" "$c on a terminal: exit 2"
+		is "$(echo "$r" | head -1 | grep -c "^$t: .*refusing to write binary data to a terminal")" 1 \
+		   "$c on a terminal: says why"
+	done
+fi
+
+# ---- stdin and pipes --------------------------------------------------------
+cat d.tok | numz -q -v vocab - | lmbatch -q -b 8 -l 10 - >p.lmb
+ok $? "cat | numz - | lmbatch -"
+cmp -s p.lmb "$(lmbatch -q -b 8 -l 10 -o q.lmb d.ids && echo q.lmb)"; ok $? "a pipe gives the same stream as files"
+tok -q - <d.tok >t1 && tok -q d.tok >t2 && cmp -s t1 t2; ok $? "tok reads - like a file"
+awdtrain -q $S -o out/p.pth - <d.lmb >/dev/null; ok $? "awdtrain reads the stream from stdin"
+encsave <out/p.pth | encsave -o e2.pth && encsave -o e3.pth out/p.pth &&
+	is "$(encsave -v -o /dev/null e2.pth 2>&1)" "$(encsave -v -o /dev/null e3.pth 2>&1)" \
+	   "encsave: stdin to stdout to stdin gives the same tensors"
+rm -f out/p.pth
+is "$(printf 'a good movie\nan awful film\n' | infer -q c.pth | wc -l | tr -d ' ')" 2 \
+   "infer: one line of stdin per document"
+is "$(infer -q --eval - c.pth <d.ids | head -1 | cut -f1)" "accuracy" "infer --eval - reads stdin"
+lmbatch -q -b 8 -l 10 - <cut.d.ids >out/x 2>"$T/.err"; ok $(($? != 1)) "a truncated stream on stdin: exit 1"
+errmatch "^lmbatch: -: truncated" "it says: -: truncated"
+is "$(wc -c <out/x | tr -d ' ')" 0 "a truncated stream on stdin: no batches written"
+rm -f out/x
+
+# ---- signals mid-run --------------------------------------------------------
+# A reader blocked on a fifo that never ends: killed, it leaves nothing.
+mkfifo fifo
+for c in "tok -q -o out/x fifo" "numz -q -v vocab -o out/x fifo" \
+         "numz -q -w out/v -o out/x fifo" "lmbatch -q -o out/x fifo" \
+         "encsave -o out/x fifo" "awdtrain -q -o out/x fifo" \
+         "clastrain -q -e enc.pth -o out/x fifo"; do
+	for sig in INT TERM; do
+		(exec 3>fifo; sleep 5) & w=$!
+		timeout 20 $c >/dev/null 2>&1 & p=$!
+		sleep 0.3; kill -$sig $p; wait $p; rc=$?
+		kill $w 2>/dev/null; wait $w 2>/dev/null
+		is $rc $(sig_status $sig) "$c: SIG$sig ends it"
+		noleft "$c: SIG$sig"
+	done
+done
+# awdtrain and clastrain save a checkpoint on SIGINT/SIGTERM: complete,
+# loadable and resumable, with no temp file beside it.  (Not under timeout:
+# it signals the child and then its whole group, and a second signal means
+# "give up now".)
+lmbatch -q -b 8 -l 10 -e 300 -o d300.lmb d.ids
+for sig in INT TERM; do
+	awdtrain -q $S -o out/a.pth d300.lmb >/dev/null 2>"$T/.err" & p=$!
+	sleep 1; kill -$sig $p; wait $p; rc=$?
+	is $rc $(sig_status $sig) "awdtrain: SIG$sig ends it"
+	errmatch "^awdtrain: interrupted at epoch [0-9]+, batch [0-9]+; saved out/a.pth" \
+	         "awdtrain SIG$sig: says where it stopped and what it saved"
+	is "$(ls -A out | tr '\n' ' ')" "a.pth " "awdtrain SIG$sig: the checkpoint and no temp file"
+	check "awdtrain SIG$sig: the checkpoint loads (encsave)" encsave -o e.pth out/a.pth
+	check "awdtrain SIG$sig: --resume finishes the run" \
+	      timeout 60 awdtrain -q --resume out/a.pth -o out/a.pth d300.lmb
+	noleft_keep=$(ls -A out | tr '\n' ' ')
+	is "$noleft_keep" "a.pth " "awdtrain SIG$sig resumed: only the checkpoint"
+	rm -f out/*
+
+	clastrain -q -e enc.pth -v vocab -b 16 -n 300 -o out/c.pth d.ids \
+		>/dev/null 2>"$T/.err" & p=$!
+	sleep 1; kill -$sig $p; wait $p; rc=$?
+	is $rc $(sig_status $sig) "clastrain: SIG$sig ends it"
+	errmatch "^clastrain: interrupted at epoch [0-9]+, batch [0-9]+; saved out/c.pth" \
+	         "clastrain SIG$sig: says where it stopped and what it saved"
+	is "$(ls -A out | tr '\n' ' ')" "c.pth " "clastrain SIG$sig: the checkpoint and no temp file"
+	check "clastrain SIG$sig: the checkpoint loads (infer)" infer -q out/c.pth "a good movie"
+	rm -f out/*
+done
+
+done_testing

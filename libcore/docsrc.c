@@ -135,7 +135,8 @@ walk(const struct docsrc_opts *o, const struct doc_sink *s, const char *root,
 	if (errno)
 		die("%s:", dir);
 	closedir(d);
-	qsort(names, n, sizeof *names, namecmp);
+	if (n)          /* an empty folder: names is NULL, qsort's UB */
+		qsort(names, n, sizeof *names, namecmp);
 
 	/* os.walk: this folder's files first, then its subfolders */
 	char **sub = xmalloc((n + 1) * sizeof *sub);

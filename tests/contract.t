@@ -46,6 +46,8 @@ fails() {   # fails STATUS TOOL DESC CMD...: exit status, "tool: " first, nothin
 	want=$1 tool=$2 d=$3; shift 3
 	exits "$want" "$tool $d: exit $want" timeout 20 "$@"
 	errmatch "^$tool: " "$tool $d: message starts '$tool: '"
+	! grep -q "Sanitizer\|runtime error" "$T/.err"
+	ok $? "$tool $d: no sanitizer report"
 	noleft "$tool $d"
 }
 bad_inputs() { # bad_inputs TOOL KIND 'CMD': @ in CMD is replaced by each bad input
@@ -85,6 +87,11 @@ fails 2 infer "-b junk" infer -b 0 c.pth "text"
 
 # ---- bad inputs: exit 1, a message, nothing written ------------------------
 fails 1 tok "missing file" tok -q -o out/x nothere
+# a directory is fastai's from_folder: an empty one is an empty corpus
+# (UBSan once caught qsort(NULL, 0) here)
+exits 0 "tok: an empty folder is an empty corpus" timeout 20 tok -q -o out/x adir
+is "$(wc -c <out/x | tr -d ' ')" 0 "tok: ... and gives no documents"
+rm -f out/x
 # an empty .tok is an empty corpus: a valid stream of no documents
 exits 0 "numz: an empty .tok is fine" numz -q -v vocab -o e.ids empty
 is "$(numz -q -d -v vocab e.ids 2>&1)" "" "numz: ... and gives a stream with no documents"

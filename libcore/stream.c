@@ -144,8 +144,9 @@ sr_open(struct sreader *r, FILE *f, const char *name, const char *magic,
 		for (int i = 0; i < 4; i++)
 			m[i] = (b[i] >= 0x20 && b[i] < 0x7f) ? b[i] : '?';
 		m[4] = 0;
-		die("%s: not a %s (magic '%s', want '%.4s'); check the file"
-		    " argument or the pipeline order", name, what, m, magic);
+		die("%s: not %s %s (magic '%s', want '%.4s'); check the file"
+		    " argument or the pipeline order", name,
+		    strchr("aeiou", what[0]) ? "an" : "a", what, m, magic);
 	}
 	memcpy(r->hdr.magic, b, 4);
 	r->hdr.version = get_u16(b + 4);

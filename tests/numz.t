@@ -125,7 +125,7 @@ errmatch 'truncated' "... as truncated"
 exits 1 "a stream made with another vocab is refused" numz -d -v v1 rt.ids
 errmatch 'another vocab' "... saying so"
 exits 1 "a .tok file is not an id stream" numz -d -v vrt rt.tok
-errmatch 'not a id stream|not an? id stream' "... saying so"
+errmatch 'not an id stream' "... saying so"
 printf 'xxunk\n\nxxbos\n' >badvocab
 exits 1 "a vocab with an empty line is refused" numz -v badvocab rt.tok
 printf 'train no tabs here\n' >bad.tok

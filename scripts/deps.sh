@@ -3,7 +3,7 @@
 # Does nothing (and needs no network) when everything is there.
 set -eu
 pkgs="gcc make pkg-config libarchive-dev libxxhash-dev libopenblas-dev
-libutf8proc-dev libcurl4-openssl-dev libpcre2-dev python3-torch python3-numpy
+libutf8proc-dev libcurl4-openssl-dev libpcre2-dev zlib1g-dev python3-torch python3-numpy
 perl jq curl npm"
 missing=
 for p in $pkgs; do

@@ -656,15 +656,25 @@ replace_wrep(struct buf *out, const char *str, size_t n)
 }
 
 /* ---- spec_add_spaces: ([/#\\]) -> " \1 " ---- */
+typedef void add_fn(struct buf *out, const char *p, size_t n);
+
 static void
-spec_add_spaces(struct buf *out, const char *s, size_t n)
+add_plain(struct buf *out, const char *p, size_t n)
+{
+	buf_add(out, p, n);
+}
+
+/* Writes s with each / # \ spaced out through add (plain, or collapsing
+ * space runs when rm_useless_spaces is fused in: see tok_spaces). */
+static void
+spaces_around(struct buf *out, const char *s, size_t n, add_fn *add)
 {
 	static const char chars[3] = { '/', '#', '\\' };
 	const char *end = s + n, *next[3], *p = s;
 
 	for (int k = 0; k < 3; k++)
 		next[k] = memchr(s, chars[k], n);
-	buf_grow(out, n);
+	buf_grow(out, n + 1);
 	for (;;) {
 		int k = -1;
 		for (int j = 0; j < 3; j++)
@@ -673,13 +683,19 @@ spec_add_spaces(struct buf *out, const char *s, size_t n)
 		if (k < 0)
 			break;
 		const char *q = next[k];
-		buf_add(out, p, (size_t)(q - p));
+		add(out, p, (size_t)(q - p));
 		char t[3] = { ' ', chars[k], ' ' };
-		buf_add(out, t, 3);
+		add(out, t, 3);
 		p = q + 1;
 		next[k] = memchr(p, chars[k], (size_t)(end - p));
 	}
-	buf_add(out, p, (size_t)(end - p));
+	add(out, p, (size_t)(end - p));
+}
+
+static void
+spec_add_spaces(struct buf *out, const char *s, size_t n)
+{
+	spaces_around(out, s, n, add_plain);
 }
 
 /* ---- rm_useless_spaces: " {2,}" -> " " ---- */
@@ -903,27 +919,7 @@ add_collapsed(struct buf *out, const char *p, size_t n)
 void
 tok_spaces(struct buf *out, const char *s, size_t n)
 {
-	static const char chars[3] = { '/', '#', '\\' };
-	const char *end = s + n, *next[3], *p = s;
-
-	for (int k = 0; k < 3; k++)
-		next[k] = memchr(s, chars[k], n);
-	buf_grow(out, n + 1);
-	for (;;) {
-		int k = -1;
-		for (int j = 0; j < 3; j++)
-			if (next[j] && (k < 0 || next[j] < next[k]))
-				k = j;
-		if (k < 0)
-			break;
-		const char *q = next[k];
-		add_collapsed(out, p, (size_t)(q - p));
-		char t[3] = { ' ', chars[k], ' ' };
-		add_collapsed(out, t, 3);
-		p = q + 1;
-		next[k] = memchr(p, chars[k], (size_t)(end - p));
-	}
-	add_collapsed(out, p, (size_t)(end - p));
+	spaces_around(out, s, n, add_collapsed);
 }
 
 void

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int tap_n, tap_bad;
 #define ok(c, ...) do { int r_ = (c); tap_n++; tap_bad += !r_;          \
@@ -21,5 +23,24 @@ close_to(const float *a, const float *b, size_t k, float atol, float rtol)
 		if (!(fabsf(a[i] - b[i]) <= atol + rtol * fabsf(b[i])))
 			return 0;
 	return 1;
+}
+
+/* Exit status of fn(arg, n) run in a child with stderr discarded, for code
+ * that is meant to die(): 0 if fn returns, 99 if the child crashed. */
+static inline int
+child_status(void (*fn)(const void *arg, size_t n), const void *arg, size_t n)
+{
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	if (!(pid = fork())) {
+		if (!freopen("/dev/null", "w", stderr))
+			_exit(98);
+		fn(arg, n);
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 99;
 }
 #endif

@@ -1,6 +1,5 @@
 /* LM batching (spec §3.1 acceptance facts) and the batch stream. */
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../tap.h"
@@ -42,27 +41,22 @@ batch_is(const uint32_t *tok, uint32_t rows, uint32_t L,
 	return 1;
 }
 
+static void
+read_all(const void *buf, size_t n)
+{
+	FILE *f = fmemopen((void *)buf, n, "rb");
+	struct lmb_reader r;
+	struct lmb_batch b;
+
+	lmb_open(&r, f, "mem");
+	while (lmb_next(&r, &b))
+		;
+}
+
 static int
 read_status(const char *buf, size_t n)
 {
-	pid_t pid;
-	int st;
-
-	fflush(stdout);
-	if (!(pid = fork())) {
-		FILE *f = fmemopen((void *)buf, n, "rb");
-		struct lmb_reader r;
-		struct lmb_batch b;
-
-		if (!freopen("/dev/null", "w", stderr))
-			_exit(3);
-		lmb_open(&r, f, "mem");
-		while (lmb_next(&r, &b))
-			;
-		_exit(0);
-	}
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 99;
+	return child_status(read_all, buf, n);
 }
 
 int

@@ -770,22 +770,16 @@ const char *
 pth_meta(const struct pth *p, const char *key)
 {
 	static char val[1024];
-	size_t kl = strlen(key);
+	size_t vl;
+	const char *v = kv_find(p->meta, key, &vl);
 
-	for (const char *l = p->meta; l && *l;) {
-		const char *nl = strchr(l, '\n');
-		size_t len = nl ? (size_t)(nl - l) : strlen(l);
-		if (len > kl && !strncmp(l, key, kl) && l[kl] == '=') {
-			size_t vl = len - kl - 1;
-			if (vl >= sizeof val)
-				vl = sizeof val - 1;
-			memcpy(val, l + kl + 1, vl);
-			val[vl] = 0;
-			return val;
-		}
-		l += len + (nl != NULL);
-	}
-	return NULL;
+	if (!v)
+		return NULL;
+	if (vl >= sizeof val)
+		vl = sizeof val - 1;
+	memcpy(val, v, vl);
+	val[vl] = 0;
+	return val;
 }
 
 int

@@ -249,22 +249,16 @@ const char *
 sr_param(const struct sreader *r, const char *key)
 {
 	static char val[4096];
-	size_t kl = strlen(key);
+	size_t vl;
+	const char *v = kv_find(r->hdr.params, key, &vl);
 
-	for (const char *p = r->hdr.params; p && *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t ll = nl ? (size_t)(nl - p) : strlen(p);
-		if (ll > kl && !strncmp(p, key, kl) && p[kl] == '=') {
-			size_t vl = ll - kl - 1;
-			if (vl >= sizeof val)
-				vl = sizeof val - 1;
-			memcpy(val, p + kl + 1, vl);
-			val[vl] = 0;
-			return val;
-		}
-		p += ll + (nl != NULL);
-	}
-	return NULL;
+	if (!v)
+		return NULL;
+	if (vl >= sizeof val)
+		vl = sizeof val - 1;
+	memcpy(val, v, vl);
+	val[vl] = 0;
+	return val;
 }
 
 void

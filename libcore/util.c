@@ -430,3 +430,20 @@ parse_moms(const char *s, const char *what, double m[3])
 	if (k != 3)
 		usage_error("%s: want three numbers a,b,c", what);
 }
+
+const char *
+kv_find(const char *lines, const char *key, size_t *len)
+{
+	size_t kl = strlen(key);
+
+	for (const char *l = lines; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t ll = nl ? (size_t)(nl - l) : strlen(l);
+		if (ll > kl && !strncmp(l, key, kl) && l[kl] == '=') {
+			*len = ll - kl - 1;
+			return l + kl + 1;
+		}
+		l += ll + (nl != NULL);
+	}
+	return NULL;
+}

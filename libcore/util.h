@@ -80,6 +80,10 @@ void parse_lr(const char *s, const char *what, double *lo, double *hi);
 void parse_moms(const char *s, const char *what, double m[3]);
 _Noreturn void usage_error(const char *fmt, ...);  /* message, exit 2 */
 
+/* In "key=value\n" lines, the value of key: a pointer into lines and its
+ * length in *len, or NULL.  (Stream params and checkpoint metadata.) */
+const char *kv_find(const char *lines, const char *key, size_t *len);
+
 /* Little-endian helpers for formats. */
 static inline void put_u16(unsigned char *p, uint16_t v)
 { p[0] = v; p[1] = v >> 8; }

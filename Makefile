@@ -49,7 +49,7 @@ test: all units
 SAN := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
        -fno-sanitize-recover=undefined
 asan:
-	$(MAKE) B=build-asan CFLAGS="$(SAN)" LDFLAGS="$(SAN)" \
+	$(MAKE) B=$(B)-asan CFLAGS="$(SAN)" LDFLAGS="$(SAN)" \
 	  ULMFIT_SAN=1 test
 
 deps:

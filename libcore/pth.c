@@ -121,7 +121,10 @@ struct zent {
 	char *name;
 	uint32_t crc;
 	uint64_t size, off;     /* data size and offset */
+	uint64_t start, end;    /* the whole record: local header to the end
+	                           of its data descriptor */
 	int method;
+	int used;               /* read by load_zip */
 };
 
 struct rd {
@@ -211,7 +214,7 @@ on_persid(void *ctx, struct pv_pool *pool, struct pv *pid, char **err)
 			dtype = d;
 	if (dtype < 0)
 		return cb_fail(err, "'%s' is not a storage type", pid->it[1]->s);
-	if (pid->it[4]->i > (int64_t)(r->n / dtypes[dtype].size) + 1)
+	if ((uint64_t)pid->it[4]->i > r->n / (size_t)dtypes[dtype].size)
 		return cb_fail(err, "storage %s claims %lld elements, more "
 		               "than the file holds; %s", pid->it[2]->s,
 		               (long long)pid->it[4]->i, damaged);
@@ -225,14 +228,17 @@ on_persid(void *ctx, struct pv_pool *pool, struct pv *pid, char **err)
 
 /* _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks
  * [, metadata]) or the pre-0.4 _rebuild_tensor(storage, offset, size,
- * stride).  Checks the view fits the storage. */
+ * stride).  Checks the view fits the storage, in unsigned arithmetic that
+ * refuses to overflow: no size, stride or offset a file gives can make an
+ * element index wrap around and land outside the storage. */
 static struct pv *
 on_tensor(void *ctx, struct pv_pool *pool, const char *global,
           struct pv *args, char **err)
 {
 	struct rd *r = ctx;
 	struct pth *p = r->p;
-	int64_t shape[PTH_MAXDIM], stride[PTH_MAXDIM], numel = 1, last;
+	int64_t shape[PTH_MAXDIM], stride[PTH_MAXDIM];
+	uint64_t numel = 1, last, off;
 
 	(void)global;
 	if (args->n < 4 || args->it[0]->kind != PV_STORAGE ||
@@ -246,30 +252,54 @@ on_tensor(void *ctx, struct pv_pool *pool, const char *global,
 		return cb_fail(err, "a tensor with %zu dimensions (at most %d "
 		               "are supported)", ndim, PTH_MAXDIM);
 	struct pth_storage *s = &p->st[args->it[0]->i];
-	last = args->it[1]->i;
-	if (last < 0)
-		return cb_fail(err, "a tensor with a negative offset; %s",
-		               damaged);
+	uint64_t snumel = (uint64_t)s->numel;
+	if (args->it[1]->i < 0)
+		return cb_fail(err, "a tensor with a negative storage offset "
+		               "(%lld); %s", (long long)args->it[1]->i, damaged);
+	off = (uint64_t)args->it[1]->i;
+	if (off > snumel)
+		return cb_fail(err, "a tensor starts at element %llu of storage "
+		               "%s, which has %llu; %s", (unsigned long long)off,
+		               s->key, (unsigned long long)snumel, damaged);
 	for (size_t d = 0; d < ndim; d++) {
 		const struct pv *a = args->it[2]->it[d], *b = args->it[3]->it[d];
-		if (a->kind != PV_INT || a->big || b->kind != PV_INT || b->big ||
-		    a->i < 0 || b->i < 0 || a->i > (int64_t)1 << 40 ||
-		    b->i > (int64_t)1 << 40)
-			return cb_fail(err, "a tensor with a bad size or "
-			               "stride; %s", damaged);
+		if (a->kind != PV_INT || a->big || b->kind != PV_INT || b->big)
+			return cb_fail(err, "a tensor whose size or stride is not "
+			               "an integer; %s", damaged);
+		if (a->i < 0 || b->i < 0)
+			return cb_fail(err, "a tensor with a negative %s (%lld); "
+			               "%s", a->i < 0 ? "size" : "stride",
+			               (long long)(a->i < 0 ? a->i : b->i), damaged);
+		if (a->i > INT32_MAX)
+			return cb_fail(err, "a tensor dimension of %lld elements "
+			               "(at most %d are supported); %s",
+			               (long long)a->i, INT32_MAX, damaged);
 		shape[d] = a->i;
 		stride[d] = b->i;
-		numel *= a->i;
-		if (numel > (int64_t)1 << 40)
-			return cb_fail(err, "a tensor too large to be real; %s",
-			               damaged);
-		if (a->i)
-			last += (a->i - 1) * b->i;
+		if (__builtin_mul_overflow(numel, (uint64_t)a->i, &numel))
+			numel = UINT64_MAX;
 	}
-	if (numel && last >= s->numel)
-		return cb_fail(err, "a tensor reaches past the end of storage "
-		               "%s (%lld elements); %s", s->key,
-		               (long long)s->numel, damaged);
+	if (numel) {
+		/* the last element: off + sum (size - 1) * stride */
+		last = off;
+		for (size_t d = 0; d < ndim; d++) {
+			uint64_t step;
+			if (__builtin_mul_overflow((uint64_t)shape[d] - 1,
+			                           (uint64_t)stride[d], &step) ||
+			    __builtin_add_overflow(last, step, &last))
+				last = UINT64_MAX;
+		}
+		if (last >= snumel)
+			return cb_fail(err, "a tensor reaches past the end of "
+			               "storage %s (%llu elements); %s", s->key,
+			               (unsigned long long)snumel, damaged);
+		/* every element lies in the storage; more elements than the
+		 * storage has means some overlap (expand): resolve() says so */
+		if (numel > ((uint64_t)1 << 40))
+			return cb_fail(err, "a tensor of more than 2^40 elements "
+			               "(a view repeating its storage); %s",
+			               damaged);
+	}
 	struct tens *t = xcalloc(1, sizeof *t);
 	if (p->nall == p->capall) {
 		p->capall = p->capall ? 2 * p->capall : 64;
@@ -279,23 +309,256 @@ on_tensor(void *ctx, struct pv_pool *pool, const char *global,
 	t->st = (size_t)args->it[0]->i;
 	t->t.dtype = s->dtype;
 	t->t.key = s->key;
-	t->t.offset = args->it[1]->i;
+	t->t.offset = (int64_t)off;
 	t->t.ndim = (int)ndim;
-	t->t.numel = numel;
+	t->t.numel = (int64_t)numel;
 	memcpy(t->t.shape, shape, ndim * sizeof *shape);
 	memcpy(t->stride, stride, ndim * sizeof *stride);
 	return pv_tensor(pool, &t->t);
 }
 
+/* Walks an extra-field area: the records must fill it exactly.  When
+ * want[] is given, the zip64 record (id 1) supplies, in order, the fields
+ * whose 32-bit value was 0xffffffff.  Returns 0, or -1 when malformed or
+ * when a saturated field has no zip64 value. */
+static int
+zip_extra(const unsigned char *x, size_t xl, uint64_t *want[], int nwant)
+{
+	int got64 = 0;
+
+	for (size_t at = 0; at < xl;) {
+		if (xl - at < 4)
+			return -1;
+		size_t id = get_u16(x + at), len = get_u16(x + at + 2);
+		if (len > xl - at - 4)
+			return -1;
+		if (id == 1 && want && !got64) {
+			const unsigned char *q = x + at + 4, *qe = q + len;
+			for (int k = 0; k < nwant; k++)
+				if (*want[k] == 0xffffffffu) {
+					if (qe - q < 8)
+						return -1;
+					*want[k] = get_u64(q);
+					q += 8;
+				}
+			got64 = 1;
+		}
+		at += 4 + len;
+	}
+	for (int k = 0; want && k < nwant; k++)
+		if (*want[k] == 0xffffffffu && !got64)
+			return -1;
+	return 0;
+}
+
+static int
+zent_by_start(const void *a, const void *b)
+{
+	const struct zent *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The central directory, every entry checked against its local header and
+ * data descriptor (names, flags, method, CRC and sizes must agree), the
+ * records tiling the file from byte 0 to the directory with nothing
+ * between, the directory filling exactly the space the end records give
+ * it.  Names are covered by no CRC: these checks make a changed byte in
+ * any of them (or in a count, size or offset) a refusal, never a file
+ * that reads differently. */
+static void
+zip_parse(struct rd *r)
+{
+	const unsigned char *b = r->buf;
+	size_t n = r->n, eocd = 0;
+	int found = 0;
+
+	if (n < 22)
+		rd_fail(r, "too short for a zip file; %s", damaged);
+	for (size_t i = n - 22 + 1; i-- > 0 && n - i <= 22 + 65535;)
+		if (get_u32(b + i) == 0x06054b50 &&
+		    i + 22 + get_u16(b + i + 20) == n) {
+			eocd = i;
+			found = 1;
+			break;
+		}
+	if (!found)
+		rd_fail(r, "no zip directory at the end: %s", damaged);
+	if (get_u16(b + eocd + 4) || get_u16(b + eocd + 6) ||
+	    get_u16(b + eocd + 8) != get_u16(b + eocd + 10))
+		rd_fail(r, "a zip file split over several disks; %s", damaged);
+	uint64_t count = get_u16(b + eocd + 10);
+	uint64_t cdsize = get_u32(b + eocd + 12);
+	uint64_t cdoff = get_u32(b + eocd + 16);
+	uint64_t cdend = eocd;          /* where the directory must end */
+	if (eocd >= 20 && get_u32(b + eocd - 20) == 0x07064b50) {
+		/* zip64: the locator points at the end record just before it;
+		 * its values must be those of the 32-bit record, except where
+		 * that one is saturated */
+		uint64_t z64 = get_u64(b + eocd - 20 + 8);
+		if (z64 > eocd - 20 || eocd - 20 - z64 < 56 ||
+		    get_u32(b + z64) != 0x06064b50 ||
+		    get_u64(b + z64 + 4) != eocd - 20 - z64 - 12 ||
+		    get_u32(b + eocd - 20 + 4) || get_u32(b + eocd - 20 + 16) != 1 ||
+		    get_u32(b + z64 + 16) || get_u32(b + z64 + 20) ||
+		    get_u64(b + z64 + 24) != get_u64(b + z64 + 32))
+			rd_fail(r, "bad zip64 end record; %s", damaged);
+		uint64_t c64 = get_u64(b + z64 + 32), s64 = get_u64(b + z64 + 40),
+		         o64 = get_u64(b + z64 + 48);
+		if ((count != 0xffff && count != c64) ||
+		    (cdsize != 0xffffffffu && cdsize != s64) ||
+		    (cdoff != 0xffffffffu && cdoff != o64))
+			rd_fail(r, "the zip end records disagree; %s", damaged);
+		count = c64, cdsize = s64, cdoff = o64;
+		cdend = z64;
+	} else if (count == 0xffff || cdsize == 0xffffffffu ||
+	           cdoff == 0xffffffffu) {
+		rd_fail(r, "zip64 locator missing; %s", damaged);
+	}
+	if (cdoff > cdend || cdsize != cdend - cdoff || count > cdsize / 46)
+		rd_fail(r, "the zip directory is not where its end record "
+		        "says; %s", damaged);
+	r->z = xcalloc(count ? count : 1, sizeof *r->z);
+	size_t at = cdoff;
+	for (uint64_t k = 0; k < count; k++) {
+		if (cdend - at < 46 || get_u32(b + at) != 0x02014b50)
+			rd_fail(r, "bad zip directory entry; %s", damaged);
+		struct zent *e = &r->z[r->nz];
+		size_t nl = get_u16(b + at + 28), xl = get_u16(b + at + 30),
+		       cl = get_u16(b + at + 32);
+		if (cdend - at - 46 < nl + xl + cl || !nl ||
+		    memchr(b + at + 46, 0, nl) || get_u16(b + at + 34))
+			rd_fail(r, "bad zip directory entry; %s", damaged);
+		int flags = get_u16(b + at + 8);
+		e->method = get_u16(b + at + 10);
+		e->crc = get_u32(b + at + 16);
+		uint64_t csize = get_u32(b + at + 20);
+		e->size = get_u32(b + at + 24);
+		uint64_t loff = get_u32(b + at + 42);
+		e->name = xmalloc(nl + 1);
+		memcpy(e->name, b + at + 46, nl);
+		e->name[nl] = 0;
+		r->nz++;
+		uint64_t *want[3] = { &e->size, &csize, &loff };
+		if (zip_extra(b + at + 46 + nl, xl, want, 3))
+			rd_fail(r, "record %s: bad zip64 field; %s", e->name,
+			        damaged);
+		if (e->method != 0)
+			rd_fail(r, "record %s is compressed; torch.save never "
+			        "does that; re-save the file with torch.save",
+			        e->name);
+		if (csize != e->size)
+			rd_fail(r, "record %s has two sizes; %s", e->name,
+			        damaged);
+		/* the local header says the same */
+		if (n < 30 || loff > n - 30 || get_u32(b + loff) != 0x04034b50)
+			rd_fail(r, "record %s: local header missing; %s",
+			        e->name, damaged);
+		const unsigned char *h = b + loff;
+		size_t lnl = get_u16(h + 26), lxl = get_u16(h + 28);
+		uint32_t lcrc = get_u32(h + 14), lcs = get_u32(h + 18),
+		         lus = get_u32(h + 22);
+		if (lnl != nl || n - loff - 30 < lnl + lxl ||
+		    memcmp(h + 30, e->name, nl))
+			rd_fail(r, "record %s: its local header names another "
+			        "record; %s", e->name, damaged);
+		if (get_u16(h + 6) != flags || get_u16(h + 8) != e->method ||
+		    zip_extra(h + 30 + lnl, lxl, NULL, 0))
+			rd_fail(r, "record %s: its local header disagrees with "
+			        "the directory; %s", e->name, damaged);
+		e->start = loff;
+		e->off = loff + 30 + lnl + lxl;
+		if (e->size > n - e->off)
+			rd_fail(r, "record %s runs past the end of the file; %s",
+			        e->name, damaged);
+		e->end = e->off + e->size;
+		if (flags & 8) {
+			/* sizes and CRC follow the data: 0 (or the same)
+			 * here, and a descriptor after it */
+			if ((lcrc && lcrc != e->crc) ||
+			    (lcs && lcs != 0xffffffffu && lcs != e->size) ||
+			    (lus && lus != 0xffffffffu && lus != e->size))
+				rd_fail(r, "record %s: its local header disagrees "
+				        "with the directory; %s", e->name, damaged);
+			const unsigned char *d = b + e->end;
+			size_t left = n - e->end, sig = 0;
+			if (left >= 4 && get_u32(d) == 0x08074b50)
+				sig = 4;
+			if (left - sig >= 12 && get_u32(d + sig) == e->crc &&
+			    get_u32(d + sig + 4) == e->size &&
+			    get_u32(d + sig + 8) == e->size)
+				e->end += sig + 12;
+			else if (left - sig >= 20 && get_u32(d + sig) == e->crc &&
+			         get_u64(d + sig + 4) == e->size &&
+			         get_u64(d + sig + 12) == e->size)
+				e->end += sig + 20;
+			else
+				rd_fail(r, "record %s: its data descriptor "
+				        "disagrees with the directory; %s",
+				        e->name, damaged);
+		} else if (lcrc != e->crc ||
+		           (lcs != 0xffffffffu && lcs != e->size) ||
+		           (lus != 0xffffffffu && lus != e->size)) {
+			rd_fail(r, "record %s: its local header disagrees with "
+			        "the directory; %s", e->name, damaged);
+		}
+		at += 46 + nl + xl + cl;
+	}
+	if (at != cdend)
+		rd_fail(r, "the zip directory holds more than its %llu "
+		        "entries; %s", (unsigned long long)count, damaged);
+	if (!r->nz)
+		rd_fail(r, "an empty zip file is not a checkpoint");
+	/* the records, in file order, fill the file up to the directory */
+	struct zent *s = xmalloc(r->nz * sizeof *s);
+	memcpy(s, r->z, r->nz * sizeof *s);
+	qsort(s, r->nz, sizeof *s, zent_by_start);
+	uint64_t pos = 0;
+	for (size_t i = 0; i < r->nz && pos != UINT64_MAX; i++)
+		pos = s[i].start == pos ? s[i].end : UINT64_MAX;
+	free(s);
+	if (pos != cdoff)
+		rd_fail(r, "the zip records overlap or leave gaps; %s", damaged);
+	/* one top folder, and only the records torch.save (and we) write */
+	const char *slash = strchr(r->z[0].name, '/');
+	if (!slash || slash == r->z[0].name)
+		rd_fail(r, "zip entries are not in a top folder: not a PyTorch "
+		        "checkpoint");
+	size_t la = (size_t)(slash - r->z[0].name);
+	r->p->archive = xmalloc(la + 1);
+	memcpy(r->p->archive, r->z[0].name, la);
+	r->p->archive[la] = 0;
+	for (size_t i = 0; i < r->nz; i++) {
+		const char *nm = r->z[i].name, *rel = nm + la + 1;
+		static const char *known[] = {
+			"data.pkl", "byteorder", "version", ".data/version",
+			".data/serialization_id", ".format_version",
+			".storage_alignment", "ulmfit/meta" };
+		int ok = 0;
+		if (strncmp(nm, r->p->archive, la) || nm[la] != '/')
+			rd_fail(r, "records in two top folders (%s/ and %s); "
+			        "%s", r->p->archive, nm, damaged);
+		for (size_t k = 0; k < sizeof known / sizeof *known; k++)
+			ok |= !strcmp(rel, known[k]);
+		if (!strncmp(rel, "data/", 5) && rel[5] &&
+		    strspn(rel + 5, "0123456789") == strlen(rel + 5))
+			ok = 1;
+		if (!ok)
+			rd_fail(r, "record %s is not one a PyTorch checkpoint "
+			        "has; %s", nm, damaged);
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(r->z[k].name, nm))
+				rd_fail(r, "record %s appears twice; %s", nm,
+				        damaged);
+	}
+}
+
 static uint64_t
 crc_check(struct rd *r, const struct zent *e)
 {
-	if (e->method != 0)
-		rd_fail(r, "record %s is compressed; torch.save never does "
-		        "that; re-save the file with torch.save", e->name);
 	if (pth_crc32(0, r->buf + e->off, e->size) != e->crc)
 		rd_fail(r, "record %s fails its CRC check; %s", e->name,
 		        damaged);
+	((struct zent *)e)->used = 1;
 	return e->off;
 }
 
@@ -309,98 +572,6 @@ zfind(struct rd *r, const char *rel)
 		    r->z[i].name[la] == '/' && !strcmp(r->z[i].name + la + 1, rel))
 			return &r->z[i];
 	return NULL;
-}
-
-static void
-zip_parse(struct rd *r)
-{
-	const unsigned char *b = r->buf;
-	size_t n = r->n, eocd = 0;
-	int found = 0;
-
-	if (n < 22)
-		rd_fail(r, "too short for a zip file; %s", damaged);
-	for (size_t i = n - 22 + 1; i-- > 0 && n - i <= 22 + 65535;)
-		if (get_u32(b + i) == 0x06054b50) {
-			eocd = i;
-			found = 1;
-			break;
-		}
-	if (!found)
-		rd_fail(r, "no zip directory at the end: %s", damaged);
-	uint64_t count = get_u16(b + eocd + 10);
-	uint64_t cdsize = get_u32(b + eocd + 12);
-	uint64_t cdoff = get_u32(b + eocd + 16);
-	if (count == 0xffff || cdsize == 0xffffffffu || cdoff == 0xffffffffu) {
-		if (eocd < 20 || get_u32(b + eocd - 20) != 0x07064b50)
-			rd_fail(r, "zip64 locator missing; %s", damaged);
-		uint64_t z64 = get_u64(b + eocd - 20 + 8);
-		if (n < 56 || z64 > n - 56 || get_u32(b + z64) != 0x06064b50)
-			rd_fail(r, "zip64 directory missing; %s", damaged);
-		count = get_u64(b + z64 + 32);
-		cdsize = get_u64(b + z64 + 40);
-		cdoff = get_u64(b + z64 + 48);
-	}
-	if (cdoff > n || cdsize > n - cdoff || count > cdsize / 46)
-		rd_fail(r, "the zip directory points outside the file; %s",
-		        damaged);
-	r->z = xcalloc(count ? count : 1, sizeof *r->z);
-	size_t at = cdoff;
-	for (uint64_t k = 0; k < count; k++) {
-		if (at + 46 > cdoff + cdsize || get_u32(b + at) != 0x02014b50)
-			rd_fail(r, "bad zip directory entry; %s", damaged);
-		struct zent *e = &r->z[r->nz];
-		size_t nl = get_u16(b + at + 28), xl = get_u16(b + at + 30),
-		       cl = get_u16(b + at + 32);
-		if (at + 46 + nl + xl + cl > cdoff + cdsize)
-			rd_fail(r, "bad zip directory entry; %s", damaged);
-		e->method = get_u16(b + at + 10);
-		e->crc = get_u32(b + at + 16);
-		uint64_t csize = get_u32(b + at + 20);
-		e->size = get_u32(b + at + 24);
-		uint64_t loff = get_u32(b + at + 42);
-		e->name = xmalloc(nl + 1);
-		memcpy(e->name, b + at + 46, nl);
-		e->name[nl] = 0;
-		r->nz++;
-		/* zip64 extra: the fields that are 0xffffffff, in order */
-		for (size_t x = at + 46 + nl; x + 4 <= at + 46 + nl + xl;) {
-			size_t id = get_u16(b + x), len = get_u16(b + x + 2);
-			const unsigned char *q = b + x + 4, *qe = q + len;
-			if (x + 4 + len > at + 46 + nl + xl)
-				break;
-			if (id == 1) {
-				if (e->size == 0xffffffffu && q + 8 <= qe)
-					e->size = get_u64(q), q += 8;
-				if (csize == 0xffffffffu && q + 8 <= qe)
-					csize = get_u64(q), q += 8;
-				if (loff == 0xffffffffu && q + 8 <= qe)
-					loff = get_u64(q), q += 8;
-			}
-			x += 4 + len;
-		}
-		if (e->method == 0 && csize != e->size)
-			rd_fail(r, "record %s has two sizes; %s", e->name,
-			        damaged);
-		if (n < 30 || loff > n - 30 || get_u32(b + loff) != 0x04034b50)
-			rd_fail(r, "record %s: local header missing; %s",
-			        e->name, damaged);
-		e->off = loff + 30 + get_u16(b + loff + 26) +
-		         get_u16(b + loff + 28);
-		if (e->off > n || csize > n - e->off)
-			rd_fail(r, "record %s runs past the end of the file; %s",
-			        e->name, damaged);
-		at += 46 + nl + xl + cl;
-	}
-	if (!r->nz)
-		rd_fail(r, "an empty zip file is not a checkpoint");
-	const char *slash = strchr(r->z[0].name, '/');
-	if (!slash)
-		rd_fail(r, "zip entries are not in a top folder: not a PyTorch "
-		        "checkpoint");
-	r->p->archive = xmalloc(slash - r->z[0].name + 1);
-	memcpy(r->p->archive, r->z[0].name, slash - r->z[0].name);
-	r->p->archive[slash - r->z[0].name] = 0;
 }
 
 static void
@@ -438,13 +609,18 @@ load_zip(struct rd *r)
 		r->err = err;
 		rd_fail(r, "data.pkl: %s", err);
 	}
+	if (used != e->size)
+		rd_fail(r, "data.pkl goes on after its pickle ends; %s", damaged);
 	for (size_t i = 0; i < p->nst; i++) {
 		struct pth_storage *s = &p->st[i];
-		char rel[64];
-		snprintf(rel, sizeof rel, "data/%s", s->key);
-		if (!(e = zfind(r, rel)))
-			rd_fail(r, "record %s/%s is missing; %s", p->archive,
-			        rel, damaged);
+		char *rel;
+		if (asprintf(&rel, "data/%s", s->key) < 0)
+			die("out of memory");
+		e = zfind(r, rel);
+		free(rel);
+		if (!e)
+			rd_fail(r, "record %s/data/%s is missing; %s", p->archive,
+			        s->key, damaged);
 		if (e->size != (uint64_t)s->numel * dtypes[s->dtype].size)
 			rd_fail(r, "record %s holds %llu bytes but storage %s "
 			        "needs %lld x %d; %s", e->name,
@@ -456,9 +632,40 @@ load_zip(struct rd *r)
 	}
 	if ((e = zfind(r, "ulmfit/meta"))) {
 		crc_check(r, e);
+		if (memchr(r->buf + e->off, 0, e->size))
+			rd_fail(r, "record %s holds a NUL byte: not our "
+			        "metadata; %s", e->name, damaged);
 		p->meta = xmalloc(e->size + 1);
 		memcpy(p->meta, r->buf + e->off, e->size);
 		p->meta[e->size] = 0;
+	}
+	/* the format version: what torch.save has written since torch 1.6 */
+	static const char *ver[] = { "version", ".data/version" };
+	for (int k = 0; k < 2; k++) {
+		e = zfind(r, ver[k]);
+		if (!e && !k)
+			rd_fail(r, "no %s/version record; %s", p->archive,
+			        damaged);
+		if (!e)
+			continue;
+		crc_check(r, e);
+		if (e->size != 2 || memcmp(r->buf + e->off, "3\n", 2))
+			rd_fail(r, "record %s says format version '%.*s'; this "
+			        "reader knows version 3 (torch.save of torch 1.6 "
+			        "and later)", e->name,
+			        (int)(e->size > 16 ? 16 : e->size),
+			        (const char *)r->buf + e->off);
+	}
+	/* every other record is intact too, and none is left unread: an
+	 * unused storage is a damaged file, not something to ignore */
+	for (size_t i = 0; i < r->nz; i++) {
+		const char *rel = r->z[i].name + strlen(p->archive) + 1;
+		if (r->z[i].used)
+			continue;
+		if (!strncmp(rel, "data/", 5))
+			rd_fail(r, "record %s is used by no tensor; %s",
+			        r->z[i].name, damaged);
+		crc_check(r, &r->z[i]);
 	}
 }
 
@@ -553,7 +760,8 @@ resolve(struct rd *r)
 		int isf = dtypes[s->dtype].isfloat, es = isf ? 4 : 8;
 		int64_t want = 1;
 		int contig = 1;
-		for (int d = t->t.ndim - 1; d >= 0; d--) {
+		/* an empty tensor is contiguous (and its sizes may be anything) */
+		for (int d = t->t.ndim - 1; d >= 0 && t->t.numel; d--) {
 			if (t->t.shape[d] > 1 && t->stride[d] != want)
 				contig = 0;
 			want *= t->t.shape[d];

@@ -379,7 +379,8 @@ test_damage(void)
 		    q[8] != '4' && q[8] != '5' && q[8] != '6' && q[8] != '7' &&
 		    q[8] != '8' && q[8] != '9')
 			q[7] = 'X';
-	ok(refused(c, n, "missing"), "a missing storage record is refused");
+	ok(refused(c, n, "not one a PyTorch checkpoint has"),
+	   "a renamed storage record (data/1 -> data/X) is refused");
 	/* wrong numel in the pickle: patch 'K\x23' (35) -> 36 after the key */
 	memcpy(c, buf, n);
 	char *pk = memmem(c, n, "X\1\0\0\0" "0q", 7);
@@ -398,42 +399,62 @@ test_damage(void)
 	fixture_free(&x);
 }
 
-/* Wrap a raw pickle into a zip with one data.pkl. */
+/* A stored zip of the given records, as plain as zip files get (no data
+ * descriptors): names[i] holds data[i] (len[i] bytes). */
 static char *
-zip_pickle(const char *pkl, size_t len, size_t *n)
+zip_records(int k, const char *const *names, const char *const *data,
+            const size_t *len, size_t *n)
 {
 	char *buf;
 	FILE *f = open_memstream(&buf, n);
 	unsigned char h[46];
-	uint32_t crc = pth_crc32(0, pkl, len);
+	long off[16];
 
-	memset(h, 0, 30);
-	put_u32(h, 0x04034b50);
-	put_u32(h + 14, crc);
-	put_u32(h + 18, (uint32_t)len);
-	put_u32(h + 22, (uint32_t)len);
-	put_u16(h + 26, 10);
-	fwrite(h, 1, 30, f);
-	fwrite("x/data.pkl", 1, 10, f);
-	fwrite(pkl, 1, len, f);
+	for (int i = 0; i < k; i++) {
+		off[i] = ftell(f);
+		memset(h, 0, 30);
+		put_u32(h, 0x04034b50);
+		put_u32(h + 14, pth_crc32(0, data[i], len[i]));
+		put_u32(h + 18, (uint32_t)len[i]);
+		put_u32(h + 22, (uint32_t)len[i]);
+		put_u16(h + 26, (uint16_t)strlen(names[i]));
+		fwrite(h, 1, 30, f);
+		fwrite(names[i], 1, strlen(names[i]), f);
+		fwrite(data[i], 1, len[i], f);
+	}
 	long cd = ftell(f);
-	memset(h, 0, 46);
-	put_u32(h, 0x02014b50);
-	put_u32(h + 16, crc);
-	put_u32(h + 20, (uint32_t)len);
-	put_u32(h + 24, (uint32_t)len);
-	put_u16(h + 28, 10);
-	fwrite(h, 1, 46, f);
-	fwrite("x/data.pkl", 1, 10, f);
+	for (int i = 0; i < k; i++) {
+		memset(h, 0, 46);
+		put_u32(h, 0x02014b50);
+		put_u32(h + 16, pth_crc32(0, data[i], len[i]));
+		put_u32(h + 20, (uint32_t)len[i]);
+		put_u32(h + 24, (uint32_t)len[i]);
+		put_u16(h + 28, (uint16_t)strlen(names[i]));
+		put_u32(h + 42, (uint32_t)off[i]);
+		fwrite(h, 1, 46, f);
+		fwrite(names[i], 1, strlen(names[i]), f);
+	}
+	long ce = ftell(f);
 	memset(h, 0, 22);
 	put_u32(h, 0x06054b50);
-	put_u16(h + 8, 1);
-	put_u16(h + 10, 1);
-	put_u32(h + 12, 56);
+	put_u16(h + 8, (uint16_t)k);
+	put_u16(h + 10, (uint16_t)k);
+	put_u32(h + 12, (uint32_t)(ce - cd));
 	put_u32(h + 16, (uint32_t)cd);
 	fwrite(h, 1, 22, f);
 	fclose(f);
 	return buf;
+}
+
+/* Wrap a raw pickle into a zip with x/data.pkl and x/version. */
+static char *
+zip_pickle(const char *pkl, size_t len, size_t *n)
+{
+	const char *names[] = { "x/data.pkl", "x/version" };
+	const char *data[] = { pkl, "3\n" };
+	size_t lens[] = { len, 2 };
+
+	return zip_records(2, names, data, lens, n);
 }
 
 static void

@@ -7,7 +7,7 @@ CFLAGS   ?= -O2 -g
 # -march: the reference kernels are plain C; let the compiler use the CPU.
 XCFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
             -Ilibcore -Ikernels -I/usr/include/x86_64-linux-gnu
-LDLIBS   := -larchive -lcurl -lutf8proc -lpcre2-8 -lopenblas -lxxhash -lz -lm -pthread
+LDLIBS   := -lcjson -larchive -lcurl -lutf8proc -lpcre2-8 -lopenblas -lxxhash -lz -lm -pthread
 PREFIX   ?= /usr/local
 
 TOOLS    := $(sort $(basename $(notdir $(wildcard tools/*.c))))

@@ -30,4 +30,7 @@
 /* classifier head (clastrain engineer) */
 #include "head.h"
 
+/* GPT-2 inference (infer --gpt2) */
+#include "gpt2.h"
+
 #endif

@@ -12,6 +12,7 @@
 #include "clas.h"
 #include "docsrc.h"
 #include "generate.h"
+#include "gpt2.h"
 #include "ids.h"
 #include "kernels.h"
 #include "lm.h"
@@ -28,6 +29,9 @@ static const char usage_text[] =
 "             [--split name] [--show-results n] model.pth\n"
 "       infer [-hq] [-v vocab] --generate prompt [-n words] [-t temp]\n"
 "             [--min-p p] [--unk] [-s seed] lm.pth\n"
+"       infer --gpt2 dir [-n tokens] [-t temp] [--top-k k] [-s seed] [--json]\n"
+"             [prompt ...]\n"
+"       infer --gpt2 dir --encode | --decode\n"
 "  text          classify this text (one document per argument)\n"
 "  -f path       classify a file (one document), or every .txt file under\n"
 "                a folder; \"-\" is all of stdin as one document.  Without\n"
@@ -48,6 +52,13 @@ static const char usage_text[] =
 "  --min-p p     drop words with probability below p\n"
 "  --unk         allow xxunk to be generated (fastai's no_unk=False)\n"
 "  -s seed       random seed for --generate (default: from the clock)\n"
+"  --gpt2 dir    a Hugging Face GPT-2 folder (config.json, vocab.json +\n"
+"                merges.txt, model.safetensors or pytorch_model.bin):\n"
+"                complete each prompt (or stdin line) with -n tokens,\n"
+"                greedy unless -t or --top-k (default 1 token)\n"
+"  --top-k k     sample among the k most probable tokens (--json: list k)\n"
+"  --encode      --gpt2: print the token ids of each stdin line\n"
+"  --decode      --gpt2: turn lines of token ids back into text\n"
 "  -q            no progress on stderr\n"
 "Output (classification): name TAB label TAB one probability per class.\n";
 
@@ -64,6 +75,8 @@ struct opts {
 	struct gen_opts gen;
 	uint64_t seed;
 	int seeded;
+	const char *gpt2;       /* --gpt2 dir */
+	int gpt2_tok, top_k, tset, nset;       /* gpt2_tok: 1 encode, 2 decode */
 };
 
 /* ---- vocab and text -> ids -------------------------------------------- */
@@ -518,6 +531,44 @@ generate(const struct opts *o, struct pth *p)
 	return 0;
 }
 
+/* ---- infer --gpt2 (gpt2.h) ---------------------------------------------- */
+
+static int
+gpt2_mode(const struct opts *o, int argc, char **argv, int npath)
+{
+	if (!o->gpt2)
+		usage_error("--encode, --decode and --top-k need --gpt2 dir");
+	if (npath || o->eval || o->generate || o->vocab)
+		usage_error("--gpt2 takes prompts, not -f, --eval, --generate "
+		            "or -v");
+	if (o->gpt2_tok) {
+		if (argc || o->json || o->top_k || o->tset || o->nset)
+			usage_error("--encode/--decode read stdin only");
+		struct bpe *b = bpe_load_dir(o->gpt2);
+		int ret = o->gpt2_tok == 1 ? gpt2_encode_lines(b, stdin, stdout)
+		                           : gpt2_decode_lines(b, stdin, stdout);
+		bpe_free(b);
+		if (fflush(stdout) == EOF || ferror(stdout))
+			die("stdout: write error");
+		return ret;
+	}
+	struct gpt2_opts g = { .n = o->gen.n_words, .temp = o->tset ?
+	                       o->gen.temperature : 0, .top_k = o->top_k,
+	                       .json = o->json, .quiet = o->quiet,
+	                       .seed = o->seed };
+	if (!o->seeded) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		g.seed = (uint64_t)ts.tv_sec * 1000000007ULL + ts.tv_nsec;
+	}
+	if (o->threads)
+		kern_set_threads(o->threads);
+	int ret = gpt2_complete(o->gpt2, (const char *const *)argv, argc, &g);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		die("stdout: write error");
+	return ret;
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 int
@@ -535,6 +586,10 @@ main(int argc, char *argv[])
 		{ "unk", no_argument, NULL, 'U' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "vocab", required_argument, NULL, 'v' },
+		{ "gpt2", required_argument, NULL, 'G' },
+		{ "encode", no_argument, NULL, 'N' },
+		{ "decode", no_argument, NULL, 'D' },
+		{ "top-k", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = { .bs = 64 };
@@ -566,9 +621,11 @@ main(int argc, char *argv[])
 		case 'g': o.generate = optarg; break;
 		case 'n':
 			o.gen.n_words = (int)parse_long(optarg, "-n", 0, 1 << 20);
+			o.nset = 1;
 			break;
 		case 't':
 			o.gen.temperature = parse_double(optarg, "--temperature");
+			o.tset = 1;
 			if (!(o.gen.temperature > 0))
 				usage_error("--temperature: want a number > 0");
 			break;
@@ -578,6 +635,12 @@ main(int argc, char *argv[])
 				usage_error("--min-p: want a probability");
 			break;
 		case 'U': o.gen.no_unk = 0; break;
+		case 'G': o.gpt2 = optarg; break;
+		case 'N': o.gpt2_tok = 1; break;
+		case 'D': o.gpt2_tok = 2; break;
+		case 'K':
+			o.top_k = (int)parse_long(optarg, "--top-k", 1, 1 << 24);
+			break;
 		case 's':
 			o.seed = (uint64_t)parse_long(optarg, "--seed", 0, LONG_MAX);
 			o.seeded = 1;
@@ -585,6 +648,8 @@ main(int argc, char *argv[])
 		default: usage(2);
 		}
 	argc -= optind, argv += optind;
+	if (o.gpt2 || o.gpt2_tok || o.top_k)
+		return gpt2_mode(&o, argc, argv, npath);
 	if (argc < 1)
 		usage_error("no model: infer model.pth [text ...]");
 	o.model = argv[0];

@@ -1,0 +1,133 @@
+/* gpt2.c: GPT-2's element and attention kernels (see gpt2.h). */
+#include <math.h>
+#include <string.h>
+
+#include "kernels.h"
+
+struct ln_ctx {
+	float *y;
+	const float *x, *w, *b;
+	int C;
+	float eps;
+};
+
+static void
+ln_range(void *arg, long lo, long hi)
+{
+	const struct ln_ctx *c = arg;
+	int C = c->C;
+	for (long t = lo; t < hi; t++) {
+		const float *x = c->x + t * C;
+		float *y = c->y + t * C;
+		double m = 0, v = 0;
+		for (int i = 0; i < C; i++)
+			m += x[i];
+		m /= C;
+		for (int i = 0; i < C; i++)
+			v += (x[i] - m) * (x[i] - m);
+		v /= C;
+		float mf = (float)m, rs = (float)(1.0 / sqrt(v + c->eps));
+		for (int i = 0; i < C; i++)
+			y[i] = (x[i] - mf) * rs * c->w[i] + c->b[i];
+	}
+}
+
+void
+gpt2_layernorm(float *y, const float *x, const float *w, const float *b,
+               int T, int C, float eps)
+{
+	struct ln_ctx c = { y, x, w, b, C, eps };
+	kern_par_for(T, 4, ln_range, &c);
+}
+
+struct gelu_ctx { float *x; };
+
+KERN_CLONES static void
+gelu_range(void *arg, long lo, long hi)
+{
+	float *restrict x = ((struct gelu_ctx *)arg)->x;
+	for (long i = lo; i < hi; i++)
+		x[i] = gelu_new_elem(x[i]);
+}
+
+void
+gpt2_gelu(float *x, long n)
+{
+	struct gelu_ctx c = { x };
+	kern_par_for(n, 16384, gelu_range, &c);
+}
+
+void
+gpt2_add(float *x, const float *y, long n)
+{
+	for (long i = 0; i < n; i++)
+		x[i] += y[i];
+}
+
+struct att_ctx {
+	float *out;
+	const float *q, *kc, *vc;
+	int ldq, T, P, C, NH;
+};
+
+/* one (t, h) per item; online softmax (running max and sum) so no
+ * scratch row of P+T scores is needed */
+static void
+att_range(void *arg, long lo, long hi)
+{
+	const struct att_ctx *c = arg;
+	int HS = c->C / c->NH;
+	float acc[1024];
+	float scale = 1.0f / sqrtf((float)HS);
+	for (long it = lo; it < hi; it++) {
+		int t = (int)(it / c->NH), h = (int)(it % c->NH);
+		const float *q = c->q + (long)t * c->ldq + h * HS;
+		int np = c->P + t + 1;
+		float m = -INFINITY, l = 0;
+		for (int i = 0; i < HS; i++)
+			acc[i] = 0;
+		for (int p = 0; p < np; p++) {
+			const float *k = c->kc + (long)p * c->C + h * HS;
+			const float *v = c->vc + (long)p * c->C + h * HS;
+			float s = 0;
+			for (int i = 0; i < HS; i++)
+				s += q[i] * k[i];
+			s *= scale;
+			if (s > m) {
+				float r = expf(m - s);
+				l *= r;
+				for (int i = 0; i < HS; i++)
+					acc[i] *= r;
+				m = s;
+			}
+			float e = expf(s - m);
+			l += e;
+			for (int i = 0; i < HS; i++)
+				acc[i] += e * v[i];
+		}
+		float *o = c->out + (long)t * c->C + h * HS;
+		for (int i = 0; i < HS; i++)
+			o[i] = acc[i] / l;
+	}
+}
+
+void
+gpt2_attention(float *out, const float *q, int ldq, const float *kc,
+               const float *vc, int T, int P, int C, int NH)
+{
+	struct att_ctx c = { out, q, kc, vc, ldq, T, P, C, NH };
+	kern_par_for((long)T * NH, 1, att_range, &c);
+}
+
+void
+gpt2_softmax(double *p, const float *x, int n, double temp)
+{
+	double m = -INFINITY, s = 0;
+	for (int i = 0; i < n; i++)
+		if (x[i] > m)
+			m = x[i];
+	for (int i = 0; i < n; i++)
+		s += p[i] = exp((x[i] - m) / temp);
+	for (int i = 0; i < n; i++)
+		p[i] /= s;
+}

@@ -656,25 +656,52 @@ clas_open(struct clas *c, const struct pth *p, int maxB, float alpha,
 		die("%s: not a text classifier checkpoint (no "
 		    "0.module.encoder.weight)", p->path);
 	clas_head_sizes(p, &nhid, &nclass, &drop0, &drop1);
-	float dm = (v = pth_meta(p, "drop_mult")) ? (float)atof(v) : 0.5f;
+	/* the metadata's settings, as the command line would accept them */
+	double dmv = pth_meta(p, "drop_mult") ?
+	             pth_meta_double(p, "drop_mult", "a classifier") : 0.5;
+	if (!(dmv >= 0))
+		die("%s: metadata drop_mult=%g: clastrain --drop-mult must be "
+		    ">= 0; the file is damaged or was not made by these tools",
+		    p->path, dmv);
+	float dm = (float)dmv;
 	int vocab = ac.vocab, emb = ac.emb, hid = ac.hidden, L = ac.layers;
 	awd_config_clas(&ac, vocab, dm);
 	ac.emb = emb, ac.hidden = hid, ac.layers = L;
 	clas_config_default(&cc, &ac, nclass, alpha, beta);
 	cc.nhid = nhid;
-	if ((v = pth_meta(p, "ps")))
-		cc.p1 = (float)atof(v);
+	if (pth_meta(p, "ps")) {
+		double ps = pth_meta_double(p, "ps", "a classifier");
+		if (!(ps >= 0 && ps < 1))
+			die("%s: metadata ps=%g: clastrain --ps must be in "
+			    "[0, 1); the file is damaged or was not made by "
+			    "these tools", p->path, ps);
+		cc.p1 = (float)ps;
+	}
 	cc.drop0 = drop0, cc.drop1 = drop1;
 	if (!drop0)
 		cc.p0 = 0;
 	if (!drop1)
 		cc.p1 = 0;
-	if ((v = pth_meta(p, "bptt")))
-		cc.bptt = atoi(v);
-	if ((v = pth_meta(p, "max_len")))
-		cc.max_len = atoi(v);
+	if (pth_meta(p, "bptt"))
+		cc.bptt = (int)pth_meta_int(p, "bptt", "a classifier", 1,
+		                            INT32_MAX);
+	if (pth_meta(p, "max_len"))
+		cc.max_len = (int)pth_meta_int(p, "max_len", "a classifier", 1,
+		                               INT32_MAX);
 	if (cc.bptt < 1 || cc.max_len < cc.bptt)
 		die("%s: bad bptt/max_len in the metadata", p->path);
+	/* our file names its classes: exactly one per output of the head */
+	if (pth_meta(p, "label.0")) {
+		int nl = 0;
+		char key[32];
+		do
+			snprintf(key, sizeof key, "label.%d", ++nl);
+		while (nl <= nclass && pth_meta(p, key));
+		if (nl != nclass)
+			die("%s: head has %d outputs but %s%d labels", p->path,
+			    nclass, nl > nclass ? "more than " : "",
+			    nl > nclass ? nclass : nl);
+	}
 	clas_create(c, &ac, &cc, maxB);
 	clas_load(c, p);
 	*labels = xcalloc(nclass, sizeof **labels);

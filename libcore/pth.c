@@ -1,5 +1,8 @@
 /* pth.c: PyTorch checkpoints: zip container, storages, tensors.  The
  * pickle itself is pickle.c's business.  See pth.h for the format. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -988,6 +991,65 @@ pth_meta(const struct pth *p, const char *key)
 	memcpy(val, v, vl);
 	val[vl] = 0;
 	return val;
+}
+
+const char *
+pth_meta_need(const struct pth *p, const char *key, const char *what)
+{
+	const char *v = pth_meta(p, key);
+
+	if (!v)
+		die("%s: no '%s' in its metadata: not %s", p->path, key, what);
+	return v;
+}
+
+double
+pth_meta_double(const struct pth *p, const char *key, const char *what)
+{
+	const char *v = pth_meta_need(p, key, what);
+	char *end;
+	double x;
+
+	errno = 0;
+	x = strtod(v, &end);
+	if (!*v || *end || isspace((unsigned char)*v) || !isfinite(x))
+		die("%s: metadata %s=%s is not a finite number; the file is "
+		    "damaged or was not made by these tools", p->path, key, v);
+	return x;
+}
+
+int64_t
+pth_meta_int(const struct pth *p, const char *key, const char *what,
+             int64_t lo, int64_t hi)
+{
+	const char *v = pth_meta_need(p, key, what);
+	char *end;
+	long long x;
+
+	errno = 0;
+	x = strtoll(v, &end, 10);
+	if (!*v || *end || isspace((unsigned char)*v) || errno || x < lo ||
+	    x > hi)
+		die("%s: metadata %s=%s is not an integer from %lld to %lld; "
+		    "the file is damaged or was not made by these tools",
+		    p->path, key, v, (long long)lo, (long long)hi);
+	return x;
+}
+
+uint64_t
+pth_meta_u64(const struct pth *p, const char *key, const char *what, int base)
+{
+	const char *v = pth_meta_need(p, key, what);
+	char *end;
+	unsigned long long x;
+
+	errno = 0;
+	x = strtoull(v, &end, base);
+	if (!*v || *end || !isxdigit((unsigned char)*v) || errno)
+		die("%s: metadata %s=%s is not a %s number; the file is "
+		    "damaged or was not made by these tools", p->path, key, v,
+		    base == 16 ? "hexadecimal" : "whole");
+	return x;
 }
 
 int

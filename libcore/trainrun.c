@@ -107,47 +107,55 @@ trainrun_meta_add(char **m, const struct trainrun *r)
 double
 trainrun_meta_num(const struct pth *p, const char *key, const char *what)
 {
-	const char *v = pth_meta(p, key);
-	if (!v)
-		die("%s: no '%s' in its metadata: not %s", p->path, key, what);
-	return strtod(v, NULL);
+	return pth_meta_double(p, key, what);
 }
 
+/* The same rules as the command line's: fit_opts_valid and parse_lr's. */
 void
 fit_meta_read(struct fit_opts *f, const struct pth *p, const char *what)
 {
 	f->lr_lo = trainrun_meta_num(p, "lr_lo", what);
 	f->lr_hi = trainrun_meta_num(p, "lr_hi", what);
 	f->wd = trainrun_meta_num(p, "wd", what);
-	if (sscanf(pth_meta(p, "moms"), "%lf,%lf,%lf", &f->moms[0], &f->moms[1],
-	           &f->moms[2]) != 3)
-		die("%s: bad moms in the metadata", p->path);
+	const char *m = pth_meta_need(p, "moms", what);
+	char tail;
+	if (sscanf(m, "%lf,%lf,%lf%c", &f->moms[0], &f->moms[1], &f->moms[2],
+	           &tail) != 3 || !isfinite(f->moms[0]) ||
+	    !isfinite(f->moms[1]) || !isfinite(f->moms[2]))
+		die("%s: metadata moms=%s is not three numbers; the file is "
+		    "damaged or was not made by these tools", p->path, m);
 	f->pct_start = trainrun_meta_num(p, "pct_start", what);
 	f->div = trainrun_meta_num(p, "div", what);
 	f->div_final = trainrun_meta_num(p, "div_final", what);
 	f->clip = trainrun_meta_num(p, "clip", what);
-	f->clip_global = (int)trainrun_meta_num(p, "clip_global", what);
+	f->clip_global = (int)pth_meta_int(p, "clip_global", what, 0, 1);
 	f->alpha = trainrun_meta_num(p, "alpha", what);
 	f->beta = trainrun_meta_num(p, "beta", what);
+	if (!fit_opts_valid(f) || !(f->lr_hi > 0 && f->lr_lo >= 0 &&
+	                            f->lr_lo <= f->lr_hi))
+		die("%s: its metadata holds settings the command line refuses "
+		    "(lr, wd, pct_start, div, div_final, clip, alpha or beta "
+		    "out of range); the file is damaged or was not made by "
+		    "these tools", p->path);
 }
 
 void
 trainrun_meta_read(struct trainrun *r, const struct pth *p, const char *what)
 {
-	r->freeze_to = (int)trainrun_meta_num(p, "freeze_to", what);
-	r->n_epoch = (int)trainrun_meta_num(p, "n_epoch", what);
-	r->epoch = (int)trainrun_meta_num(p, "epoch", what);
-	r->batch = (int64_t)trainrun_meta_num(p, "batch", what);
-	r->step = (int64_t)trainrun_meta_num(p, "step", what);
+	r->freeze_to = (int)pth_meta_int(p, "freeze_to", what, -64, 64);
+	r->n_epoch = (int)pth_meta_int(p, "n_epoch", what, 1, INT32_MAX);
+	r->epoch = (int)pth_meta_int(p, "epoch", what, 0, r->n_epoch);
+	r->batch = pth_meta_int(p, "batch", what, 0, INT64_MAX);
+	r->step = pth_meta_int(p, "step", what, 0, INT64_MAX);
 	r->sm.val = trainrun_meta_num(p, "smooth_val", what);
-	r->sm.count = (int64_t)trainrun_meta_num(p, "smooth_count", what);
-	r->parent = strtoull(pth_meta(p, "parent"), NULL, 16);
+	r->sm.count = pth_meta_int(p, "smooth_count", what, 0, INT64_MAX);
+	r->parent = pth_meta_u64(p, "parent", what, 16);
 }
 
 void
 trainrun_refuse_done(const struct pth *p, const char *what)
 {
-	if (trainrun_meta_num(p, "done", what))
+	if (pth_meta_int(p, "done", what, 0, 1))
 		die("%s: its run finished; start the next stage with -c %s",
 		    p->path, p->path);
 }

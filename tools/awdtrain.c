@@ -187,6 +187,25 @@ save_ckpt(const char *path, struct lm *lm, struct optim *opt,
 	return trainrun_save(path, t, n, opt, meta);
 }
 
+/* The settings the command line accepts; a checkpoint's must pass too. */
+static int
+opts_valid(const struct opts *o)
+{
+	return fit_opts_valid(&o->fit) && o->drop_mult >= 0 &&
+	       isfinite(o->drop_mult);
+}
+
+static void
+meta_opts_check(const struct opts *o, const struct pth *p)
+{
+	if (!opts_valid(o))
+		die("%s: its metadata holds settings the command line refuses "
+		    "(drop_mult=%g; --wd, --clip, --drop-mult, --alpha, --beta "
+		    ">= 0, 0 <= --pct-start < 1, --div, --div-final > 0); the "
+		    "file is damaged or was not made by these tools", p->path,
+		    o->drop_mult);
+}
+
 /* --resume: every setting of the interrupted run comes from its file */
 static void
 resume_opts(struct opts *o, const struct pth *p, struct trainrun *r)
@@ -196,11 +215,13 @@ resume_opts(struct opts *o, const struct pth *p, struct trainrun *r)
 	    !(v = pth_meta(p, "tool")) || strcmp(v, "awdtrain"))
 		die("%s: not %s", p->path, what);
 	trainrun_refuse_done(p, what);
-	o->seed = (uint64_t)strtoull(pth_meta(p, "seed"), NULL, 10);
+	o->seed = pth_meta_u64(p, "seed", what, 10);
 	fit_meta_read(&o->fit, p, what);
 	o->drop_mult = trainrun_meta_num(p, "drop_mult", what);
+	meta_opts_check(o, p);
 	trainrun_meta_read(r, p, what);
-	o->freeze_to = r->freeze_to, o->freeze_given = 1;
+	o->freeze_to = (int)pth_meta_int(p, "freeze_to", what, -4, 3);
+	o->freeze_given = 1;
 }
 
 /* The stream must be the one the interrupted run read. */
@@ -208,7 +229,7 @@ static void
 resume_check_stream(const struct pth *p, const struct lmb_info *si,
                     const char *name)
 {
-	if ((uint64_t)strtoull(pth_meta(p, "stream_seed"), NULL, 10) != si->seed ||
+	if (pth_meta_u64(p, "stream_seed", what, 10) != si->seed ||
 	    trainrun_meta_num(p, "stream_epochs", what) != si->epochs ||
 	    trainrun_meta_num(p, "train_batches", what) != si->train_batches ||
 	    trainrun_meta_num(p, "bs", what) != si->bs ||
@@ -411,7 +432,7 @@ main(int argc, char *argv[])
 		            "stdout; give a file");
 	if (argc < 1 || argc > 2)
 		usage_error("want train.lmb [valid.lmb]");
-	if (!fit_opts_valid(&o.fit) || !(o.drop_mult >= 0))
+	if (!opts_valid(&o))
 		usage_error("--wd, --clip, --drop-mult, --alpha, --beta >= 0; "
 		            "0 <= --pct-start < 1; --div, --div-final > 0");
 	if (o.resume && (lr_given || o.freeze_given || drop_given))
@@ -503,8 +524,11 @@ main(int argc, char *argv[])
 			die("%s: its embedding has %d rows, but %s was made with a "
 			    "vocab of %u tokens; start with -p to match rows",
 			    src, ac.vocab, tname, si->vocab_n);
-		if (!drop_given && !o.resume && pth_meta(p, "drop_mult"))
-			o.drop_mult = atof(pth_meta(p, "drop_mult"));
+		if (!drop_given && !o.resume && pth_meta(p, "drop_mult")) {
+			o.drop_mult = pth_meta_double(p, "drop_mult", "a "
+			                              "language model");
+			meta_opts_check(&o, p);
+		}
 		int E = ac.emb, H = ac.hidden, L = ac.layers;
 		awd_config_lm(&ac, (int)si->vocab_n, (float)o.drop_mult);
 		ac.emb = E, ac.hidden = H, ac.layers = L;
@@ -548,8 +572,8 @@ main(int argc, char *argv[])
 	if (o.from && !o.freeze_given) {
 		/* continue the checkpoint's stage: its freeze level and Adam
 		 * state, as calling fit_one_cycle again would */
-		const char *v = pth_meta(p, "freeze_to");
-		run.freeze_to = v ? atoi(v) : 0;
+		run.freeze_to = pth_meta(p, "freeze_to") ? (int)pth_meta_int(p,
+		                "freeze_to", "a language model", -4, 3) : 0;
 	} else {
 		run.freeze_to = o.freeze_to;
 	}

@@ -244,6 +244,14 @@ save_ckpt(const char *path, struct clas *c, struct optim *opt,
 	return trainrun_save(path, t, n, opt, meta);
 }
 
+/* The settings the command line accepts; a checkpoint's must pass too. */
+static int
+opts_valid(const struct opts *o)
+{
+	return fit_opts_valid(&o->fit) && o->drop_mult >= 0 &&
+	       isfinite(o->drop_mult) && o->ps >= 0 && o->ps < 1;
+}
+
 /* --resume: every setting of the interrupted run comes from its file */
 static void
 resume_opts(struct opts *o, const struct pth *p, struct trainrun *r)
@@ -252,16 +260,23 @@ resume_opts(struct opts *o, const struct pth *p, struct trainrun *r)
 	if (!(v = pth_meta(p, "kind")) || strcmp(v, "clas"))
 		die("%s: not %s", p->path, what);
 	trainrun_refuse_done(p, what);
-	o->seed = (uint64_t)strtoull(pth_meta(p, "seed"), NULL, 10);
-	o->bs = (int)trainrun_meta_num(p, "bs", what);
+	o->seed = pth_meta_u64(p, "seed", what, 10);
+	o->bs = (int)pth_meta_int(p, "bs", what, 2, 1 << 16);
 	fit_meta_read(&o->fit, p, what);
 	o->drop_mult = trainrun_meta_num(p, "drop_mult", what);
+	if (!opts_valid(o))
+		die("%s: its metadata holds settings the command line refuses "
+		    "(drop_mult=%g; --wd, --clip, --drop-mult, --alpha, --beta "
+		    ">= 0, 0 <= --ps < 1, 0 <= --pct-start < 1, --div, "
+		    "--div-final > 0); the file is damaged or was not made by "
+		    "these tools", p->path, o->drop_mult);
 	static char tt[1024], vt[1024];
-	snprintf(tt, sizeof tt, "%s", pth_meta(p, "train_tags"));
-	snprintf(vt, sizeof vt, "%s", pth_meta(p, "valid_tags"));
+	snprintf(tt, sizeof tt, "%s", pth_meta_need(p, "train_tags", what));
+	snprintf(vt, sizeof vt, "%s", pth_meta_need(p, "valid_tags", what));
 	o->ttags = tt, o->vtags = vt;
 	trainrun_meta_read(r, p, what);
-	o->freeze_to = r->freeze_to, o->freeze_given = 1;
+	o->freeze_to = (int)pth_meta_int(p, "freeze_to", what, -5, 4);
+	o->freeze_given = 1;
 	o->epochs = r->n_epoch;
 }
 
@@ -273,7 +288,8 @@ check_sizes(const struct pth *p, const struct awd_config *ac)
 	int have[] = { ac->vocab, ac->emb, ac->hidden, ac->layers };
 	const char *v;
 	for (int i = 0; i < 4; i++)
-		if ((v = pth_meta(p, key[i])) && atoi(v) != have[i])
+		if ((v = pth_meta(p, key[i])) &&
+		    pth_meta_int(p, key[i], "an encoder", 0, INT_MAX) != have[i])
 			die("%s: its metadata says %s=%s but its tensors give %d: "
 			    "built with other sizes or damaged; re-run encsave on "
 			    "the language model", p->path, key[i], v, have[i]);
@@ -383,8 +399,7 @@ main(int argc, char *argv[])
 		            "stdout; give a file");
 	if (argc < 1 || argc > 2)
 		usage_error("want train.ids [valid.ids]");
-	if (!fit_opts_valid(&o.fit) || !(o.drop_mult >= 0) ||
-	    !(o.ps >= 0 && o.ps < 1))
+	if (!opts_valid(&o))
 		usage_error("--wd, --clip, --drop-mult, --alpha, --beta >= 0; "
 		            "0 <= --ps < 1; "
 		            "0 <= --pct-start < 1; --div, --div-final > 0");
@@ -520,8 +535,8 @@ main(int argc, char *argv[])
 	} else {
 		/* continue the checkpoint's stage: its freeze level and its
 		 * Adam state, as calling fit_one_cycle again would */
-		const char *v = pth_meta(p, "freeze_to");
-		run.freeze_to = v ? atoi(v) : -1;
+		run.freeze_to = pth_meta(p, "freeze_to") ? (int)pth_meta_int(p,
+		                "freeze_to", "a classifier", -5, 4) : -1;
 		opt_freeze_to(&opt, run.freeze_to);
 	}
 	if (o.resume || (o.from && !o.freeze_given && p->opt))

@@ -8,7 +8,9 @@
  *   pth write FILE   our test checkpoint (values from fill(), below)
  *   pth sd FILE      spec §12's sd.pth dict
  *   pth resave IN OUT [META]  load IN, write its state dict to OUT
- *   pth meta FILE    print the file's metadata */
+ *   pth meta FILE    print the file's metadata
+ *   pth flip FILE    flip every bit of FILE and cut it at every length:
+ *                    each must be refused or load exactly as FILE does */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -674,6 +676,136 @@ test_fuzz(void)
 	fixture_free(&x);
 }
 
+/* ---- every single-bit flip ---------------------------------------------- */
+
+/* What a load gave, as bytes: the file written again from the tree, the
+ * tensors and the metadata that were read.  Two loads that give the same
+ * bytes give every tool the same answer. */
+static char *
+rewrite(const struct pth *p, size_t *n)
+{
+	char *buf;
+	FILE *f = open_memstream(&buf, n);
+
+	pth_write(f, p->archive, p->root, p->meta);
+	fclose(f);
+	return buf;
+}
+
+/* Flips every bit of buf, one at a time, and cuts it at every length:
+ * each must be refused with a message, or load to exactly what the
+ * original loads to.  Returns the number of differing loads (0 passes);
+ * counts go to *refusals and *harmless. */
+static long
+flip_all(const char *what, const unsigned char *buf, size_t n,
+         long *refusals, long *harmless)
+{
+	char *err = NULL;
+	struct pth *p = pth_load_mem(buf, n, what, &err);
+	long differ = 0;
+	size_t cn;
+
+	*refusals = *harmless = 0;
+	if (!p) {
+		diag("%s", err);
+		free(err);
+		return -1;
+	}
+	char *canon = rewrite(p, &cn);
+	pth_free(p);
+	unsigned char *c = xmalloc(n);
+	memcpy(c, buf, n);
+	for (size_t i = 0; i < n; i++)
+		for (int bit = 0; bit < 8; bit++) {
+			c[i] ^= (unsigned char)(1 << bit);
+			err = NULL;
+			p = pth_load_mem(c, n, what, &err);
+			if (!p) {
+				*refusals += err != NULL;
+				differ += err == NULL;
+			} else {
+				size_t gn;
+				char *got = rewrite(p, &gn);
+				if (gn == cn && !memcmp(got, canon, cn)) {
+					++*harmless;
+				} else if (differ++ < 10) {
+					diag("%s: bit %d of byte %zu (0x%02x) "
+					     "loads as another file", what, bit,
+					     i, buf[i]);
+				}
+				free(got);
+			}
+			pth_free(p);
+			free(err);
+			c[i] ^= (unsigned char)(1 << bit);
+		}
+	for (size_t cut = 0; cut < n; cut++) {
+		err = NULL;
+		p = pth_load_mem(c, cut, what, &err);
+		if (p || !err) {
+			if (differ++ < 10)
+				diag("%s: cut to %zu bytes, it still loads",
+				     what, cut);
+		} else {
+			++*refusals;
+		}
+		pth_free(p);
+		free(err);
+	}
+	free(c);
+	free(canon);
+	return differ;
+}
+
+static int
+flip_file(const char *path)
+{
+	FILE *f = open_in(path);
+	struct buf b = { 0 };
+	char chunk[65536];
+	size_t k;
+	long refusals, harmless;
+
+	while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
+		buf_add(&b, chunk, k);
+	close_in(f, path);
+	long d = flip_all(path, (unsigned char *)b.p, b.n, &refusals,
+	                  &harmless);
+	printf("%zu bytes, %zu flips and %zu cuts: %ld refused, %ld load the "
+	       "same, %ld differ\n", b.n, 8 * b.n, b.n, refusals, harmless,
+	       d);
+	buf_free(&b);
+	return d != 0;
+}
+
+static void
+test_flips(void)
+{
+	struct fixture x;
+	size_t n;
+	long refusals, harmless;
+
+	fixture_build(&x, 1);
+	x.root = pth_learner(&x.pool, pth_state_dict(&x.pool, x.t, 8),
+	                     (struct pv *)pv_get(x.root, "opt"));
+	char *buf = mem_write(x.root, fixture_meta, &n);
+	size_t cn;
+	char *err = NULL;
+	struct pth *p = mem_load(buf, n, &err);
+	char *again = p ? rewrite(p, &cn) : NULL;
+	ok(again && cn == n && !memcmp(again, buf, n), "a checkpoint written "
+	   "again from what was read is the same file, byte for byte");
+	free(again);
+	pth_free(p);
+	long d = flip_all("mem", (unsigned char *)buf, n, &refusals, &harmless);
+	ok(d == 0, "a %zu-byte checkpoint with metadata and optimizer state: "
+	   "each of its %zu one-bit flips and %zu cuts is refused (%ld) or "
+	   "loads the same (%ld); %ld differ", n, 8 * n, n, refusals,
+	   harmless, d);
+	free(buf);
+	fixture_free(&x);
+}
+
 static void
 test_checks(void)
 {
@@ -799,6 +931,8 @@ main(int argc, char *argv[])
 		pth_free(p);
 		return 0;
 	}
+	if (argc == 3 && !strcmp(argv[1], "flip"))
+		return flip_file(argv[2]);
 	if (argc != 1) {
 		fprintf(stderr, "usage: pth [dump|write|sd FILE]\n");
 		return 2;
@@ -812,5 +946,6 @@ main(int argc, char *argv[])
 	test_strings();
 	test_checks();
 	test_fuzz();
+	test_flips();
 	return done_testing();
 }

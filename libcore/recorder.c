@@ -1,5 +1,7 @@
 /* recorder.c: fastai's epoch table and the per-epoch log.  See recorder.h. */
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "recorder.h"
 #include "util.h"
@@ -21,6 +23,40 @@ recorder_init(struct recorder *r, const char *const *metrics, int nmetrics)
 	r->cols[r->ncol++] = "time";
 }
 
+/* A log write that fails (a full disk, a file size limit) must not leave a
+ * cut line: the file is cut back to its last whole line, and a log this run
+ * created is removed, before dying. */
+static _Noreturn void
+log_fail(struct recorder *r)
+{
+	int e = errno;
+	if (r->append)
+		(void)!ftruncate(fileno(r->log), r->good);
+	else
+		unlink(r->log_path);
+	errno = e;
+	die("%s: write error:", r->log_path);
+}
+
+/* Writes n bytes of p as one unit, unbuffered: all of them or log_fail(). */
+static void
+log_write(struct recorder *r, const char *p, size_t n)
+{
+	int fd = fileno(r->log);
+	for (size_t done = 0; done < n; ) {
+		ssize_t w = write(fd, p + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = ENOSPC;
+			log_fail(r);
+		}
+		done += w;
+	}
+	r->good += n;
+}
+
 void
 recorder_open_log(struct recorder *r, const char *path, int append)
 {
@@ -30,10 +66,17 @@ recorder_open_log(struct recorder *r, const char *path, int append)
 	if (!(r->log = fopen(path, append ? "a" : "w")))
 		die("%s:", path);
 	r->log_path = path;
-	if (!r->json && !append)
+	r->append = append;
+	if (fseeko(r->log, 0, SEEK_END) < 0 || (r->good = ftello(r->log)) < 0)
+		r->good = 0;    /* a fifo or a device: nothing to cut back */
+	if (!r->json && !append) {
+		char b[RECORDER_LINE];
+		size_t n = 0;
 		for (int i = 0; i < r->ncol; i++)
-			fprintf(r->log, "%s%s", r->cols[i],
-			        i + 1 < r->ncol ? "\t" : "\n");
+			n += snprintf(b + n, sizeof b - n, "%s%s", r->cols[i],
+			              i + 1 < r->ncol ? "\t" : "\n");
+		log_write(r, b, n);
+	}
 }
 
 void
@@ -74,26 +117,28 @@ table_row(const struct recorder *r, FILE *out, int epoch, const double *f,
 }
 
 static void
-log_row(const struct recorder *r, int epoch, const double *f, double secs)
+log_row(struct recorder *r, int epoch, const double *f, double secs)
 {
+	char b[RECORDER_LINE];
+	size_t n = 0;
 	int last = r->ncol - 1;
 	if (r->json) {
-		fprintf(r->log, "{\"epoch\":%d", epoch);
+		n += snprintf(b + n, sizeof b - n, "{\"epoch\":%d", epoch);
 		for (int i = 1; i < last; i++)
-			fprintf(r->log, ",\"%s\":%.6f", r->cols[i], f[i - 1]);
-		fprintf(r->log, ",\"time\":%.3f}\n", secs);
+			n += snprintf(b + n, sizeof b - n, ",\"%s\":%.6f",
+			              r->cols[i], f[i - 1]);
+		n += snprintf(b + n, sizeof b - n, ",\"time\":%.3f}\n", secs);
 	} else {
-		fprintf(r->log, "%d", epoch);
+		n += snprintf(b + n, sizeof b - n, "%d", epoch);
 		for (int i = 1; i < last; i++)
-			fprintf(r->log, "\t%.6f", f[i - 1]);
-		fprintf(r->log, "\t%.3f\n", secs);
+			n += snprintf(b + n, sizeof b - n, "\t%.6f", f[i - 1]);
+		n += snprintf(b + n, sizeof b - n, "\t%.3f\n", secs);
 	}
-	if (fflush(r->log) == EOF)
-		die("%s: write error:", r->log_path);
+	log_write(r, b, n);
 }
 
 void
-recorder_epoch(const struct recorder *r, FILE *out, int epoch,
+recorder_epoch(struct recorder *r, FILE *out, int epoch,
                double train_loss, double valid_loss, const double *metrics,
                double secs)
 {

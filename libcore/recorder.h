@@ -28,19 +28,25 @@ struct recorder {
 	int ncol;
 	FILE *log;              /* NULL: no log */
 	const char *log_path;
-	int json;
+	int json, append;
+	long long good;         /* bytes of whole lines in the log */
 };
+
+/* Longest table or log line: 12 columns of at most 32 + names. */
+enum { RECORDER_LINE = 4096 };
 
 /* metrics names the columns between valid_loss and time. */
 void recorder_init(struct recorder *r, const char *const *metrics,
                    int nmetrics);
 /* Opens the log, appending for a resumed run (then no TSV header: the
- * file has one).  Dies if it cannot be opened. */
+ * file has one).  Dies if it cannot be opened or the header not written. */
 void recorder_open_log(struct recorder *r, const char *path, int append);
 void recorder_header(const struct recorder *r, FILE *out);   /* flushed */
-/* One epoch: a table row on out (flushed) and a log line (flushed; dies on
- * a write error).  metrics: one value per metric column. */
-void recorder_epoch(const struct recorder *r, FILE *out, int epoch,
+/* One epoch: a table row on out (flushed) and a log line (written whole
+ * with one write; on a write error the log is cut back to its last whole
+ * line, or removed if this run created it, and recorder_epoch dies).
+ * metrics: one value per metric column. */
+void recorder_epoch(struct recorder *r, FILE *out, int epoch,
                     double train_loss, double valid_loss,
                     const double *metrics, double secs);
 void recorder_close(struct recorder *r);    /* dies on a write error */

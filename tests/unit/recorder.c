@@ -4,7 +4,9 @@
  * 50.038246 for valid_loss 3.912788, and the --log files (TSV with a
  * header unless appending, JSON lines for .json and .jsonl). */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,6 +18,25 @@ static const char *lm_metrics[] = { "accuracy", "perplexity" };
 static const char *clas_metrics[] = { "accuracy" };
 
 static char mem[4096];
+
+/* In a child: the log at path (appending when *append), under a file size
+ * limit of limit bytes, one epoch row.  Dies on the write error. */
+struct full { const char *path; int append; long limit; };
+static void
+log_on_full_disk(const void *arg, size_t n)
+{
+	const struct full *a = arg;
+	struct recorder r;
+	struct rlimit rl = { a->limit, a->limit };
+	(void)n;
+	signal(SIGXFSZ, SIG_IGN);     /* the write fails with EFBIG */
+	setrlimit(RLIMIT_FSIZE, &rl);
+	recorder_init(&r, lm_metrics, 2);
+	recorder_open_log(&r, a->path, a->append);
+	recorder_epoch(&r, fopen("/dev/null", "w"), 7, 4, 3,
+	               (double[]){ 0.3, 50 }, 2);
+	recorder_close(&r);
+}
 
 /* what the recorder printed for one header and one row */
 static const char *
@@ -112,6 +133,22 @@ main(void)
 	ok(!strcmp(strchr(strchr(slurp(path), '\n') + 1, '\n') + 1,
 	           "1\t4.000000\t3.000000\t0.300000\t50.038246\t2.000\n"),
 	   "appending (--resume) adds rows, no second header");
+
+	/* a full disk: the log keeps its whole lines, or goes if it is new */
+	char *before = strdup(slurp(path));
+	long sz = strlen(before);
+	ok(child_status(log_on_full_disk,
+	                &(struct full){ path, 1, sz + 10 }, 0) == 1 &&
+	   !strcmp(slurp(path), before),
+	   "a row that does not fit: exit 1, the log as it was (no cut line)");
+	free(before);
+	unlink(path);
+	ok(child_status(log_on_full_disk, &(struct full){ path, 0, 20 }, 0)
+	   == 1 && access(path, F_OK) < 0,
+	   "a header that does not fit: exit 1, no log left");
+	ok(child_status(log_on_full_disk, &(struct full){ path, 0, 80 }, 0)
+	   == 1 && access(path, F_OK) < 0,
+	   "a first row that does not fit: exit 1, no log left");
 
 	const char *json[] = { "log.json", "log.jsonl" };
 	for (int i = 0; i < 2; i++) {

@@ -12,9 +12,14 @@
 #include "docsrc.h"
 #include "util.h"
 
+/* GPT-2's pattern with \s spelt out as Python's: the Unicode White_Space
+ * characters.  PCRE2's \s also takes U+180E (not White_Space since
+ * Unicode 6.3); JavaScript's also takes U+FEFF and not U+0085. */
+#define WS "\\t\\n\\x0B\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}" \
+           "\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
 static const char gpt2_pat[] =
-	"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+"
-	"|\\s+(?!\\S)|\\s+";
+	"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+"
+	"|[" WS "]+(?![^" WS "])|[" WS "]+";
 
 struct pairent { uint64_t key; uint32_t rank, id; int used; };
 

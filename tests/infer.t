@@ -108,4 +108,77 @@ exits 1 "classify with an LM" infer -q -v vocab lm.pth hi
 errmatch "not a text classifier" "says it needs a classifier"
 head -c 3000 clas.pth >trunc.pth
 exits 1 "truncated checkpoint refused" infer -q -v vocab trunc.pth hi
+# ---- hostile checkpoints (issue 16) ----------------------------------------
+# A small classifier of ours with three labels (awdtrain, encsave,
+# clastrain on a tiny corpus), then files that lie about it
+# (tests/ref/pth_hostile.py): refused with a sentence, never a crash, a
+# read outside a storage or a different answer.
+HOST=$(dirname "$REF")/pth_hostile.py
+PTH=${ULMFIT_BUILD:-$(dirname "$REF")/../../build}/tests/pth
+awk 'BEGIN { srand(7); split("the movie was i liked it hated plot film a", f, " ")
+  for (i = 0; i < 240; i++) { lab = i % 3
+    split(lab == 0 ? "good great" : lab == 1 ? "bad awful" : "late early", w, " ")
+    s = "xxbos"; n = 3 + int(rand() * 8); k = int(rand() * n)
+    for (j = 0; j < n; j++) { s = s " " f[1 + int(rand() * 10)]; if (j == k) s = s " " w[1 + int(rand() * 2)] }
+    printf "%s\t%s\t%s\n", (i < 180 ? "train" : "valid"),
+           (lab == 0 ? "pos" : lab == 1 ? "neg" : "time"), s } }' >h.tok
+numz -q -w hvocab -f 1 -o h.ids h.tok && lmbatch -q -b 8 -l 10 -e 1 -o h.lmb h.ids
+awdtrain -q --emb 4 --hid 8 --layers 2 -l 1e-2 -v hvocab -o hlm.pth h.lmb >/dev/null &&
+encsave -o henc.pth hlm.pth
+check "clastrain writes a small 3-label classifier" \
+	clastrain -q -e henc.pth -v hvocab -o hclas.pth -n 1 -b 16 h.ids
+infer -q hclas.pth "the movie was late" >want.h
+is "$(cut -f2 want.h | grep -cx 'pos\|neg\|time')" 1 "infer names one of its labels"
+"$PTH" flip hclas.pth >flip.out 2>&1
+ok $? "every one-bit flip of clastrain's checkpoint is refused or harmless: $(cat flip.out)"
+"$PY" "$HOST" make hclas.pth <<'JOBS'
+same.pth same
+stride.pth stride 0.module.encoder.weight
+offset.pth offset 1.layers.1.2.weight
+wrap.pth wrap
+flip.pth flipname
+three2.pth meta label.2=
+nan.pth meta drop_mult=nan
+neg.pth meta drop_mult=-3
+ps.pth meta ps=1
+bptt.pth meta bptt=0
+JOBS
+"$PY" "$HOST" make hlm.pth lstride.pth stride 1.decoder.weight
+infer -q same.pth "the movie was late" >got.h
+is "$(cat got.h)" "$(cat want.h)" "the hostile writer's control file gives the same answer"
+exits 1 "classify: a stride past the storage (was SIGSEGV)" \
+	infer -q stride.pth "the movie was late"
+errmatch "^infer: stride.pth: .*reaches past the end of storage" "... with a sentence"
+exits 1 "--eval: an offset of 2^63-10 (was: heap bytes read as weights)" \
+	infer -q --eval h.ids offset.pth
+errmatch "^infer: offset.pth: .*starts at element 9223372036854775798" "... with a sentence"
+exits 1 "--generate: a stride past the storage" \
+	infer -q -v hvocab --generate "the movie" -n 3 lstride.pth
+errmatch "^infer: lstride.pth: .*reaches past the end" "... with a sentence"
+exits 1 "clastrain -c: a stride past the storage" \
+	clastrain -q -c stride.pth -o x.pth h.ids
+exits 1 "clastrain -c: an optimizer moment whose shape wraps" \
+	clastrain -q -c wrap.pth -o x.pth h.ids
+errmatch "dimension of 4294967296" "... names the dimension"
+exits 1 "the metadata record renamed in the directory (was: a bare file, label \"1\" for \"late\")" \
+	infer -q flip.pth "the movie was late"
+errmatch "^infer: flip.pth: record flip/ulmfit/leta: its local header names another record" \
+	"... refused as damaged"
+exits 1 "a head of 3 outputs with 2 labels in the metadata (was: a class named \"2\")" \
+	infer -q three2.pth "the movie was late"
+is "$(cat "$T/.err")" "infer: three2.pth: head has 3 outputs but 2 labels" "... says so"
+exits 1 "clastrain -c: the same file" clastrain -q -c three2.pth -o x.pth h.ids
+exits 1 "drop_mult=nan in the metadata" infer -q nan.pth "the movie"
+errmatch "metadata drop_mult=nan is not a finite number" "... as --drop-mult nan is refused"
+exits 1 "clastrain -c: drop_mult=nan" clastrain -q -c nan.pth -o x.pth h.ids
+exits 1 "drop_mult=-3 in the metadata" infer -q neg.pth "the movie"
+errmatch "drop_mult=-3: clastrain --drop-mult must be >= 0" "... as --drop-mult -3 is refused"
+exits 2 "... as the command line refuses it" clastrain -q -c hclas.pth --drop-mult -3 -o x.pth h.ids
+exits 1 "ps=1 in the metadata" infer -q ps.pth "the movie"
+errmatch "ps=1: clastrain --ps must be in \[0, 1\)" "... as --ps 1 is refused"
+exits 1 "bptt=0 in the metadata" infer -q bptt.pth "the movie"
+errmatch "metadata bptt=0 is not an integer from 1" "... says so"
+test ! -e x.pth; ok $? "no output from any refused run"
+"$PY" "$HOST" torch stride.pth offset.pth >torch.out 2>&1
+is "$(grep -c '^refused:' torch.out)" 2 "torch.load refuses the stride and offset files too"
 done_testing

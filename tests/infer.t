@@ -108,6 +108,13 @@ exits 1 "classify with an LM" infer -q -v vocab lm.pth hi
 errmatch "not a text classifier" "says it needs a classifier"
 head -c 3000 clas.pth >trunc.pth
 exits 1 "truncated checkpoint refused" infer -q -v vocab trunc.pth hi
+
+# a full stdout is an error, not a silent success (issue 16)
+infer -q -v vocab --generate "i liked the movie" -n 5 -s 3 lm.pth \
+	>/dev/full 2>"$T/.err"
+is $? 1 "--generate >/dev/full: exit 1"
+errmatch "^infer: stdout: write error" "says the write failed"
+
 # ---- hostile checkpoints (issue 16) ----------------------------------------
 # A small classifier of ours with three labels (awdtrain, encsave,
 # clastrain on a tiny corpus), then files that lie about it

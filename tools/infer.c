@@ -522,6 +522,8 @@ generate(const struct opts *o, struct pth *p)
 	gen_text(v, out, m + o->gen.n_words, &b);
 	fwrite(b.p, 1, b.n, stdout);
 	putchar('\n');
+	if (fflush(stdout) == EOF || ferror(stdout))
+		die("stdout: write error");
 	buf_free(&b);
 	buf_free(&te.esc);
 	tok_ctx_free(te.tc);

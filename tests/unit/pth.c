@@ -483,6 +483,20 @@ test_malicious(void)
 		  "LONG_BINPUT to slot 2^31" },
 		{ "\x80\x02}(X\1\0\0\0aQ.", 12, "persistent id",
 		  "a persistent id that is not a storage" },
+		/* lengths that claim more than the file: refused before
+		 * anything is allocated for them */
+		{ "\x80\x02X\xff\xff\xff\xff" "abc.", 11, "truncated",
+		  "BINUNICODE of 4 GiB in a tiny file" },
+		{ "\x80\x02\x8b\xff\xff\xff\xff" "abc.", 11, "truncated",
+		  "LONG4 of 4 GiB" },
+		{ "\x80\x04\x8e\0\0\0\0\0\1\0\0" "abc.", 15, "truncated",
+		  "BINBYTES8 of 2^40 bytes" },
+		{ "\x80\x02}(X\1\0\0\0a" "ctorch._utils\n_rebuild_tensor_v2\n"
+		  "((X\7\0\0\0storage" "ctorch\nFloatStorage\n" "X\1\0\0\0" "0"
+		  "X\3\0\0\0cpu" "\x8a\x05\0\0\0\0\x01" "tQK\0K\1\x85K\1\x85\x89"
+		  "ccollections\nOrderedDict\n)RtRu.", 135,
+		  "claims 4294967296 elements, more than the file holds",
+		  "a storage of 2^32 floats in a tiny file" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		size_t n;
@@ -597,11 +611,92 @@ test_legacy(void)
 	free(c);
 	ok(fine == 1000, "1000 damaged legacy files: loaded or refused, never "
 	   "a crash");
+	put_u64((unsigned char *)b.p + b.n - 32, (uint64_t)1 << 32);
+	ok(refused(b.p, b.n, "storage 99 has 4294967296 elements, its tensor "
+	   "says 6"), "a legacy count of 2^32 in a tiny file is refused");
+	put_u64((unsigned char *)b.p + b.n - 32, 6);
 	b.p[b.n - 32] = 5;      /* the count 6 -> 5: mismatch */
 	ok(refused(b.p, b.n, NULL), "a legacy count mismatch is refused");
 	b.p[4] ^= 1;
 	ok(refused(b.p, b.n, "magic"), "a wrong magic number is refused");
 	buf_free(&b);
+}
+
+/* The zip records a checkpoint must have, and nothing else. */
+static void
+test_zip_records(void)
+{
+	static const struct { int k; const char *names[3], *data[3], *want,
+	                      *what; } bad[] = {
+		{ 1, { "x/data.pkl" }, { "\x80\x02}." }, "no x/version record",
+		  "no version record" },
+		{ 2, { "x/data.pkl", "x/version" }, { "\x80\x02}.", "2\n" },
+		  "format version '2", "version 2" },
+		{ 2, { "x/data.pkl", "x/version" }, { "\x80\x02}.", "3" },
+		  "format version '3'", "version '3' without its newline" },
+		{ 2, { "x/data.pkl", "y/version" }, { "\x80\x02}.", "3\n" },
+		  "two top folders", "records in two top folders" },
+		{ 3, { "x/data.pkl", "x/version", "x/extra" },
+		  { "\x80\x02}.", "3\n", "" }, "not one a PyTorch checkpoint has",
+		  "a record torch.save never writes" },
+		{ 3, { "x/data.pkl", "x/version", "x/ulmfit/metadata" },
+		  { "\x80\x02}.", "3\n", "" }, "not one a PyTorch checkpoint has",
+		  "a record named like ours but not ours" },
+		{ 3, { "x/data.pkl", "x/version", "x/version" },
+		  { "\x80\x02}.", "3\n", "3\n" }, "appears twice",
+		  "a record twice" },
+		{ 3, { "x/data.pkl", "x/version", "x/data/0" },
+		  { "\x80\x02}.", "3\n", "abcd" }, "used by no tensor",
+		  "a storage record no tensor uses" },
+		{ 2, { "x/data.pkl", "x/version" }, { "\x80\x02}.N.", "3\n" },
+		  "goes on after its pickle ends", "bytes after the pickle" },
+		{ 2, { "x/data.pkl", "x/ulmfit/meta" }, { "\x80\x02}.", "a=1\n" },
+		  "no x/version record", "our metadata without a version" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		size_t n, len[3];
+		for (int j = 0; j < bad[i].k; j++)
+			len[j] = strlen(bad[i].data[j]);
+		char *z = zip_records(bad[i].k, bad[i].names, bad[i].data, len,
+		                      &n);
+		ok(refused(z, n, bad[i].want), "refused: %s", bad[i].what);
+		free(z);
+	}
+	const char *names[] = { "x/data.pkl", "x/version" },
+	           *data[] = { "\x80\x02}.", "3\n" };
+	size_t len[] = { 4, 2 }, n;
+	char *z = zip_records(2, names, data, len, &n);
+	char *err = NULL;
+	struct pth *p = mem_load(z, n, &err);
+	ok(p && p->n == 0, "the smallest checkpoint loads (%s)", err ? err : "ok");
+	pth_free(p);
+	free(err);
+	unsigned char *u = (unsigned char *)z, *cd = u + get_u32(u + n - 6);
+	put_u32(cd + 20, 0xfffffff0u);
+	put_u32(cd + 24, 0xfffffff0u);
+	ok(refused(z, n, "runs past the end of the file"), "a record size of "
+	   "4 GiB in a %zu-byte file is refused", n);
+	put_u32(cd + 20, 4);
+	put_u32(cd + 24, 4);
+	put_u16(u + n - 12, 0xffff);
+	put_u16(u + n - 14, 0xffff);
+	ok(refused(z, n, "zip64 locator missing"), "a zip64 count without "
+	   "its zip64 records is refused");
+	put_u16(u + n - 12, 1);
+	put_u16(u + n - 14, 1);
+	ok(refused(z, n, "holds more than its 1 entries"), "a directory "
+	   "that holds one entry more than its count is refused (a hidden "
+	   "record)");
+	put_u16(u + n - 12, 2);
+	put_u16(u + n - 14, 2);
+	u[30 + 4] ^= 1;          /* x/dbta.pkl in the local header only */
+	ok(refused(z, n, "local header names another record"), "a name that "
+	   "differs between the local header and the directory is refused");
+	u[30 + 4] ^= 1;
+	put_u16(u + 6, 8);       /* the local header says: a descriptor */
+	ok(refused(z, n, "disagrees with the directory"), "flags that differ "
+	   "between the local header and the directory are refused");
+	free(z);
 }
 
 /* Damage the pickle at random (CRC made right again so the pickle machine
@@ -978,6 +1073,7 @@ main(int argc, char *argv[])
 	test_damage();
 	test_malicious();
 	test_legacy();
+	test_zip_records();
 	test_clean_raw();
 	test_strings();
 	test_checks();

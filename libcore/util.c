@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <libgen.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -154,17 +155,20 @@ void
 out_install_cleanup(void)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
-	struct sigaction sa;
+	struct sigaction sa, old;
 
 	if (cleanup_installed)
 		return;
 	cleanup_installed = 1;
 	atexit(at_exit_cleanup);
+	/* Past ulimit -f a write then fails with EFBIG, and the error path
+	 * removes the temp file; SIGXFSZ would kill us first and leave it. */
+	if (sigaction(SIGXFSZ, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+		signal(SIGXFSZ, SIG_IGN);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
-		struct sigaction old;
 		/* leave a handler the tool installed (or an ignored signal) alone */
 		if (sigaction(sigs[i], NULL, &old) == 0 &&
 		    old.sa_handler != SIG_DFL)
@@ -216,7 +220,16 @@ out_open(const char *path, int binary)
 	out_install_cleanup();
 	o->tmp = xmalloc(strlen(path) + 32);
 	sprintf(o->tmp, "%s.tmp.%ld", path, (long)getpid());
-	if ((fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
+	/* An unnamed file in the target's folder: a SIGKILL (no handler runs)
+	 * then leaves nothing behind.  Where the file system has no O_TMPFILE
+	 * (or /proc is not there to link it), NAME.tmp.PID as before. */
+	char *dir = xstrdup(path);
+	fd = access("/proc/self/fd", X_OK) == 0 ?
+	     open(dirname(dir), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666) : -1;
+	free(dir);
+	o->anon = fd >= 0;
+	if (fd < 0 &&
+	    (fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
 		die("%s:", path);
 	if (!(o->f = fdopen(fd, "wb")))
 		die("%s:", o->tmp);
@@ -231,6 +244,30 @@ out_free(struct out *o)
 	free(o->path);
 	free(o->tmp);
 	free(o);
+}
+
+/* Gives the unnamed file its name: linked straight to path when there is
+ * no such file yet (o->linked = 1), else linked to NAME.tmp.PID to be
+ * renamed over it (o->linked = 2).  Returns -1 with errno set. */
+static int
+out_link(struct out *o)
+{
+	char fdp[64];
+	snprintf(fdp, sizeof fdp, "/proc/self/fd/%d", fileno(o->f));
+	if (linkat(AT_FDCWD, fdp, AT_FDCWD, o->path, AT_SYMLINK_FOLLOW) == 0) {
+		o->linked = 1;
+		return 0;
+	}
+	if (errno != EEXIST)
+		return -1;
+	o->linked = 2;
+	if (linkat(AT_FDCWD, fdp, AT_FDCWD, o->tmp, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != EEXIST || unlink(o->tmp) < 0)   /* ours, from a reused pid */
+		return o->linked = 0, -1;
+	if (linkat(AT_FDCWD, fdp, AT_FDCWD, o->tmp, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	return o->linked = 0, -1;
 }
 
 int
@@ -254,15 +291,22 @@ out_close(struct out *o)
 		warn("%s: fsync:", o->path);
 		bad = 1;
 	}
+	if (!bad && o->anon && out_link(o) < 0) {
+		warn("%s:", o->path);
+		bad = 1;
+	}
 	if (fclose(o->f) == EOF && !bad) {
 		warn("%s:", o->path);
 		bad = 1;
 	}
-	if (!bad && rename(o->tmp, o->path) < 0) {
+	if (!bad && (!o->anon || o->linked == 2) &&
+	    rename(o->tmp, o->path) < 0) {
 		warn("%s:", o->path);
 		bad = 1;
 	}
-	if (bad)
+	if (bad && o->linked == 1)     /* linked to its name, then failed */
+		unlink(o->path);
+	if (bad && (!o->anon || o->linked == 2))
 		unlink(o->tmp);
 	unlink_pending(o);
 	out_free(o);
@@ -288,7 +332,8 @@ out_abort(struct out *o)
 {
 	if (o->tmp) {
 		fclose(o->f);
-		unlink(o->tmp);
+		if (!o->anon)
+			unlink(o->tmp);
 		unlink_pending(o);
 	} else if (o->f != stdout)
 		fclose(o->f);

@@ -2,8 +2,9 @@
  *
  * Every tool follows one contract: data on stdout (or -o), messages on
  * stderr as "tool: file: reason", exit 0 ok / 1 error / 2 usage.  "-" is
- * stdin or stdout.  Outputs are written to NAME.tmp.PID, fsync'd and renamed,
- * so an error, a die() or a SIGINT/SIGTERM never leaves a half file. */
+ * stdin or stdout.  Outputs are written to an unnamed file (O_TMPFILE) in
+ * the target's folder, fsync'd and then named (see out_open), so an error, a
+ * die(), a signal, a full disk or a SIGKILL never leaves a half file. */
 #ifndef UTIL_H
 #define UTIL_H
 
@@ -30,14 +31,23 @@ void close_in(FILE *f, const char *path);   /* dies on a read error */
 
 /* Atomic output.  path "-" means stdout (then nothing is renamed).  With
  * binary set, a terminal is refused (binary data on a tty helps nobody).
- * out_close() flushes, fsyncs, renames and returns 0, or prints why it
- * failed, removes the temp file and returns 1.  out_abort() removes the
- * temp file.  Pending temp files are removed at exit() and on SIGINT,
- * SIGTERM, SIGHUP and SIGPIPE. */
+ * A device or fifo is written in place.  A regular file is written to an
+ * unnamed O_TMPFILE file in path's folder; out_close() flushes, fsyncs and
+ * links it to path (linkat through /proc/self/fd) when path does not exist,
+ * or to path.tmp.PID and renames that over path.  Where the file system
+ * has no O_TMPFILE, path.tmp.PID is written from the start.  out_close()
+ * returns 0, or prints why it failed, removes the temp file and returns 1.
+ * out_abort() drops the temp file.  A named temp file is removed at exit()
+ * and on SIGINT, SIGTERM, SIGHUP and SIGPIPE; SIGXFSZ is ignored, so past
+ * ulimit -f a write fails (EFBIG) and the tool's error path runs.  Only a
+ * SIGKILL in the instant between the link and the rename (or anywhere on a
+ * file system without O_TMPFILE) can leave a path.tmp.PID. */
 struct out {
 	FILE *f;
 	char *path;      /* final name, or "-" */
-	char *tmp;       /* temp name, NULL for stdout */
+	char *tmp;       /* temp name, NULL for stdout and devices */
+	int anon;        /* written to an unnamed O_TMPFILE file */
+	int linked;      /* out_close: 1 linked to path, 2 to tmp */
 	struct out *next;
 };
 struct out *out_open(const char *path, int binary);

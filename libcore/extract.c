@@ -336,7 +336,9 @@ copy_data(struct archive *a, struct archive *w, const char *label,
 			     size_str(o->max_bytes, b1, sizeof b1), name);
 			return -1;
 		}
-		if (archive_write_data_block(w, buf, size, off) < ARCHIVE_WARN) {
+		/* a failed write (a full disk, ulimit -f) is only ARCHIVE_WARN
+		 * to libarchive: the file would be left short or zero-filled */
+		if (archive_write_data_block(w, buf, size, off) != ARCHIVE_OK) {
 			warn("%s: %s: %s", label, name, aerr(w));
 			return -1;
 		}

@@ -381,6 +381,9 @@ install_signals(void)
 			continue;       /* nohup'd: stay so */
 		sigaction(sigs[i], &sa, NULL);
 	}
+	/* past ulimit -f a write must fail (EFBIG) so the temp tree is
+	 * removed, not kill us and leave it */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 static char *

@@ -296,4 +296,18 @@ exits 0 "offline, archive put by hand" \
 	env ULMFIT_URL_BASE=http://127.0.0.1:1/ untar wikitext-2
 is "$(cat "$T/.out")" "$H/data/wikitext-2" "... extracted from it"
 
+# a disk that fills up mid-file (ulimit -f, 512-byte blocks in sh): the
+# failed write is an error, not a tree of zero-filled files (issue 16)
+mkdir -p "$T/fill/full/sub"
+yes 'abc def' | head -c 300000 >"$T/fill/full/sub/f.txt"
+echo hi >"$T/fill/full/a.txt"
+tar czf "$T/full.tgz" -C "$T/fill" full
+(ulimit -f 100; untar -q "$T/full.tgz") >"$T/.out" 2>"$T/.err"
+is $? 1 "a full disk (ulimit -f) mid-file: exit 1"
+errmatch "^untar: .*full.tgz: full/sub/f.txt: " "... names the file"
+clean full "full disk"
+exits 0 "... and with room it extracts" untar -q "$T/full.tgz"
+cmp -s "$H/data/full/sub/f.txt" "$T/fill/full/sub/f.txt"
+ok $? "... the whole file"
+
 done_testing

@@ -534,7 +534,7 @@ clas_encoder_sizes(const struct pth *p, const char *prefix,
 	const struct pth_tensor *e = pth_find(p, k);
 	if (!e)
 		return 0;
-	if (e->ndim != 2)
+	if (e->ndim != 2 || !e->numel)
 		die("%s: %s is not a matrix: not an AWD-LSTM encoder", p->path, k);
 	int L = 0;
 	long H = 0;
@@ -545,7 +545,7 @@ clas_encoder_sizes(const struct pth *p, const char *prefix,
 			break;
 		if (L == AWD_MAX_LAYERS)
 			die("%s: more than %d LSTM layers", p->path, AWD_MAX_LAYERS);
-		if (w->ndim != 2 || w->shape[0] != 4 * w->shape[1])
+		if (w->ndim != 2 || !w->numel || w->shape[0] != 4 * w->shape[1])
 			die("%s: %s is not an LSTM weight (4H x H)", p->path, k);
 		if (L == 0)
 			H = w->shape[1];
@@ -591,8 +591,8 @@ clas_head_sizes(const struct pth *p, int *nhid, int *nclass, int *has_drop0,
 	                                    "1.layers.0.1.weight");
 	const struct pth_tensor *l1 = find2(p, "1.layers.1.2.weight",
 	                                    "1.layers.1.1.weight");
-	if (!l0 || !l1 || l0->ndim != 2 || l1->ndim != 2 ||
-	    l1->shape[1] != l0->shape[0])
+	if (!l0 || !l1 || l0->ndim != 2 || l1->ndim != 2 || !l0->numel ||
+	    !l1->numel || l1->shape[1] != l0->shape[0])
 		die("%s: not a text classifier checkpoint (no 1.layers.0/1 "
 		    "Linear weights); give one made by clastrain or fastai's "
 		    "text_classifier_learner", p->path);

@@ -100,6 +100,8 @@ tokdoc_parse(struct tokdoc *d, char *line)
 
 	if (!t1 || !(t2 = strchr(t1 + 1, '\t')))
 		return -1;
+	if (strchr(t2 + 1, '\t'))
+		return -2;      /* a raw TAB among the tokens: lines merged */
 	*t1 = *t2 = 0;
 	d->split = line;
 	d->label = t1 + 1;

@@ -45,7 +45,9 @@ struct tokdoc {
  * Dies on a read error. */
 int read_line(FILE *f, const char *name, struct buf *line);
 /* Parse line (NUL-terminated, no trailing newline) in place.  Returns 0,
- * or -1 if the line lacks the two tabs of the format. */
+ * -1 if the line lacks the two tabs of the format, or -2 if a third, raw
+ * TAB follows them (tokens write TAB as \t; a raw one means two lines
+ * were merged or the file was edited by hand). */
 int tokdoc_parse(struct tokdoc *d, char *line);
 void tokdoc_free(struct tokdoc *d);
 

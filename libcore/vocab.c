@@ -110,6 +110,29 @@ vocab_from_image(char *mem, size_t size, const char *name)
 	return v;
 }
 
+void
+vocab_check_specials(const struct vocab *v, const char *name)
+{
+	uint32_t seen = 0;
+	if (v->n < TK_NSPECIAL)
+		die("%s: %u token%s; a vocab starts with fastai's %d special "
+		    "tokens (xxunk xxpad xxbos ...); make one with numz -w",
+		    name, v->n, v->n == 1 ? "" : "s", TK_NSPECIAL);
+	for (uint32_t i = 0; i < TK_NSPECIAL; i++) {
+		int k = -1;
+		for (int j = 0; j < TK_NSPECIAL; j++)
+			if (!strcmp(v->tok[i], vocab_specials[j]))
+				k = j;
+		if (k < 0 || (seen >> k & 1) || (i <= TK_PAD && k != (int)i))
+			die("%s: id %u is \"%.40s\", not %s; a vocab starts "
+			    "with fastai's %d special tokens (xxunk xxpad "
+			    "xxbos ...); make one with numz -w", name, i,
+			    v->tok[i], i <= TK_PAD ? vocab_specials[i] :
+			    "one of the special tokens", TK_NSPECIAL);
+		seen |= 1u << k;
+	}
+}
+
 static const char *const pv_kind_name[] = {
 	"None", "bool", "int", "float", "str", "bytes", "tuple", "list",
 	"dict", "global", "object", "storage", "tensor",

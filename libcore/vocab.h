@@ -63,6 +63,12 @@ struct vocab {
  * format (vocab_write), so a .pkl and its text conversion are the same
  * vocab to every stream.  Only plain data is unpickled (pickle.h). */
 struct vocab *vocab_load(const char *path);
+/* Dies ("tool: name: id I is "tok", not xxunk; ...") unless ids 0..8 are
+ * the 9 special tokens, xxunk at 0 and xxpad at 1 (the ids the tools
+ * rely on); the rest may be in fastai v2's order or v1's (itos_wt103.pkl
+ * has xxmaj xxup xxrep xxwrep at 5..8).  For a vocab a tool encodes or
+ * decodes with. */
+void vocab_check_specials(const struct vocab *v, const char *name);
 /* A vocab from n escaped tokens (copied).  xxh64 is computed as if the
  * tokens were written by vocab_write. */
 struct vocab *vocab_from_list(const char *const *tok, uint32_t n);

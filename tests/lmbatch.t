@@ -4,15 +4,22 @@
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
 
-# A vocab w0..w299 where token wK has id K, and documents holding
-# consecutive ids, so every id says where it came from.
-i=0; : >wv
+# A vocab of fastai's 9 specials then w9..w299, where token K has id K,
+# and documents holding consecutive ids, so every id says where it came
+# from.  (numz -v refuses a vocab without the specials at 0..8.)
+printf 'xxunk\nxxpad\nxxbos\nxxeos\nxxfld\nxxrep\nxxwrep\nxxup\nxxmaj\n' >wv
+i=9
 while [ $i -lt 300 ]; do echo w$i >>wv; i=$((i + 1)); done
-mkdocs() {  # mkdocs SPLIT LEN...: documents w0.., continuing the ids
+mkdocs() {  # mkdocs SPLIT LEN...: documents of ids 0.., continuing the ids
 	split=$1; shift
 	for len in "$@"; do
 		s=; k=0
-		while [ $k -lt "$len" ]; do s="$s w$next"; next=$((next + 1)); k=$((k + 1)); done
+		while [ $k -lt "$len" ]; do
+			case $next in
+			[0-8]) t=$(sed -n "$((next + 1))p" wv) ;;
+			*) t=w$next ;;
+			esac
+			s="$s $t"; next=$((next + 1)); k=$((k + 1)); done
 		printf '%s\t\t%s\n' "$split" "${s# }"
 	done
 }
@@ -50,7 +57,7 @@ check "a regular id stream is mapped, no spool" \
       env TMPDIR=/nonexistent lmbatch -b 4 -l 3 --no-shuffle -o x.lmb t23.ids
 check "... with the same batches" cmp x.lmb t23.lmb
 is "$(lmbatch --dump -v wv t23.lmb | awk -F'\t' 'NR == 5 { print $5 "|" $6 }')" \
-   "w3 w4|w4 w5" "--dump -v prints tokens"
+   "xxeos xxfld|xxfld xxrep" "--dump -v prints tokens"
 
 # T = 25: ... [21,22,23],[24]
 next=0; mkdocs train 5 6 8 2 3 1 >t25.tok
@@ -68,7 +75,8 @@ next=0
 mkdocs train 3 1 7 2 5 4 6 2 3 1 7 5 4 2 6 3 5 1 2 7 4 3 6 2 5 1 4 7 3 2 >sh.tok
 mkdocs valid 4 6 3 5 2 >>sh.tok
 numz -q -v wv -o sh.ids sh.tok
-starts=$(awk -F'\t' '$1 == "train" { split($3, t, " "); printf "%s ", substr(t[1], 2) }' sh.tok)
+starts=$(awk -F'\t' 'NR == FNR { id[$1] = NR - 1; next }
+	$1 == "train" { split($3, t, " "); printf "%s ", id[t[1]] }' wv sh.tok)
 check "shuffled, 3 epochs" lmbatch -q -b 3 -l 4 -e 3 -s 7 -o sh.lmb sh.ids
 lmbatch --dump sh.lmb >sh.txt
 is "$(awk -F'\t' '{ nx = split($5, x, " "); split($6, y, " ");

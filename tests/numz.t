@@ -149,4 +149,37 @@ errmatch 'missing.tok: No such file' "... with tool: file: reason"
 check "... and leaves no output file" sh -c '! ls nv n.ids nv.tmp.* n.ids.tmp.* 2>/dev/null'
 exits 1 "a missing vocab exits 1" numz -v nosuch -o n.ids rt.tok
 check "... and leaves no output file" sh -c '! ls n.ids n.ids.tmp.* 2>/dev/null'
+
+# issue 16: a raw TAB among the tokens (two documents merged), a NUL byte,
+# and vocabs without the specials at 0..8 are refused, naming the problem
+printf 'train\t\tone doc\ttrain\t\tanother doc\n' >tab.tok
+for m in "-v v1" "-w tabv"; do
+	exits 1 "numz $m: a raw TAB among the tokens" numz -q $m -o tab.ids tab.tok
+	errmatch "^numz: tab.tok: line 1: a raw TAB among the tokens" "... says so"
+	check "... and leaves no output" sh -c '! ls tab.ids tabv tab.ids.tmp.* 2>/dev/null'
+done
+printf 'train\t\tone\000doc\n' >nul.tok
+exits 1 "a NUL byte in a .tok line" numz -q -v v1 -o nul.ids nul.tok
+errmatch "^numz: nul.tok: line 1: a NUL byte" "... says so"
+printf 'abc\n' >tiny.vocab
+exits 1 "a 4-byte vocab" numz -q -v tiny.vocab -o t.ids two.tok
+errmatch "^numz: tiny.vocab: 1 token; a vocab starts with fastai's 9 special" \
+	"... says the specials are missing"
+sed 's/^xxunk$/xxunq/' v1 >edited.vocab
+exits 1 "a vocab with xxunk edited" numz -q -v edited.vocab -o t.ids two.tok
+errmatch '^numz: edited.vocab: id 0 is "xxunq", not xxunk' "... names the id"
+exits 1 "... refused for -d too" numz -d -v edited.vocab two1.ids
+sed '1,9d' v1 >nospec.vocab
+exits 1 "a vocab without the specials" numz -q -v nospec.vocab -o t.ids two.tok
+check "... no output" sh -c '! ls t.ids t.ids.tmp.* 2>/dev/null'
+
+# a full disk (ulimit -f, 512-byte blocks in sh): exit 1, a message naming
+# the file, no output and no NAME.tmp.PID (SIGXFSZ used to kill numz)
+awk 'BEGIN { for (i = 0; i < 3000; i++) printf "train\t\tw%d is a test %d\n", i % 500, i }' >big.tok
+for m in "-v v1" "-w fullv"; do
+	(ulimit -f 20; numz -q $m -o full.ids big.tok) 2>"$T/.err"
+	is $? 1 "numz $m on a full disk: exit 1"
+	errmatch "^numz: full.ids: .*File too large" "... names the file"
+	check "... and leaves nothing" sh -c '! ls full.ids fullv *.tmp.* 2>/dev/null'
+done
 done_testing

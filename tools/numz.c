@@ -58,7 +58,15 @@ static void
 parse_or_die(struct tokdoc *d, struct buf *line, const char *name,
              uint64_t lineno)
 {
-	if (tokdoc_parse(d, line->p) < 0)
+	int r;
+	if (strlen(line->p) != line->n)
+		die("%s: line %llu: a NUL byte; not .tok text (make it with "
+		    "tok)", name, (unsigned long long)lineno);
+	if ((r = tokdoc_parse(d, line->p)) == -2)
+		die("%s: line %llu: a raw TAB among the tokens (two lines "
+		    "merged?); .tok writes a TAB in a token as \\t", name,
+		    (unsigned long long)lineno);
+	if (r < 0)
 		die("%s: line %llu: not a .tok line (want split TAB label TAB"
 		    " tokens); make it with tok", name,
 		    (unsigned long long)lineno);
@@ -142,6 +150,8 @@ decode(char **files, int nfiles, const char *vocab_path, const char *out)
 {
 	struct vocab *v = vocab_load(vocab_path);
 	struct out *o;
+
+	vocab_check_specials(v, vocab_path);
 	struct buf b = {0};
 	FILE *f = open_in(files[0]);
 
@@ -234,6 +244,7 @@ main(int argc, char *argv[])
 
 	if (vocab_in) {         /* apply: one pass, constant memory */
 		v = vocab_load(vocab_in);
+		vocab_check_specials(v, vocab_in);
 		o = out_open(out, 1);
 		params_add(&params, "tool", "numz");
 		params_add(&params, "vocab", "%s", vocab_in);

@@ -39,10 +39,43 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libcore.a $(B)/libkern.a
 
 units: $(UNITS)
 
+# Fuzz harnesses (fuzz/*.c but the shared catch.c and driver.c), one per
+# parser.  Linked with FUZZ_WRAP so that a die() inside the library comes
+# back to the harness (fuzz/catch.h).  In B they run saved inputs through
+# fuzz/driver.c (tests/fuzz_regress.t); `make fuzz` builds them again
+# with clang and libFuzzer in FUZZ_B and fuzzes each for FUZZ_SECONDS.
+# (-Wno-string-concatenation: spacy_en.c's tables split long literals;
+# -Wno-unknown-pragmas: the kernels' GCC optimize pragmas.)
+FUZZERS   := $(sort $(basename $(notdir $(filter-out fuzz/catch.c fuzz/driver.c,$(wildcard fuzz/*.c)))))
+FUZZ_BINS := $(FUZZERS:%=$(B)/fuzz/fuzz-%)
+FUZZ_MAIN ?= $(B)/fuzz/driver.o
+comma     := ,
+FUZZ_WRAP := $(patsubst %,-Wl$(comma)--wrap=%,exit malloc calloc realloc \
+             free strdup strndup asprintf vasprintf fopen fdopen fclose open \
+             close opendir fdopendir closedir XXH64_createState XXH64_freeState)
+FUZZ_B       ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+                -fno-sanitize-recover=undefined
+
+$(B)/fuzz/fuzz-%: $(B)/fuzz/%.o $(B)/fuzz/catch.o $(FUZZ_MAIN) $(B)/libcore.a $(B)/libkern.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(FUZZ_WRAP) -o $@ $< $(B)/fuzz/catch.o $(FUZZ_MAIN) $(B)/libcore.a $(B)/libkern.a $(B)/libcore.a $(LDLIBS)
+
+fuzzers: $(FUZZ_BINS)
+
+# make fuzz FUZZ_SECONDS=5: each harness for 5 s (CI's short pass)
+fuzz: all
+	$(MAKE) B=$(FUZZ_B) CC=clang FUZZ_MAIN= \
+	  CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-string-concatenation -Wno-unknown-pragmas" \
+	  LDFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer" fuzzers
+	sh fuzz/seeds.sh $(B)/bin $(FUZZ_B)/corpus
+	sh fuzz/run.sh $(FUZZ_B) $(FUZZ_SECONDS) $(FUZZERS)
+
 # Tool tests find the tools on PATH; unit tests are executables.  TESTS
 # narrows the run: make test TESTS=tests/numz.t
 TESTS ?= $(sort $(wildcard tests/*.t)) $(UNITS)
-test: all units
+test: all units fuzzers
 	PATH="$(CURDIR)/$(B)/bin:$$PATH" ULMFIT_BUILD="$(CURDIR)/$(B)" \
 	  prove --exec '' $(PROVEFLAGS) $(TESTS)
 
@@ -75,6 +108,6 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all units test asan deps check bench demo install clean
+.PHONY: all units fuzzers fuzz test asan deps check bench demo install clean
 .SECONDARY:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -69,6 +69,10 @@ check "encsave reads it" encsave -o henc.pth hlm.pth
 ok $? "awdtrain's checkpoint: every one-bit flip is refused or harmless: $(cat flip.lm)"
 "$B" flip henc.pth >flip.enc 2>&1
 ok $? "encsave's encoder: every one-bit flip is refused or harmless: $(cat flip.enc)"
+for f in lm clas; do
+	"$B" flip $f.pth >flip.$f 2>&1
+	ok $? "torch.save's $f.pth: every one-bit flip is refused or harmless: $(cat flip.$f)"
+done
 
 cat >jobs <<'EOF'
 same.pth same

@@ -391,6 +391,8 @@ tok_html_unescape(struct buf *out, const char *str, size_t n)
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
 
+	if (!n)         /* an empty buf: str may be NULL */
+		return;
 	if (!memchr(s, '&', n)) {
 		buf_add(out, s, n);
 		return;
@@ -928,6 +930,8 @@ tok_apply_rule(int rule, const struct tok_opts *o, struct buf *out,
 {
 	tok_classes_init();
 	buf_grow(out, n + 1);        /* out->p is never NULL below */
+	if (!s)                      /* an empty buf's NULL: no memchr(NULL) */
+		s = "";
 	switch (rule) {
 	case TOK_FIX_HTML:          fix_html(out, s, n); break;
 	case TOK_REPLACE_REP:       replace_rep(out, s, n); break;

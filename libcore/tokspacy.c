@@ -222,8 +222,10 @@ find_suffix(struct tok_spacy *t, const char *s, size_t n)
 {
 	size_t st = n, b, e;
 	int k = 0;
-	unsigned char c = (unsigned char)s[n - 1];
 
+	if (n == 0)     /* the span was all prefix: spaCy's search of "" */
+		return 0;
+	unsigned char c = (unsigned char)s[n - 1];
 	if ((unsigned)(c - '0') < 10u)
 		return 0;
 	if ((unsigned)((c | 32) - 'a') < 26u) {

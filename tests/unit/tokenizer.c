@@ -520,6 +520,29 @@ big(void)
 	free(s);
 }
 
+/* Fuzz findings (fuzz/regress/tok): the building blocks on an empty buf,
+ * whose p is NULL, and spans that are all prefix (find_suffix of ""). */
+static void
+empty_bufs(void)
+{
+	struct buf out = {0};
+	struct tok_opts o;
+	tok_opts_default(&o);
+	tok_html_unescape(&out, NULL, 0);
+	ok(out.n == 0, "html_unescape of an empty buf (NULL): nothing");
+	for (int r = 0; r < TOK_NRULES; r++) {
+		out.n = 0;
+		tok_apply_rule(r, &o, &out, NULL, 0);
+		ok(r == TOK_LOWERCASE ? out.n == 6 && !memcmp(out.p, "xxbos ", 6)
+		                      : out.n == 0,
+		   "rule %s on an empty buf (NULL)", tok_rule_name(r));
+	}
+	buf_free(&out);
+	size_t len, k = tok_spacy_only(C, "((", 2);
+	const char *t = tok_token(C, 0, &len);
+	ok(k == 2 && len == 1 && *t == '(', "a span of prefixes only: \"((\" -> ( (");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -533,6 +556,7 @@ main(int argc, char **argv)
 	examples();
 	seeds();
 	hygiene();
+	empty_bufs();
 	big();
 
 	tok_ctx_free(C);

@@ -1,6 +1,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lmb.h"
 #include "util.h"
@@ -390,4 +391,24 @@ lmb_close(struct lmb_reader *r)
 	sr_close(&r->s);
 	free(r->tok);
 	memset(r, 0, sizeof *r);
+}
+
+int
+lmb_verify(FILE *f, const char *name)
+{
+	struct stat st;
+	struct lmb_reader r;
+	struct lmb_batch b;
+	off_t at;
+
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (at = ftello(f)) < 0)
+		return 0;
+	lmb_open(&r, f, name);
+	while (lmb_next(&r, &b))
+		;
+	lmb_close(&r);
+	if (fseeko(f, at, SEEK_SET) < 0)
+		die("%s: cannot seek back:", name);
+	return 1;
 }

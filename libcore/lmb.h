@@ -151,5 +151,11 @@ void lmb_check_vocab(const struct lmb_reader *r, uint32_t vocab_n,
  * header. */
 int lmb_next(struct lmb_reader *r, struct lmb_batch *b);
 void lmb_close(struct lmb_reader *r);
+/* A stream in a regular file is read through once, records, order, counts
+ * and trailer checked (dying as lmb_next does), and f put back where it
+ * was: damage anywhere is found before a trainer uses the first batch or
+ * writes a checkpoint.  Returns 1, or 0 (nothing read) for a pipe, whose
+ * records can only be checked as they come. */
+int lmb_verify(FILE *f, const char *name);
 
 #endif

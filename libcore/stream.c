@@ -1,6 +1,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <xxhash.h>
 
 #include "stream.h"
@@ -127,9 +128,17 @@ sr_open(struct sreader *r, FILE *f, const char *name, const char *magic,
 	uint32_t plen;
 	XXH64_state_t *hh;
 
+	struct stat st;
+	off_t at;
+
 	memset(r, 0, sizeof *r);
 	r->f = f;
 	r->name = name;
+	/* a file's size bounds every length read from it: a damaged length
+	 * is "truncated" before it sizes an allocation */
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+	    (at = ftello(f)) >= 0 && at <= st.st_size)
+		r->left = (uint64_t)(st.st_size - at);
 	r->h = XXH64_createState();
 	XXH64_reset(r->h, 0);
 	if (fread(b, 1, HDR_FIXED, f) != HDR_FIXED) {
@@ -158,6 +167,10 @@ sr_open(struct sreader *r, FILE *f, const char *name, const char *magic,
 	if (plen > STREAM_MAX_PARAMS)
 		die("%s: corrupt %s header (params length %u); %s", name, what,
 		    plen, redo);
+	if (r->left && HDR_FIXED + (uint64_t)plen + 8 > r->left)
+		die("%s: truncated %s (header of %u bytes, the file has %llu);"
+		    " %s", name, what, HDR_FIXED + plen + 8,
+		    (unsigned long long)r->left, redo);
 	r->hdr.params = xmalloc(plen + 1);
 	rd(r, r->hdr.params, plen, 1);
 	r->hdr.params[plen] = 0;
@@ -213,6 +226,11 @@ sr_next(struct sreader *r, int *tag, const unsigned char **payload,
 	if (n > STREAM_MAX_RECORD)
 		die("%s: corrupt stream (record length %u at byte %llu); %s",
 		    r->name, n, (unsigned long long)r->bytes - 5, redo);
+	if (r->left && r->bytes + n + 4 > r->left)
+		die("%s: truncated stream (record of %u bytes at byte %llu, "
+		    "the file ends at %llu); %s", r->name, n,
+		    (unsigned long long)r->bytes - 5,
+		    (unsigned long long)r->left, redo);
 	if (n > r->cap) {
 		r->cap = n;
 		r->buf = xrealloc(r->buf, n);

@@ -12,7 +12,9 @@
  * covers the header bytes before it; rec_check is the low 32 bits of the
  * xxh64 of tag, len and payload, so a flipped byte is caught before a record
  * is used; stream_xxh64 covers every byte before it, so a lost or repeated
- * record is caught at the end.  EOF before the trailer is "truncated".
+ * record is caught at the end.  EOF before the trailer is "truncated"; so
+ * is, in a regular file, a length that runs past the file's end (checked
+ * before the length sizes an allocation).
  * Tag 'E' is reserved; other tags are the stream kind's business. */
 #ifndef STREAM_H
 #define STREAM_H
@@ -58,6 +60,8 @@ struct sreader {
 	unsigned char *buf;     /* current payload (owned, reused) */
 	uint32_t cap;
 	uint64_t nrec, bytes;
+	uint64_t left;          /* bytes from the header to a file's end;
+	                         * 0 for a pipe (unknown) */
 	int done;
 };
 

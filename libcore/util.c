@@ -37,6 +37,21 @@ warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+static char note[512];
+
+void
+die_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	note[0] = 0;
+	if (!fmt)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(note, sizeof note, fmt, ap);
+	va_end(ap);
+}
+
 _Noreturn void
 die(const char *fmt, ...)
 {
@@ -45,6 +60,8 @@ die(const char *fmt, ...)
 	va_start(ap, fmt);
 	vwarn(fmt, ap);
 	va_end(ap);
+	if (note[0])
+		fprintf(stderr, "%s: %s\n", argv0, note);
 	exit(1);
 }
 

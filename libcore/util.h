@@ -17,6 +17,10 @@ extern const char *argv0;       /* set by each tool's main() */
 
 /* If fmt ends in ':', ": strerror(errno)" is appended. */
 _Noreturn void die(const char *fmt, ...);        /* print, exit(1) */
+/* A second line that every later die() prints ("tool: note"): what a
+ * failure leaves behind, e.g. which checkpoint a trainer last wrote.
+ * NULL clears it. */
+void die_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warn(const char *fmt, ...);                 /* print, return */
 void vwarn(const char *fmt, va_list ap);
 

@@ -153,4 +153,37 @@ h = torch.load('f.pth')['model']
 for k in keys:
     assert torch.equal(g[k], h[k]), k
 PY
+
+# issue 16: a stream damaged in the middle.  A file is read through before
+# training, so nothing is trained on and no -o is written; a pipe is
+# checked record by record, and the message says which checkpoint is left
+# (a good one: resuming it gives the uninterrupted run's bytes).
+flip() {    # flip FILE OFFSET: xor one byte with 0x01
+	b=$(od -An -tu1 -j"$2" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $((b ^ 1)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+sz=$(stat -c %s d2.lmb)
+cp d2.lmb mid.lmb; flip mid.lmb $((sz * 3 / 4))
+cp d2.lmb end.lmb; flip end.lmb $((sz - 3))
+for f in mid end; do
+	exits 1 "$f.lmb: damaged $f, a file" awdtrain -q $S -o dm.pth --log dm.tsv $f.lmb
+	errmatch "^awdtrain: $f.lmb: corrupt stream" "... says corrupt stream"
+	check "... before any training: no -o, no log" sh -c '! ls dm.pth dm.tsv dm.pth.tmp.* 2>/dev/null'
+done
+exits 1 "... and as stdin from the file" sh -c "awdtrain -q $S -o dm.pth - <mid.lmb"
+check "... no -o" sh -c '! ls dm.pth 2>/dev/null'
+# (the zip's folder is named after the file: f.pth in folders, to cmp)
+mkdir dp de
+cat mid.lmb | awdtrain -q $S -o dp/f.pth - >/dev/null 2>"$T/.err"
+is $? 1 "damaged mid-pipe: exit 1"
+errmatch "^awdtrain: -: corrupt stream" "... says corrupt stream"
+errmatch "^awdtrain: dp/f.pth holds the run after epoch 1 of 2; continue with: awdtrain --resume dp/f.pth -o dp/f.pth" \
+	"... and which checkpoint is left, from which epoch"
+check "... which resumes on the good stream" awdtrain -q --resume dp/f.pth -o dp/f.pth d2.lmb
+cmp -s dp/f.pth f.pth; ok $? "... to the uninterrupted run's bytes"
+cat end.lmb | awdtrain -q $S -o de/f.pth - >/dev/null 2>"$T/.err"
+is $? 1 "damaged trailer through a pipe: exit 1"
+errmatch "^awdtrain: de/f.pth holds the run after epoch 2 of 2$" "... says the run in it is complete"
+cmp -s de/f.pth f.pth; ok $? "... and it is (every record was checked)"
 done_testing

@@ -456,6 +456,7 @@ main(int argc, char *argv[])
 	const char *tname = argv[0], *vname = argc == 2 ? argv[1] : NULL;
 	FILE *tf = open_in(tname);
 	struct lmb_reader tr;
+	lmb_verify(tf, tname);  /* a file: damage anywhere is found now */
 	lmb_open(&tr, tf, tname);
 	const struct lmb_info *si = &tr.info;
 	if (vname ? si->kind == LMB_VALID : si->kind != LMB_BOTH)
@@ -682,6 +683,16 @@ main(int argc, char *argv[])
 		char *meta = make_meta(&o, &lm, &at, si, vocab_abs);
 		if (save_ckpt(o.out, &lm, &opt, meta))
 			ret = 1;
+		else    /* a pipe is checked as it comes: say what is left */
+			die_note("%s holds the run after epoch %d of %d%s%s%s"
+			         "%s%s", o.out, run.epoch + 1, run.n_epoch,
+			         run.epoch + 1 < run.n_epoch ? "; continue with: "
+			         "awdtrain --resume " : "",
+			         run.epoch + 1 < run.n_epoch ? o.out : "",
+			         run.epoch + 1 < run.n_epoch ? " -o " : "",
+			         run.epoch + 1 < run.n_epoch ? o.out : "",
+			         run.epoch + 1 < run.n_epoch ? " (a good copy of "
+			         "the same stream)" : "");
 		free(meta);
 		if (ret)
 			break;

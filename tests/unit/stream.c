@@ -1,5 +1,8 @@
 /* The stream framing: round trip, and every kind of damage is refused. */
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../tap.h"
 #include "stream.h"
@@ -92,6 +95,49 @@ main(void)
 		memcpy(two + n, buf, n);
 		ok(read_status(two, 2 * n) == 1, "trailing data is refused");
 		free(two);
+	}
+	{
+		/* a length past a file's end is "truncated" before it sizes an
+		 * allocation: record 1's length set to 512 MiB, in a file */
+		char path[] = "/tmp/streamtestXXXXXX", msg[512] = "", err[64];
+		int fd = mkstemp(path), st;
+		snprintf(err, sizeof err, "%s.err", path);
+		size_t at = 32 + strlen("bs=64\nseq_len=72\n") + 8 + 1;
+		char *big = xmalloc(n);
+		memcpy(big, buf, n);
+		put_u32((unsigned char *)big + at, 1u << 29);
+		ok(fd >= 0 && write(fd, big, n) == (ssize_t)n, "wrote a file");
+		fflush(stdout);
+		pid_t pid = fork();
+		if (!pid) {
+			FILE *in = fopen(path, "rb");
+			struct sreader rr;
+			int t;
+			const unsigned char *pp;
+			uint32_t ll;
+			if (!freopen(path, "rb", stdin) ||
+			    !freopen(err, "w", stderr))
+				_exit(98);
+			sr_open(&rr, in, path, "ULTS", 1, "test stream");
+			while (sr_next(&rr, &t, &pp, &ll))
+				;
+			_exit(0);
+		}
+		waitpid(pid, &st, 0);
+		FILE *e = fopen(err, "r");
+		if (e) {
+			msg[fread(msg, 1, sizeof msg - 1, e)] = 0;
+			msg[strcspn(msg, "\n")] = 0;
+			fclose(e);
+		}
+		ok(WIFEXITED(st) && WEXITSTATUS(st) == 1 &&
+		   strstr(msg, ": truncated stream (record of 536870912 bytes at "
+		          "byte 57, the file ends at"),
+		   "a record length past the file's end: truncated (%s)", msg);
+		unlink(err);
+		unlink(path);
+		close(fd);
+		free(big);
 	}
 	{
 		struct buf b = {0};

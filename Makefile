@@ -91,6 +91,7 @@ deps:
 check: deps
 	$(MAKE) test
 	$(MAKE) asan
+	$(MAKE) fuzz FUZZ_SECONDS=5
 
 bench: deps all
 	sh bench/run.sh $(B)

@@ -68,6 +68,12 @@ printf 'bad \377\376 utf8 \300\200 \355\240\200 \0 nul\r\n' | put tok badutf8 37
 	put docsrc csv2 001
 put docsrc plain 002 003 <d/train/pos/1.txt
 printf 'one\r\ntwo\rthree\n\nfour' | put docsrc lines 002 003
+# folders: "path TAB content" lines (fuzz/docsrc.c), the corpus above
+# plus hidden entries, other extensions, links (one dangling, one a loop)
+{ for f in d/*/*/*.txt; do printf '%s\t%s\n' "${f#d/}" "$(tr '\n' ' ' <"$f")"; done
+  printf 'A.TXT\troot file\n.hidden/x.txt\tno\ntrain/pos/n.md\tno\n'
+  printf 'train/lnk\t@pos\ntrain/pos/dang.txt\t@nowhere\nloop/up\t@.\n'
+  printf 'test/neg/z.TxT\tcase\n'; } | put docsrc folder 004 011
 
 # .tok, vocab (text and pickled itos)
 put tokfile all.tok <all.tok

@@ -730,6 +730,9 @@ load_legacy(struct rd *r)
 			rd_fail(r, "storage %s is not used by any tensor; %s",
 			        keys[k]->s, damaged);
 		struct pth_storage *s = &p->st[i];
+		if (s->loaded)
+			rd_fail(r, "storage %s is listed twice; %s", s->key,
+			        damaged);
 		if (r->n - at < 8)
 			rd_fail(r, "storage %s is cut short; %s", s->key, damaged);
 		int64_t cnt = (int64_t)get_u64(r->buf + at);

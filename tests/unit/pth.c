@@ -620,6 +620,21 @@ test_legacy(void)
 	b.p[4] ^= 1;
 	ok(refused(b.p, b.n, "magic"), "a wrong magic number is refused");
 	buf_free(&b);
+	/* a storage listed twice (its first copy leaked: found by libFuzzer) */
+	static const char keys2[] = "\x80\x02](X\x02\0\0\0" "11X\x02\0\0\0"
+		"11e.";
+	buf_add(&b, head, sizeof head);
+	buf_add(&b, sysinfo, sizeof sysinfo - 1);
+	buf_add(&b, obj, sizeof obj - 1);
+	buf_add(&b, keys2, sizeof keys2 - 1);
+	for (int k = 0; k < 2; k++) {
+		put_u64(cnt, 1);
+		buf_add(&b, cnt, 8);
+		buf_add(&b, &nn, 8);
+	}
+	ok(refused(b.p, b.n, "storage 11 is listed twice"), "a legacy storage "
+	   "listed twice is refused");
+	buf_free(&b);
 }
 
 /* The zip records a checkpoint must have, and nothing else. */

@@ -1,6 +1,8 @@
 # ULMFiT as Unix tools.  `make` builds every tool in $(B)/bin; `make test`
 # runs the suite (TAP, under prove); `make asan` runs it again under
-# AddressSanitizer + UBSan; `make check` does deps + test + asan (CI).
+# AddressSanitizer + UBSan; `make fuzz` fuzzes every parser (fuzz/);
+# `make valgrind` runs the tools under memcheck; `make check` does deps +
+# test + asan + a short fuzz pass + valgrind (CI).
 B        ?= build
 CC       ?= cc
 CFLAGS   ?= -O2 -g
@@ -74,7 +76,7 @@ fuzz: all
 
 # Tool tests find the tools on PATH; unit tests are executables.  TESTS
 # narrows the run: make test TESTS=tests/numz.t
-TESTS ?= $(sort $(wildcard tests/*.t)) $(UNITS)
+TESTS ?= $(sort $(filter-out tests/valgrind.t,$(wildcard tests/*.t))) $(UNITS)
 test: all units fuzzers
 	PATH="$(CURDIR)/$(B)/bin:$$PATH" ULMFIT_BUILD="$(CURDIR)/$(B)" \
 	  prove --exec '' $(PROVEFLAGS) $(TESTS)
@@ -85,6 +87,12 @@ asan:
 	$(MAKE) B=$(B)-asan CFLAGS="$(SAN)" LDFLAGS="$(SAN)" \
 	  ULMFIT_SAN=1 test
 
+# The tools' common paths under valgrind memcheck (not under asan: the
+# sanitizers and valgrind do not mix).
+valgrind: all
+	PATH="$(CURDIR)/$(B)/bin:$$PATH" ULMFIT_BUILD="$(CURDIR)/$(B)" \
+	  prove --exec '' $(PROVEFLAGS) tests/valgrind.t
+
 deps:
 	sh scripts/deps.sh
 
@@ -92,6 +100,7 @@ check: deps
 	$(MAKE) test
 	$(MAKE) asan
 	$(MAKE) fuzz FUZZ_SECONDS=5
+	$(MAKE) valgrind
 
 bench: deps all
 	sh bench/run.sh $(B)
@@ -109,6 +118,6 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all units fuzzers fuzz test asan deps check bench demo install clean
+.PHONY: all units fuzzers fuzz valgrind test asan deps check bench demo install clean
 .SECONDARY:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

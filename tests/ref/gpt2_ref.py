@@ -11,7 +11,7 @@ usage: gpt2_ref.py DIR            write a tiny random GPT-2 folder:
        gpt2_ref.py DIR IDS N      reference for the prompt ids in file
          IDS: DIR/ref.logits (T x V float32, every prompt position) and
          DIR/ref.greedy (N greedy ids, each step recomputing the whole
-         sequence: no cache)
+         sequence: no cache), computed in float64
 """
 import json
 import math
@@ -197,7 +197,7 @@ def main():
             with open(os.path.join(sub, "merges.txt"), "w") as f:
                 f.write("#version: 0.2\n" + "\n".join(MERGES) + "\n")
         return
-    m = load(d)
+    m = load(d).double()        # float64: the exact answer to compare with
     with open(sys.argv[2]) as f:
         ids = [int(x) for x in f.read().split()]
     n = int(sys.argv[3])
@@ -205,7 +205,7 @@ def main():
         x = torch.tensor([ids])
         lg = m(x)[0]
         with open(os.path.join(d, "ref.logits"), "wb") as f:
-            f.write(lg.contiguous().numpy().astype("<f4").tobytes())
+            f.write(lg.float().contiguous().numpy().astype("<f4").tobytes())
         out = []
         for _ in range(n):
             nxt = int(m(x)[0, -1].argmax())

@@ -957,6 +957,52 @@ pk_int(struct pk_writer *w, int64_t i)
 	}
 }
 
+static size_t
+node_hash(const struct pv *v, size_t cap)
+{
+	return (size_t)(((uintptr_t)v >> 4) * 0x9e3779b97f4a7c15ULL) & (cap - 1);
+}
+
+/* Slot of a node already written, or -1. */
+static int64_t
+node_slot(const struct pk_writer *w, const struct pv *v)
+{
+	if (!w->capnm)
+		return -1;
+	for (size_t j = node_hash(v, w->capnm); w->nm[j].v;
+	     j = (j + 1) & (w->capnm - 1))
+		if (w->nm[j].v == v)
+			return w->nm[j].slot;
+	return -1;
+}
+
+/* Remember v at the next memo slot, then BINPUT it. */
+static void
+node_put(struct pk_writer *w, const struct pv *v)
+{
+	if (2 * (w->nnm + 1) > w->capnm) {
+		size_t oc = w->capnm;
+		__typeof__(w->nm) o = w->nm;
+		w->capnm = oc ? 2 * oc : 64;
+		w->nm = xcalloc(w->capnm, sizeof *w->nm);
+		for (size_t i = 0; i < oc; i++)
+			if (o[i].v) {
+				size_t j = node_hash(o[i].v, w->capnm);
+				while (w->nm[j].v)
+					j = (j + 1) & (w->capnm - 1);
+				w->nm[j] = o[i];
+			}
+		free(o);
+	}
+	size_t j = node_hash(v, w->capnm);
+	while (w->nm[j].v)
+		j = (j + 1) & (w->capnm - 1);
+	w->nm[j].v = v;
+	w->nm[j].slot = w->memo;
+	w->nnm++;
+	pk_put(w);
+}
+
 static void
 pk_items(struct pk_writer *w, struct pv *const *it, size_t n, size_t per,
          int one_op, int many_op)
@@ -978,7 +1024,13 @@ void
 pk_value(struct pk_writer *w, const struct pv *v)
 {
 	unsigned char b[9];
+	int64_t slot;
 
+	if ((v->kind == PV_STR || v->kind == PV_LIST || v->kind == PV_DICT ||
+	     (v->kind == PV_TUPLE && v->n)) && (slot = node_slot(w, v)) >= 0) {
+		pk_get(w, (uint32_t)slot);
+		return;
+	}
 	switch (v->kind) {
 	case PV_NONE:
 		pk_op(w, 'N');
@@ -1000,7 +1052,7 @@ pk_value(struct pk_writer *w, const struct pv *v)
 	}
 	case PV_STR:
 		pk_unicode(w, v->s, v->len);
-		pk_put(w);
+		node_put(w, v);
 		break;
 	case PV_TUPLE:
 		if (!v->n) {
@@ -1011,12 +1063,21 @@ pk_value(struct pk_writer *w, const struct pv *v)
 			pk_op(w, '(');
 		for (size_t i = 0; i < v->n; i++)
 			pk_value(w, v->it[i]);
+		/* a tuple that met itself through a list inside it was
+		 * written there already: as Python does, drop the items
+		 * (POP each, or POP_MARK) and fetch that one */
+		if ((slot = node_slot(w, v)) >= 0) {
+			for (size_t i = 0; i < (v->n > 3 ? 1 : v->n); i++)
+				pk_op(w, v->n > 3 ? '1' : '0');
+			pk_get(w, (uint32_t)slot);
+			break;
+		}
 		pk_op(w, v->n > 3 ? 't' : 0x84 + (int)v->n);
-		pk_put(w);
+		node_put(w, v);
 		break;
 	case PV_LIST:
 		pk_op(w, ']');
-		pk_put(w);
+		node_put(w, v);
 		pk_items(w, v->it, v->n, 1, 'a', 'e');
 		break;
 	case PV_DICT:
@@ -1027,7 +1088,7 @@ pk_value(struct pk_writer *w, const struct pv *v)
 		} else {
 			pk_op(w, '}');
 		}
-		pk_put(w);
+		node_put(w, v);
 		pk_items(w, v->it, v->n, 2, 's', 'u');
 		break;
 	case PV_TENSOR:
@@ -1057,6 +1118,9 @@ pk_writer_free(struct pk_writer *w)
 	free(w->gm);
 	w->gm = NULL;
 	w->ngm = w->capgm = 0;
+	free(w->nm);
+	w->nm = NULL;
+	w->nnm = w->capnm = 0;
 }
 
 /* ---- fastai's itos.pkl ------------------------------------------------- */

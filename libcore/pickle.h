@@ -119,6 +119,12 @@ struct pk_writer {
 	/* memoised globals and shared strings: name -> slot */
 	struct { char *name; uint32_t slot; } *gm;
 	size_t ngm, capgm;
+	/* containers and strings already written: node -> slot, so that a
+	 * node met again (a shared or self-containing list, as a read pickle
+	 * can make) is a BINGET, as Python's pickler writes it, not a copy
+	 * or an endless recursion (open addressing, nodes NULL when free) */
+	struct { const struct pv *v; uint32_t slot; } *nm;
+	size_t nnm, capnm;
 };
 
 void pk_write(struct pk_writer *w, const struct pv *root);   /* PROTO..STOP */

@@ -1059,6 +1059,45 @@ test_strings(void)
 	unlink(path);
 }
 
+/* Shared and self-containing containers (a pickle's memo makes them) are
+ * written as Python's pickler writes them: BINGET, not a copy or an
+ * endless recursion (fuzz/pending/pickle/self-referencing-list). */
+static void
+test_write_shared(void)
+{
+	static const struct { const char *in, *want; size_t nin, nwant;
+	                      const char *what; } c[] = {
+		{ "\x80\x04\x95\x0e\0\0\0\0\0\0\0]\x94(]\x94h\x01" "a"
+		  "h\x01" "h\x01" "e.",
+		  "\x80\x02]q\0(]q\x01" "h\x01" "a" "h\x01" "h\x01" "e.", 25, 18,
+		  "[m, m, m] with m = [m]" },
+		{ "\x80\x02]q\0h\0\x85q\x01" "a0h\x01.",
+		  "\x80\x02]q\0h\0\x85q\x01" "a0h\x01.", 15, 15,
+		  "t = ([t],)" },
+	};
+	for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+		struct pv_pool pool = { 0 };
+		struct pk_reader r = { &pool, NULL, NULL, NULL };
+		struct buf out = { 0 };
+		struct pk_writer w = { 0 };
+		size_t used;
+		char *err = NULL;
+		struct pv *v = pk_load(&r, (const unsigned char *)c[i].in, c[i].nin,
+		                       &used, &err);
+		if (v) {
+			w.out = &out;
+			pk_write(&w, v);
+			pk_writer_free(&w);
+		}
+		ok(v && out.n == c[i].nwant && !memcmp(out.p, c[i].want, out.n),
+		   "%s is written as Python writes it (%s)", c[i].what,
+		   err ? err : "ok");
+		buf_free(&out);
+		free(err);
+		pv_pool_free(&pool);
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1091,6 +1130,7 @@ main(int argc, char *argv[])
 	test_zip_records();
 	test_clean_raw();
 	test_strings();
+	test_write_shared();
 	test_checks();
 	test_fuzz();
 	test_flips();

@@ -587,9 +587,9 @@ int
 gpt2_complete(const char *dir, const char *const *texts, int n,
               const struct gpt2_opts *o)
 {
-	struct bpe *b = bpe_load_dir(dir);
 	struct gpt2 m;
 	gpt2_load(&m, dir);
+	struct bpe *b = bpe_load_dir(dir);
 	if (bpe_size(b) > (uint32_t)m.c.vocab)
 		die("%s: the tokenizer has %u ids but the model %d", dir,
 		    bpe_size(b), m.c.vocab);

@@ -194,6 +194,10 @@ trainrun_catch_stop(const char *test_env)
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_stop;
+	/* a read or write blocked on a pipe (the stream from a fifo, the
+	 * table to a slow reader) resumes: the flag is seen at the next step,
+	 * not as "read error: Interrupted system call" */
+	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

@@ -190,48 +190,87 @@ is "$(wc -c <out/x | tr -d ' ')" 0 "a truncated stream on stdin: no batches writ
 rm -f out/x
 
 # ---- signals mid-run --------------------------------------------------------
+# No sleep and no deadline: each signal is sent after a sign that the tool
+# is where the test wants it (it opened a fifo), and the tool cannot finish
+# before the signal is sent (it waits on a fifo or a full pipe the test
+# holds).  Tools run under env --default-signal: a background job of a
+# script starts with SIGINT ignored, a terminal's job does not.
+mkfifo ev fifo sign in go stdo
+exec 7<>ev  # event pipe: bg writes the pid, then the exit status, here
+bg() {      # bg 'FIFOS' CMD...: start CMD in the background, its pid in $p.
+	# When it ends, its exit status goes to the event pipe (rc_bg reads
+	# it) and each of FIFOS is opened once, so that nothing waiting for CMD
+	# to open one of them waits past CMD's end.
+	fifos=$1; shift
+	( env --default-signal=INT,TERM "$@" 7>&- & echo $! >&7
+	  wait $!; echo $? >&7
+	  for f in $fifos; do : 9<>"$f"; done ) 3>&- 4>&- 5>&- 6>&- & bgp=$!
+	read -r p <&7
+}
+rc_bg() { read -r rc <&7; wait $bgp; }  # rc: the exit status of bg's CMD
+
 # A reader blocked on a fifo that never ends: killed, it leaves nothing.
-mkfifo fifo
+# The sign: the test's open of the writing end returns once CMD opened it.
 for c in "tok -q -o out/x fifo" "numz -q -v vocab -o out/x fifo" \
          "numz -q -w out/v -o out/x fifo" "lmbatch -q -o out/x fifo" \
          "encsave -o out/x fifo" "awdtrain -q -o out/x fifo" \
          "clastrain -q -e enc.pth -o out/x fifo"; do
 	for sig in INT TERM; do
-		(exec 3>fifo; sleep 5) & w=$!
-		timeout 20 $c >/dev/null 2>&1 & p=$!
-		sleep 0.3; kill -$sig $p; wait $p; rc=$?
-		kill $w 2>/dev/null; wait $w 2>/dev/null
+		bg fifo $c >/dev/null 2>&1
+		exec 3>fifo
+		kill -$sig $p; rc_bg
+		exec 3>&-
 		is $rc $(sig_status $sig) "$c: SIG$sig ends it"
 		noleft "$c: SIG$sig"
 	done
 done
 # awdtrain and clastrain save a checkpoint on SIGINT/SIGTERM: complete,
-# loadable and resumable, with no temp file beside it.  (Not under timeout:
-# it signals the child and then its whole group, and a second signal means
-# "give up now".)
-lmbatch -q -b 8 -l 10 -e 300 -o d300.lmb d.ids
+# loadable and resumable, with no temp file beside it.  The sign: they open
+# --log (a fifo here) after their handler is in place.  awdtrain reads its
+# stream from a fifo that gets only half of it before the signal, the rest
+# after (a read blocked in the middle must resume, not fail with EINTR);
+# clastrain writes its table into a pipe the test has filled, so it waits
+# there until the test drains the pipe, after the signal.
+lmbatch -q -b 8 -l 10 -e 4 -o d4.lmb d.ids
+half=$(($(wc -c <d4.lmb) / 2))
 for sig in INT TERM; do
-	awdtrain -q $S -o out/a.pth d300.lmb >/dev/null 2>"$T/.err" & p=$!
-	sleep 1; kill -$sig $p; wait $p; rc=$?
+	{ head -c $half d4.lmb; read -r _ <go; tail -c +$((half + 1)) d4.lmb; } \
+		>in 2>/dev/null 3>&- 4>&- 5>&- 6>&- 7>&- & w=$!
+	bg "sign in" awdtrain -q $S --log sign -o out/a.pth in >/dev/null 2>"$T/.err"
+	exec 4<sign
+	kill -$sig $p
+	exec 6<>go; echo go >&6
+	rc_bg; wait $w
+	exec 4<&- 6>&-
 	is $rc $(sig_status $sig) "awdtrain: SIG$sig ends it"
 	errmatch "^awdtrain: interrupted at epoch [0-9]+, batch [0-9]+; saved out/a.pth" \
 	         "awdtrain SIG$sig: says where it stopped and what it saved"
 	is "$(ls -A out | tr '\n' ' ')" "a.pth " "awdtrain SIG$sig: the checkpoint and no temp file"
 	check "awdtrain SIG$sig: the checkpoint loads (encsave)" encsave -o e.pth out/a.pth
 	check "awdtrain SIG$sig: --resume finishes the run" \
-	      timeout 60 awdtrain -q --resume out/a.pth -o out/a.pth d300.lmb
-	noleft_keep=$(ls -A out | tr '\n' ' ')
-	is "$noleft_keep" "a.pth " "awdtrain SIG$sig resumed: only the checkpoint"
+	      awdtrain -q --resume out/a.pth -o out/a.pth d4.lmb
+	is "$(ls -A out | tr '\n' ' ')" "a.pth " "awdtrain SIG$sig resumed: only the checkpoint"
 	rm -f out/*
 
-	clastrain -q -e enc.pth -v vocab -b 16 -n 300 -o out/c.pth d.ids \
-		>/dev/null 2>"$T/.err" & p=$!
-	sleep 1; kill -$sig $p; wait $p; rc=$?
+	exec 5<>stdo
+	$PY -c 'import fcntl, os; os.write(5, b"#" * fcntl.fcntl(5, fcntl.F_GETPIPE_SZ))'
+	ok $? "clastrain SIG$sig: the pipe for its table is full"
+	bg sign clastrain -q -e enc.pth -v vocab -b 16 --log sign -o out/c.pth \
+		d.ids >stdo 2>"$T/.err"
+	exec 4<sign
+	kill -$sig $p
+	cat stdo 5>&- >/dev/null & c=$!
+	rc_bg
+	exec 4<&- 5>&-
+	wait $c
 	is $rc $(sig_status $sig) "clastrain: SIG$sig ends it"
 	errmatch "^clastrain: interrupted at epoch [0-9]+, batch [0-9]+; saved out/c.pth" \
 	         "clastrain SIG$sig: says where it stopped and what it saved"
 	is "$(ls -A out | tr '\n' ' ')" "c.pth " "clastrain SIG$sig: the checkpoint and no temp file"
 	check "clastrain SIG$sig: the checkpoint loads (infer)" infer -q out/c.pth "a good movie"
+	check "clastrain SIG$sig: --resume finishes the run" \
+	      clastrain -q --resume out/c.pth -o out/c.pth d.ids
+	is "$(ls -A out | tr '\n' ' ')" "c.pth " "clastrain SIG$sig resumed: only the checkpoint"
 	rm -f out/*
 done
 

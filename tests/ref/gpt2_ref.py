@@ -8,6 +8,9 @@ usage: gpt2_ref.py DIR            write a tiny random GPT-2 folder:
          not in Debian) and bin/pytorch_model.bin (torch.save of
          GPT2LMHeadModel's state dict: "transformer." keys, lm_head tied,
          attn.bias masks) with bin/config.json + tokenizer beside it
+       gpt2_ref.py bench P N THREADS   tokens/s generating N greedy
+         tokens after P with GPT-2 124M shapes, random weights, a KV
+         cache (bench/gpt2.sh)
        gpt2_ref.py DIR IDS N      reference for the prompt ids in file
          IDS: DIR/ref.logits (T x V float32, every prompt position) and
          DIR/ref.greedy (N greedy ids, each step recomputing the whole
@@ -67,8 +70,10 @@ class Conv1D(nn.Module):        # Hugging Face's: weight (in, out)
         self.weight = nn.Parameter(torch.empty(nx, nf))
         self.bias = nn.Parameter(torch.empty(nf))
 
-    def forward(self, x):
-        return x @ self.weight + self.bias
+    def forward(self, x):       # as transformers' Conv1D: addmm on 2-D
+        shape = x.shape[:-1] + (self.weight.shape[1],)
+        x = torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight)
+        return x.view(shape)
 
 
 class Attention(nn.Module):
@@ -162,7 +167,57 @@ def load(d):
     return m.eval()
 
 
+def cached_step(m, ids, past):
+    """ids (1, T) at positions len(past)..: logits of the last, new past"""
+    P = past[0][0].shape[2] if past else 0
+    T = ids.shape[1]
+    x = m.wte(ids) + m.wpe(torch.arange(P, P + T))
+    new = []
+    for i, b in enumerate(m.h):
+        a = b.attn
+        h = b.ln_1(x)
+        C = h.shape[-1]
+        q, k, v = a.c_attn(h).split(C, dim=2)
+        hs = C // a.nh
+        q, k, v = (t.view(1, T, a.nh, hs).transpose(1, 2) for t in (q, k, v))
+        if past:
+            k = torch.cat([past[i][0], k], 2)
+            v = torch.cat([past[i][1], v], 2)
+        new.append((k, v))
+        w = q @ k.transpose(-1, -2) / math.sqrt(hs)
+        if T > 1:
+            mask = torch.tril(torch.ones(T, P + T, dtype=torch.bool), P)
+            w = w.masked_fill(~mask, float("-inf"))
+        y = (w.softmax(-1) @ v).transpose(1, 2).reshape(1, T, C)
+        x = x + a.c_proj(y)
+        x = x + b.mlp(b.ln_2(x))
+    return m.ln_f(x[:, -1]) @ m.wte.weight.t(), new
+
+
+def bench(P, N, thr):
+    import time
+    torch.set_num_threads(thr)
+    c = dict(CFG, vocab_size=50257, n_positions=1024, n_embd=768,
+             n_layer=12, n_head=12)
+    torch.manual_seed(1)
+    m = GPT2(c).eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_(0, 0.02)
+        ids = torch.tensor([[(i * 7919) % 50257 for i in range(P)]])
+        lg, past = cached_step(m, ids, None)
+        for i in range(N):
+            if i == 1:
+                t0 = time.perf_counter()
+            nxt = lg.argmax(-1).view(1, 1)
+            lg, past = cached_step(m, nxt, past)
+        dt = (time.perf_counter() - t0) / (N - 1)
+    print("%.2f" % (1 / dt))
+
+
 def main():
+    if sys.argv[1] == "bench":
+        return bench(*map(int, sys.argv[2:5]))
     d = sys.argv[1]
     if len(sys.argv) == 2:
         os.makedirs(os.path.join(d, "bin"), exist_ok=True)

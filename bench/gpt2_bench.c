@@ -1,0 +1,113 @@
+/* gpt2_bench: tokens/s generating with GPT-2 124M shapes (random
+ * weights), and the memory floor: the time to read every weight once at
+ * the read bandwidth this machine shows with the same threads.  Built by
+ * bench/gpt2.sh against $B/libcore.a and $B/libkern.a.
+ * usage: gpt2_bench prompt_len new_tokens threads
+ * prints: coretype TAB tok/s TAB ms/token TAB floor ms/token TAB GB/s */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpt2.h"
+#include "kernels.h"
+#include "util.h"
+
+struct rd { const float *p; size_t n; double s; };
+
+static void *
+reader(void *arg)
+{
+	struct rd *r = arg;
+	float a[16] = {0};
+	for (size_t i = 0; i + 16 <= r->n; i += 16)
+		for (int j = 0; j < 16; j++)
+			a[j] += r->p[i + j];
+	for (int j = 0; j < 16; j++)
+		r->s += a[j];
+	return NULL;
+}
+
+/* best of 5 reads of a 1 GiB buffer with thr threads (a plain loop, and
+ * sgemv), in bytes/s */
+static double
+read_bw(int thr)
+{
+	size_t n = (size_t)1 << 28;
+	float *buf = xmalloc(n * sizeof *buf);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (float)(i & 7);
+	double best = 0;
+	for (int rep = 0; rep < 5; rep++) {
+		pthread_t t[64];
+		struct rd r[64];
+		double t0 = now_sec();
+		for (int k = 0; k < thr; k++) {
+			r[k] = (struct rd){ buf + n / thr * k, n / thr, 0 };
+			pthread_create(&t[k], NULL, reader, &r[k]);
+		}
+		for (int k = 0; k < thr; k++)
+			pthread_join(t[k], NULL);
+		double bw = n * sizeof *buf / (now_sec() - t0);
+		if (bw > best)
+			best = bw;
+		if (r[0].s < 0)
+			puts("");        /* keep the sums alive */
+	}
+	/* and as sgemv reads it (OpenBLAS's own threads) */
+	float *x = xcalloc(4096, sizeof *x), *y = xmalloc((n / 4096) * sizeof *y);
+	for (int rep = 0; rep < 5; rep++) {
+		double t0 = now_sec();
+		blas_sgemv(0, (int)(n / 4096), 4096, 1, buf, 4096, x, 0, y);
+		double bw = n * sizeof *buf / (now_sec() - t0);
+		if (bw > best)
+			best = bw;
+	}
+	free(x), free(y);
+	free(buf);
+	return best;
+}
+
+int
+main(int argc, char **argv)
+{
+	argv0 = "gpt2_bench";
+	const char *ct = blas_setup(argv);
+	if (argc != 4)
+		usage_error("usage: gpt2_bench prompt_len new_tokens threads");
+	int P = atoi(argv[1]), N = atoi(argv[2]), thr = atoi(argv[3]);
+	kern_set_threads(thr);
+	struct gpt2_config c = { .vocab = 50257, .ctx = 1024, .C = 768,
+	                         .L = 12, .NH = 12, .inner = 3072,
+	                         .eps = 1e-5f };
+	struct gpt2 m;
+	gpt2_init_random(&m, &c, 1);
+	uint32_t *ids = xmalloc((P + N + 1) * sizeof *ids);
+	for (int i = 0; i < P; i++)
+		ids[i] = (uint32_t)(i * 7919) % c.vocab;
+	const float *lg = gpt2_forward(&m, ids, P, NULL);
+	double t0 = 0;
+	for (int i = 0; i < N; i++) {
+		int k = 0;
+		for (int j = 1; j < c.vocab; j++)
+			if (lg[j] > lg[k])
+				k = j;
+		ids[P + i] = (uint32_t)k;
+		if (i == 1)
+			t0 = now_sec();         /* the first step warms up */
+		lg = gpt2_forward(&m, &ids[P + i], 1, NULL);
+	}
+	double dt = (now_sec() - t0) / (N - 1);
+	/* bytes read per token: every weight once (wpe: one row) */
+	double w = (double)c.vocab * c.C + c.C + 2 * c.C +
+	           (double)c.L * (4 * c.C + (double)c.C * 3 * c.C + 3 * c.C +
+	                          (double)c.C * c.C + c.C +
+	                          2.0 * c.C * c.inner + c.inner + c.C);
+	double bw = read_bw(thr);
+	double floor_s = w * 4 / bw;
+	printf("%s\t%.2f\t%.2f\t%.2f\t%.2f\n", ct, 1 / dt, dt * 1e3,
+	       floor_s * 1e3, bw / 1e9);
+	gpt2_free(&m);
+	free(ids);
+	return 0;
+}

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
 #include <libgen.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -206,6 +207,44 @@ unlink_pending(struct out *o)
 		}
 }
 
+/* Removes path.tmp.PID files whose PID is no process: what a SIGKILL
+ * between out_close's link and rename leaves.  Only called where O_TMPFILE
+ * works (a local file system, where that window is the only way such a
+ * file comes to be), so a live writer on another host is never touched. */
+static void
+remove_stale(const char *path)
+{
+	char *d = xstrdup(path), *b = xstrdup(path), *base = basename(b);
+	const char *dir = dirname(d);
+	size_t bl = strlen(base);
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+
+	while (dp && (e = readdir(dp))) {
+		const char *p = e->d_name;
+		char *end;
+		long pid;
+		if (strncmp(p, base, bl) || strncmp(p + bl, ".tmp.", 5))
+			continue;
+		p += bl + 5;
+		if (*p < '1' || *p > '9')
+			continue;
+		errno = 0;
+		pid = strtol(p, &end, 10);
+		if (*end || errno || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		char *full = xmalloc(strlen(dir) + strlen(e->d_name) + 2);
+		sprintf(full, "%s/%s", dir, e->d_name);
+		unlink(full);
+		free(full);
+	}
+	if (dp)
+		closedir(dp);
+	free(d);
+	free(b);
+}
+
 struct out *
 out_open(const char *path, int binary)
 {
@@ -245,6 +284,8 @@ out_open(const char *path, int binary)
 	     open(dirname(dir), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666) : -1;
 	free(dir);
 	o->anon = fd >= 0;
+	if (o->anon)
+		remove_stale(path);
 	if (fd < 0 &&
 	    (fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
 		die("%s:", path);

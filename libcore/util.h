@@ -45,7 +45,9 @@ void close_in(FILE *f, const char *path);   /* dies on a read error */
  * and on SIGINT, SIGTERM, SIGHUP and SIGPIPE; SIGXFSZ is ignored, so past
  * ulimit -f a write fails (EFBIG) and the tool's error path runs.  Only a
  * SIGKILL in the instant between the link and the rename (or anywhere on a
- * file system without O_TMPFILE) can leave a path.tmp.PID. */
+ * file system without O_TMPFILE) can leave a path.tmp.PID; the next
+ * out_open of path removes such files whose PID is no longer a process
+ * (where O_TMPFILE works, i.e. on a local file system). */
 struct out {
 	FILE *f;
 	char *path;      /* final name, or "-" */

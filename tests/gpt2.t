@@ -140,9 +140,9 @@ check "reference folder: tiny random GPT-2" "$PY" "$REF" fx
 P="With great power comes great"
 check "prompt ids" sh -c "echo '$P' | infer --gpt2 fx --encode >fx/p.ids"
 check "PyTorch logits and 50 greedy tokens" "$PY" "$REF" fx fx/p.ids 50
-check "logits within 1e-4, 50 greedy ids (safetensors and .bin)" "$UNIT" ref fx
+check "logits within 1e-4, 50 greedy ids (safetensors, .bin, legacy .bin)" "$UNIT" ref fx
 grep '^not ok' "$T/.out" | sed 's/^/#   /'
-for d in fx fx/bin; do
+for d in fx fx/bin fx/legacy; do
 	check "infer --gpt2 $d -n 50 --json" sh -c "infer --gpt2 $d -n 50 --json '$P' >j.out"
 	is "$(jq -r '[.steps[].id] | map(tostring) | join(" ")' j.out)" \
 	   "$(cat fx/ref.greedy)" "  the 50 greedy ids are PyTorch's"

@@ -7,7 +7,8 @@ usage: gpt2_ref.py DIR            write a tiny random GPT-2 folder:
          model.safetensors (written by hand: the safetensors package is
          not in Debian) and bin/pytorch_model.bin (torch.save of
          GPT2LMHeadModel's state dict: "transformer." keys, lm_head tied,
-         attn.bias masks) with bin/config.json + tokenizer beside it
+         attn.bias masks) with bin/config.json + tokenizer beside it, and
+         the same in torch's legacy (pre-1.6) format in legacy/
        gpt2_ref.py bench P N THREADS   tokens/s generating N greedy
          tokens after P with GPT-2 124M shapes, random weights, a KV
          cache (bench/gpt2.sh)
@@ -244,7 +245,11 @@ def main():
         sd = {"transformer." + k: v for k, v in st.items()}
         sd["lm_head.weight"] = m.wte.weight      # tied: one storage
         torch.save(sd, os.path.join(d, "bin", "pytorch_model.bin"))
-        for sub in (d, os.path.join(d, "bin")):
+        # the pre-1.6 format, as the 2019 uploads of GPT-2 on the Hub
+        os.makedirs(os.path.join(d, "legacy"), exist_ok=True)
+        torch.save(sd, os.path.join(d, "legacy", "pytorch_model.bin"),
+                   _use_new_zipfile_serialization=False)
+        for sub in (d, os.path.join(d, "bin"), os.path.join(d, "legacy")):
             with open(os.path.join(sub, "config.json"), "w") as f:
                 json.dump(c, f, indent=2)
             with open(os.path.join(sub, "vocab.json"), "w") as f:

@@ -5,7 +5,8 @@
  * random configuration, gelu_new and LayerNorm against their formulas,
  * the n_positions limit and bad config.json files.
  * With "ref DIR": the C side of tests/gpt2.t against tests/ref/gpt2_ref.py:
- * DIR/model.safetensors and DIR/bin/pytorch_model.bin must both give
+ * DIR/model.safetensors, DIR/bin/pytorch_model.bin and the same in the
+ * pre-1.6 format, DIR/legacy/pytorch_model.bin, must all give
  * DIR/ref.logits (every position of the prompt DIR/p.ids) within 1e-4
  * relative, and the 50 greedy tokens of DIR/ref.greedy through the cache. */
 #include <stdlib.h>
@@ -67,11 +68,14 @@ ref(const char *dir)
 	snprintf(p, sizeof p, "%s/ref.greedy", dir);
 	int G = read_ids(p, want, 256);
 	ok(T > 1 && G == 50, "fixture: %d prompt ids, %d greedy ids", T, G);
-	for (int fmt = 0; fmt < 2; fmt++) {
+	static const char *sub[] = { "", "/bin", "/legacy" };
+	static const char *name[] = { "safetensors", "pytorch_model.bin",
+	                              "pytorch_model.bin (pre-1.6 format)" };
+	for (int fmt = 0; fmt < 3; fmt++) {
 		struct gpt2 m;
-		snprintf(p, sizeof p, fmt ? "%s/bin" : "%s", dir);
+		snprintf(p, sizeof p, "%s%s", dir, sub[fmt]);
 		gpt2_load(&m, p);
-		const char *what = fmt ? "pytorch_model.bin" : "safetensors";
+		const char *what = name[fmt];
 		int V = m.c.vocab;
 		float *all = xmalloc((size_t)T * V * sizeof *all);
 		float *r = xmalloc((size_t)T * V * sizeof *r);

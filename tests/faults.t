@@ -165,13 +165,13 @@ cmp -s j1/x.pth j2/x.pth; ok $? "... byte-identical to the uninterrupted run"
 # ---- a writer killed mid-pipe ------------------------------------------------
 
 for i in 1 2 3 4 5 6 7 8; do cat d.tok; done >big.tok
-strace -qq -o /dev/null -e trace=write -e inject=write:signal=KILL:when=3 \
-	numz -q -v vocab big.tok 2>/dev/null | lmbatch -q -o p.lmb - 2>"$T/.err"
+{ strace -qq -o /dev/null -e trace=write -e inject=write:signal=KILL:when=3 \
+	numz -q -v vocab big.tok; :; } 2>/dev/null | lmbatch -q -o p.lmb - 2>"$T/.err"
 is $? 1 "numz killed mid-pipe: lmbatch exits 1"
 errmatch "^lmbatch: -: truncated stream" "... says truncated stream"
 check "... no output" sh -c '! ls p.lmb p.lmb.tmp.* 2>/dev/null'
-strace -qq -o /dev/null -e trace=write -e inject=write:signal=KILL:when=3 \
-	lmbatch -q -b 8 -l 10 -e 3 d.ids 2>/dev/null |
+{ strace -qq -o /dev/null -e trace=write -e inject=write:signal=KILL:when=3 \
+	lmbatch -q -b 8 -l 10 -e 3 d.ids; :; } 2>/dev/null |
 	awdtrain -q $S -o p.pth - >/dev/null 2>"$T/.err"
 is $? 1 "lmbatch killed mid-pipe: awdtrain exits 1"
 errmatch "^awdtrain: -: truncated stream" "... says truncated stream"

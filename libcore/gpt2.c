@@ -479,9 +479,16 @@ cand_cmp(const void *a, const void *b)
 
 /* the k most probable ids of p(n), most probable first (ties: lower id) */
 static int
-top_k(const double *p, int n, int k, struct cand *out)
+top_k(const double *p, int n, int k, struct cand *out, struct cand *all)
 {
 	int m = 0;
+	if (k > 64) {   /* insertion would be n k: sort everything instead */
+		for (int i = 0; i < n; i++)
+			all[i] = (struct cand){ p[i], (uint32_t)i };
+		qsort(all, n, sizeof *all, cand_cmp);
+		memcpy(out, all, (k < n ? k : n) * sizeof *out);
+		return k < n ? k : n;
+	}
 	for (int i = 0; i < n; i++) {
 		struct cand c = { p[i], (uint32_t)i };
 		if (m == k && cand_cmp(&c, &out[m - 1]) >= 0)
@@ -499,7 +506,8 @@ top_k(const double *p, int n, int k, struct cand *out)
 static void
 complete_one(struct gpt2 *m, struct bpe *b, const char *text, size_t len,
              const struct gpt2_opts *o, struct rng *r, double *p,
-             struct cand *cand, int ncand, uint32_t **ids, size_t *cap)
+             struct cand *cand, int ncand, struct cand *all, uint32_t **ids,
+             size_t *cap)
 {
 	size_t k = bpe_encode(b, text, len, ids, cap, 0);
 	if (!k)
@@ -528,7 +536,7 @@ complete_one(struct gpt2 *m, struct bpe *b, const char *text, size_t len,
 		double temp = o->temp > 0 ? o->temp : 1;
 		gpt2_softmax(p, lg, V, temp);
 		uint32_t next;
-		int nc = top_k(p, V, ncand, cand);
+		int nc = top_k(p, V, ncand, cand, all);
 		if (o->temp <= 0 && !o->top_k) {
 			next = cand[0].id;
 		} else {
@@ -600,21 +608,23 @@ gpt2_complete(const char *dir, const char *const *texts, int n,
 	if (ncand > m.c.vocab)
 		ncand = m.c.vocab;
 	struct cand *cand = xmalloc(ncand * sizeof *cand);
+	struct cand *all = ncand > 64 ? xmalloc((size_t)m.c.vocab *
+	                                        sizeof *all) : NULL;
 	uint32_t *ids = NULL;
 	size_t cap = 0;
 	for (int i = 0; i < n; i++)
 		complete_one(&m, b, texts[i], strlen(texts[i]), o, &r, p, cand,
-		             ncand, &ids, &cap);
+		             ncand, all, &ids, &cap);
 	if (!n) {
 		struct buf line = {0};
 		while (read_line(stdin, "-", &line)) {
 			complete_one(&m, b, line.p ? line.p : "", line.n, o, &r,
-			             p, cand, ncand, &ids, &cap);
+			             p, cand, ncand, all, &ids, &cap);
 			fflush(stdout);
 		}
 		free(line.p);
 	}
-	free(ids), free(p), free(cand);
+	free(ids), free(p), free(cand), free(all);
 	gpt2_free(&m);
 	bpe_free(b);
 	return 0;

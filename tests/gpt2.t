@@ -158,6 +158,11 @@ is "$(echo "$j" | jq '[.steps[0].top[].p] | (. == (sort | reverse)) and (add <= 
    true "  most probable first, probabilities <= 1 in all"
 is "$(echo "$j" | jq '[.steps[0].top[].id] | index('"$(echo "$j" | jq .steps[0].id)"') != null')" \
    true "  the sampled token is one of them"
+is "$(infer --gpt2 fx --json --top-k 100 "$P" | jq -c '[.steps[0].top[:5][].id]')" \
+   "$(infer --gpt2 fx --json --top-k 5 "$P" | jq -c '[.steps[0].top[].id]')" \
+   "--top-k 100 (sorted whole) starts with --top-k 5's list"
+is "$(infer --gpt2 fx --json --top-k 1000 "$P" | jq '.steps[0].top | length')" 275 \
+   "--top-k past the vocabulary: every token once"
 a=$(infer --gpt2 fx -n 20 -t 1.5 --top-k 50 -s 11 --json "$P" | jq -c '[.steps[].id]')
 b=$(infer --gpt2 fx -n 20 -t 1.5 --top-k 50 -s 11 --json "$P" | jq -c '[.steps[].id]')
 c=$(infer --gpt2 fx -n 20 -t 1.5 --top-k 50 -s 12 --json "$P" | jq -c '[.steps[].id]')

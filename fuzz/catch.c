@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -352,6 +353,20 @@ fz_memfile(const uint8_t *data, size_t n, char *path)
 	lseek(fd, 0, SEEK_SET);
 	snprintf(path, 64, "/proc/self/fd/%d", fd);
 	return fd;
+}
+
+void
+fz_tmpdir(char *path, const char *what)
+{
+	struct stat st;
+	const char *base = !stat("/dev/shm", &st) && S_ISDIR(st.st_mode) &&
+	                   !access("/dev/shm", W_OK) ? "/dev/shm" : "/tmp";
+
+	snprintf(path, 64, "%s/fuzz-%s-XXXXXX", base, what);
+	if (!mkdtemp(path)) {
+		perror(path);
+		abort();
+	}
 }
 
 FILE *

@@ -27,6 +27,11 @@ int fz_catch(void (*fn)(void *), void *arg);
  * goes to path (room for 64).  Returns the fd (close it after), or dies. */
 int fz_memfile(const uint8_t *data, size_t n, char *path);
 
+/* A new empty directory for one run, in /dev/shm when there is one (the
+ * folder and archive harnesses write a tree per input), else in /tmp;
+ * path gets room for 64.  Dies on failure.  The caller rm_tree()s it. */
+void fz_tmpdir(char *path, const char *what);
+
 /* A FILE reading p[0..n) (n may be 0); dies on failure. */
 FILE *fz_memopen(const void *p, size_t n);
 

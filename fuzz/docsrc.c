@@ -135,14 +135,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	char path[64], root[] = "/tmp/fuzz-docsrc-XXXXXX";
+	char path[64], root[64];
 	int fd = -1;
 	struct run r = { .mode = data[0] % 5, .path = path };
 
 	if (r.mode == 4) {
 		static const char *const only[] = { "train", "." };
-		if (!mkdtemp(root))
-			abort();
+		fz_tmpdir(root, "docsrc");
 		make_tree(root, (const char *)data + 1, size - 1);
 		r.path = root;
 		r.rootlen = strlen(root);

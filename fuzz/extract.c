@@ -31,12 +31,12 @@ go(void *arg)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char path[64], cwd[PATH_MAX], cwd2[PATH_MAX], parent[] =
-	        "/tmp/fuzz-extract-XXXXXX";
+	char path[64], cwd[PATH_MAX], cwd2[PATH_MAX], parent[64];
 	int fd = fz_memfile(data, size, path);
 
-	if (!getcwd(cwd, sizeof cwd) || !mkdtemp(parent))
+	if (!getcwd(cwd, sizeof cwd))
 		abort();
+	fz_tmpdir(parent, "extract");
 	/* the destination in a parent of its own: a sibling must stay empty */
 	char dir[sizeof parent + 4];
 	snprintf(dir, sizeof dir, "%s/d", parent);

@@ -44,7 +44,7 @@ done; done; done
 "$BIN/numz" -q -f 1 -w vocab -o all.ids all.tok
 "$BIN/lmbatch" -q -b 4 -l 8 -o lm.lmb --valid-out va.lmb all.ids
 "$BIN/lmbatch" -q -b 3 -l 5 -e 2 -o both.lmb all.ids
-"$BIN/awdtrain" -q -v vocab --emb 8 --hid 16 --layers 2 -j 1 -o lm.pth \
+"$BIN/awdtrain" -q -v vocab --emb 2 --hid 3 --layers 2 -j 1 -o lm.pth \
 	lm.lmb va.lmb >/dev/null
 "$BIN/encsave" -q -o enc.pth lm.pth
 "$BIN/clastrain" -q -v vocab -e enc.pth -b 4 -j 1 -o clas.pth all.ids \

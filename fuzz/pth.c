@@ -12,40 +12,55 @@
 #include "pth.h"
 #include "util.h"
 
-/* Walk the local headers; put each stored record's CRC in its local
- * header, its data descriptor and its central directory entry. */
+/* For every central directory entry, put the CRC-32 of its record's data
+ * (sizes and offset from the entry, zip64 extra included: torch's local
+ * headers say 0 and leave them to the data descriptor) in the entry, in
+ * the local header and in the data descriptor. */
 static void
 fix_crc(unsigned char *p, size_t n)
 {
-	size_t off = 0;
-	while (off + 30 <= n && !memcmp(p + off, "PK\3\4", 4)) {
-		uint16_t flags = get_u16(p + off + 6);
-		uint32_t csize = get_u32(p + off + 18);
-		uint16_t nl = get_u16(p + off + 26), xl = get_u16(p + off + 28);
-		size_t data = off + 30 + nl + xl;
-		if (csize == 0xffffffffu || data > n || csize > n - data)
-			return;
-		uint32_t crc = pth_crc32(0, p + data, csize);
-		put_u32(p + off + 14, crc);
-		size_t end = data + csize;
-		if (flags & 8) {                /* data descriptor */
-			if (end + 8 <= n && !memcmp(p + end, "PK\7\x08", 4))
-				put_u32(p + end + 4, crc);
-			else if (end + 4 <= n)
-				put_u32(p + end, crc);
-		}
-		/* the central entry with the same name */
-		for (size_t c = end; c + 46 <= n; c++)
-			if (!memcmp(p + c, "PK\1\2", 4) &&
-			    get_u16(p + c + 28) == nl && c + 46 + nl <= n &&
-			    !memcmp(p + c + 46, p + off + 30, nl)) {
-				put_u32(p + c + 16, crc);
+	for (size_t c = 0; c + 46 <= n; c++) {
+		if (memcmp(p + c, "PK\1\2", 4))
+			continue;
+		uint64_t usize = get_u32(p + c + 24), csize = get_u32(p + c + 20);
+		uint64_t loff = get_u32(p + c + 42);
+		size_t nl = get_u16(p + c + 28), xl = get_u16(p + c + 30);
+		if (c + 46 + nl + xl > n)
+			continue;
+		/* zip64 extra: the fields that are 0xffffffff, in this order */
+		for (size_t x = c + 46 + nl; x + 4 <= c + 46 + nl + xl;) {
+			size_t id = get_u16(p + x), len = get_u16(p + x + 2);
+			size_t q = x + 4, e = x + 4 + len;
+			if (e > c + 46 + nl + xl)
 				break;
+			if (id == 1) {
+				if (usize == 0xffffffffu && q + 8 <= e)
+					usize = get_u64(p + q), q += 8;
+				if (csize == 0xffffffffu && q + 8 <= e)
+					csize = get_u64(p + q), q += 8;
+				if (loff == 0xffffffffu && q + 8 <= e)
+					loff = get_u64(p + q);
 			}
-		off = end;
-		while (off + 4 <= n && memcmp(p + off, "PK\3\4", 4) &&
-		       memcmp(p + off, "PK\1\2", 4))
-			off++;
+			x = e;
+		}
+		if (loff > n || n - loff < 30 || memcmp(p + loff, "PK\3\4", 4))
+			continue;
+		uint64_t data = loff + 30 + get_u16(p + loff + 26) +
+		                get_u16(p + loff + 28);
+		if (data > n || csize > n - data)
+			continue;
+		uint32_t crc = pth_crc32(0, p + data, (size_t)csize);
+		put_u32(p + c + 16, crc);
+		if (get_u32(p + loff + 14))     /* torch leaves it 0 */
+			put_u32(p + loff + 14, crc);
+		size_t d = (size_t)(data + csize);
+		if (get_u16(p + loff + 6) & 8) {        /* data descriptor */
+			if (d + 8 <= n && !memcmp(p + d, "PK\7\x08", 4))
+				put_u32(p + d + 4, crc);
+			else if (d + 4 <= n)
+				put_u32(p + d, crc);
+		}
+		(void)usize;
 	}
 }
 

@@ -195,20 +195,7 @@ rm -f out/x
 # before the signal is sent (it waits on a fifo or a full pipe the test
 # holds).  Tools run under env --default-signal: a background job of a
 # script starts with SIGINT ignored, a terminal's job does not.
-mkfifo ev fifo sign in go stdo
-exec 7<>ev  # event pipe: bg writes the pid, then the exit status, here
-bg() {      # bg 'FIFOS' CMD...: start CMD in the background, its pid in $p.
-	# When it ends, its exit status goes to the event pipe (rc_bg reads
-	# it) and each of FIFOS is opened once, so that nothing waiting for CMD
-	# to open one of them waits past CMD's end.
-	fifos=$1; shift
-	( env --default-signal=INT,TERM "$@" 7>&- & echo $! >&7
-	  wait $!; echo $? >&7
-	  for f in $fifos; do : 9<>"$f"; done ) 3>&- 4>&- 5>&- 6>&- & bgp=$!
-	read -r p <&7
-}
-rc_bg() { read -r rc <&7; wait $bgp; }  # rc: the exit status of bg's CMD
-
+mkfifo fifo sign in go stdo
 # A reader blocked on a fifo that never ends: killed, it leaves nothing.
 # The sign: the test's open of the writing end returns once CMD opened it.
 for c in "tok -q -o out/x fifo" "numz -q -v vocab -o out/x fifo" \

@@ -33,5 +33,24 @@ errmatch() { # errmatch REGEX DESCRIPTION: last stderr matches
 	if grep -Eq "$1" "$T/.err"; then ok 0 "$2"; else ok 1 "$2";
 		sed 's/^/#   stderr: /' "$T/.err" | head -5; fi
 }
+# bg 'FIFOS' CMD...: start CMD in the background, its pid in $p, with
+# SIGINT and SIGTERM at their defaults (a script's background job starts
+# with SIGINT ignored; a terminal's does not).  When CMD ends, its exit
+# status goes to an event pipe (rc_bg reads it into $rc) and the line
+# "ended" into each of FIFOS still there, so a test that waits for CMD to
+# open one of them, or for a line in one, never waits past CMD's end.
+# Tests wait for such signs, never for a time.
+bg() {
+	[ -p "$T/.ev" ] || { mkfifo "$T/.ev" && exec 7<>"$T/.ev"; }
+	_fifos=$1; shift
+	# a background job's stdin is /dev/null unless redirected: pass ours
+	{ ( env --default-signal=INT,TERM "$@" <&8 7>&- 8<&- & echo $! >&7
+	    wait $!; echo $? >&7
+	    for _f in $_fifos; do [ -p "$_f" ] && echo ended 1<>"$_f"; done
+	  ) 3>&- 4>&- 5>&- 6>&- 9>&- & } 8<&0
+	_bgp=$!
+	read -r p <&7
+}
+rc_bg() { read -r rc <&7; wait $_bgp; }
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 done_testing() { echo "1..$n"; [ "$bad" -eq 0 ]; exit $?; }

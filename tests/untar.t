@@ -161,12 +161,16 @@ cp "$A/big.tgz" "$W/f/big3.tgz"
 cp "$A/zipped.zip" "$W/f/race.zip"
 cp "$A/good.tar.gz" "$W/fast-ai-modelzoo/wt103-fwd.tgz"
 cp "$A/good.tar.gz" "$W/fast-ai-sample/imdb_sample.tgz"
-$PY "$REF/untar_httpd.py" "$W" "$T/port" "$T/log" 2>"$T/srv.err" &
-SRV=$!
-i=0
-while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-[ -s "$T/port" ] || { echo "Bail out! test server did not start"; exit 1; }
-U=http://127.0.0.1:$(cat "$T/port")
+# it writes its port into port.tmp, a fifo here: the read waits for that
+# line (or for "ended" if the server died first), not for a time
+mkfifo "$T/port.tmp"
+bg "$T/port.tmp" $PY "$REF/untar_httpd.py" "$W" "$T/port" "$T/log" 2>"$T/srv.err"
+SRV=$p
+read -r port <"$T/port.tmp"
+case $port in ''|*[!0-9]*)
+	echo "Bail out! test server did not start: $(cat "$T/srv.err")"; exit 1 ;;
+esac
+U=http://127.0.0.1:$port
 gets() { grep -c "^GET $1 " "$T/log"; }
 
 exits 0 "http download" untar "$U/f/good.tar.gz"
@@ -249,16 +253,28 @@ is "$(ls "$H/archive" | grep -c '^imdb_sample.tgz$')" 0 "... the download is rem
 exits 0 "--force downloads again" untar -f "$U/f/good.tar.gz"
 is "$(gets /f/good.tar.gz)" 3 "... one more GET"
 
-# SIGTERM mid-download: dies of it, no tree, no temp; the next call resumes
+# SIGTERM mid-download: dies of it, no tree, no temp; the next call resumes.
+# untar_hold.py sends half the body, says "sent", and holds the rest until
+# its stdin (fd 5 here) ends: the signal comes mid-download, by a sign.
 cp "$A/big.tgz" "$W/f/term.tgz"
-untar -q "$U/f/term.tgz?slow=1" >/dev/null 2>"$T/term.err" &
-pt=$!
-sleep 0.4
-kill -TERM $pt
-wait $pt 2>/dev/null
-is "$?" 143 "SIGTERM: dies of the signal"
+mkfifo "$T/hold.in" "$T/hold.out"
+exec 5<>"$T/hold.in" 6<>"$T/hold.out"
+bg "$T/hold.out" $PY "$REF/untar_hold.py" "$A/big.tgz" <"$T/hold.in" \
+	>"$T/hold.out" 2>"$T/hold.err"
+hold_bg=$_bgp
+read -r hport <&6
+bg "$T/hold.out" untar -q "http://127.0.0.1:$hport/f/term.tgz" >/dev/null \
+	2>"$T/term.err"
+read -r ev <&6
+is "$ev" sent "SIGTERM: the server sent half the archive"
+kill -TERM $p
+rc_bg
+is "$rc" 143 "SIGTERM: dies of the signal"
+exec 5>&-
+read -r _ <&7; wait $hold_bg
+exec 6<&-
 clean term "SIGTERM"
-exits 0 "... the next call completes" untar -q "$U/f/term.tgz?slow=1"
+exits 0 "... the next call completes" untar -q "$U/f/term.tgz"
 check "... same bytes" cmp "$A/big.tgz" "$H/archive/term.tgz"
 
 # two processes racing on one name: one downloads, the other waits

@@ -116,7 +116,10 @@ gpt2_attention(float *out, const float *q, int ldq, const float *kc,
                const float *vc, int T, int P, int C, int NH)
 {
 	struct att_ctx c = { out, q, kc, vc, ldq, T, P, C, NH };
-	kern_par_for((long)T * NH, 1, att_range, &c);
+	/* one position (a generation step) runs inline: waking the workers
+	 * costs more than its few dot products, and OpenBLAS's threads are
+	 * still spinning from the GEMV before */
+	kern_par_for((long)T * NH, NH, att_range, &c);
 }
 
 void

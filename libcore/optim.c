@@ -369,10 +369,12 @@ static void
 restore_moment(const struct opt_param *q, const struct pv *t, float *dst,
                const char *file, const char *what)
 {
+	/* The shape, not only the count: a (8,8) moment is no (64,) one. */
 	if (!t || t->kind != PV_TENSOR || !t->t->f ||
-	    t->t->numel != (int64_t)q->n)
+	    t->t->numel != (int64_t)q->n || t->t->ndim != q->ndim ||
+	    memcmp(t->t->shape, q->shape, (size_t)q->ndim * sizeof *q->shape))
 		die("%s: optimizer state for %s: %s is missing or has the "
-		    "wrong size; start without the optimizer state", file,
+		    "wrong shape; start without the optimizer state", file,
 		    q->name, what);
 	memcpy(dst, t->t->f, q->n * sizeof *dst);
 }

@@ -284,6 +284,58 @@ test_resume(void)
 	optim_free(&b.o);
 }
 
+/* A moment with the right count but the wrong shape ((4,) saved for a
+ * (2,2) weight) is refused, not copied in. */
+static const struct pth *shape_ckpt;
+static void
+restore_shape(const void *arg, size_t n)
+{
+	struct clas b;
+	(void)arg, (void)n;
+	clas_build(&b);
+	opt_restore(&b.o, shape_ckpt->opt, "mem");
+	optim_free(&b.o);
+}
+
+static void
+test_restore_shape(void)
+{
+	struct clas a;
+	struct pv_pool pool = { 0 };
+	char *buf, *err = NULL;
+	size_t n;
+
+	clas_build(&a);
+	opt_step(&a.o);
+	a.o.p[3].ndim = 1;
+	a.o.p[3].shape[0] = 4;
+	struct pth_tensor t[7];
+	for (int i = 0; i < 7; i++) {
+		memset(&t[i], 0, sizeof t[i]);
+		t[i].name = a.o.p[i].name;
+		t[i].dtype = PTH_F32;
+		t[i].ndim = 2;
+		t[i].shape[0] = t[i].shape[1] = 2;
+		t[i].f = a.w[i];
+	}
+	FILE *f = open_memstream(&buf, &n);
+	pth_write(f, "shape", pth_learner(&pool, pth_state_dict(&pool, t, 7),
+	                                  opt_state(&a.o, &pool)), NULL);
+	fclose(f);
+	pv_pool_free(&pool);
+	struct pth *p = pth_load_mem((unsigned char *)buf, n, "mem", &err);
+	ok(p && p->opt, "a checkpoint with a (4,) moment for a (2,2) weight "
+	   "loads as a file (%s)", err ? err : "ok");
+	if (p) {
+		shape_ckpt = p;
+		ok(child_status(restore_shape, NULL, 0) == 1,
+		   "opt_restore refuses a moment of another shape, same count");
+		pth_free(p);
+	}
+	free(buf);
+	optim_free(&a.o);
+}
+
 /* Parity with torch (tests/ref/optim_ref.py) */
 static float
 fill(int k, int64_t i)
@@ -388,6 +440,7 @@ main(void)
 	test_onecycle();
 	test_freeze();
 	test_resume();
+	test_restore_shape();
 	test_torch();
 	return done_testing();
 }

@@ -6,8 +6,8 @@
 # masks replayed, a batch of one row (TAR skipped), a batch one token long.
 . "$(dirname "$0")/lib.sh"
 B=${ULMFIT_BUILD:-$(dirname "$0")/../build}
-[ -x "$B/tests/awd" ] || skip_all "no $B/tests/awd (make units)"
-$PY -c 'import torch' 2>/dev/null || skip_all "no torch in $PY"
+[ -x "$B/tests/awd" ] || missing "$B/tests/awd (make units)"
+$PY -c 'import torch' 2>/dev/null || missing "python3-torch (import torch in $PY)"
 check "awd --dump writes fixtures" "$B/tests/awd" --dump "$T/fx"
 $PY "$(dirname "$0")/ref/awd_ref.py" "$T/fx/off" "$T/fx/drop" "$T/fx/bs1" \
 	"$T/fx/len1" \

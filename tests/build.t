@@ -2,8 +2,8 @@
 # Every tool obeys the common contract: -h exits 0 on stdout, a bad flag
 # exits 2, a missing input file exits 1 with "tool: file: reason".
 . "$(dirname "$0")/lib.sh"
+need untar tok numz lmbatch awdtrain encsave clastrain infer
 for t in untar tok numz lmbatch awdtrain encsave clastrain infer; do
-	command -v $t >/dev/null 2>&1 || continue
 	exits 0 "$t -h exits 0" $t -h
 	cp "$T/.out" "$T/help"   # check's own redirection truncates .out
 	check "$t -h prints usage on stdout" grep -q "usage: $t" "$T/help"

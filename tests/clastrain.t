@@ -22,7 +22,7 @@ exits 2 "-b 1 (BatchNorm needs 2 rows)" clastrain -e a.pth -o x.pth -b 1 d.ids
 exits 1 "missing encoder" clastrain -e nothere.pth -o x.pth d.ids
 errmatch "nothere.pth" "names the missing file"
 
-"$PY" -c 'import torch' 2>/dev/null || { done_testing; }
+"$PY" -c 'import torch' 2>/dev/null || missing "python3-torch (import torch in $PY)"
 check "reference encoder (torch.save, save_encoder's 14 keys)" "$PY" "$REF" files .
 
 # a separable task: the label is carried by one word
@@ -163,17 +163,15 @@ exits 1 "3 classes in the file, 2 in the stream: refused" \
 errmatch "3 classes" "says how many classes the model has"
 
 # our own pipeline: lmbatch | awdtrain -> encsave -> clastrain -> infer
-if command -v awdtrain >/dev/null && command -v encsave >/dev/null; then
-	lmbatch -q -b 8 -l 10 -e 2 -v vocab -o lm.lmb data.ids &&
-	awdtrain -q --emb 16 --hid 24 -v vocab -l 1e-2 -o lm.pth lm.lmb >/dev/null &&
-	encsave lm.pth -o e2.pth
-	ok $? "awdtrain + encsave make an encoder"
-	clastrain -q -e e2.pth -o c2.pth -b 16 -n 4 --unfreeze -l 1e-2 data.ids >t2
-	is "$(tail -1 t2 | awk '{print $4}')" "1.000000" "clastrain on it learns the task"
-	is "$(infer -q c2.pth 'the movie was good' | cut -f2)" "pos" "infer on the result"
-	infer -q --generate "the movie" -n 5 -s 1 lm.pth >g
-	is "$(wc -w <g | tr -d ' ')" 7 "infer --generate on awdtrain's LM"
-fi
+lmbatch -q -b 8 -l 10 -e 2 -v vocab -o lm.lmb data.ids &&
+awdtrain -q --emb 16 --hid 24 -v vocab -l 1e-2 -o lm.pth lm.lmb >/dev/null &&
+encsave lm.pth -o e2.pth
+ok $? "awdtrain + encsave make an encoder"
+clastrain -q -e e2.pth -o c2.pth -b 16 -n 4 --unfreeze -l 1e-2 data.ids >t2
+is "$(tail -1 t2 | awk '{print $4}')" "1.000000" "clastrain on it learns the task"
+is "$(infer -q c2.pth 'the movie was good' | cut -f2)" "pos" "infer on the result"
+infer -q --generate "the movie" -n 5 -s 1 lm.pth >g
+is "$(wc -w <g | tr -d ' ')" 7 "infer --generate on awdtrain's LM"
 
 # refusals
 sed 's/^movie$/film2/' vocab >vocab2                    # same size, other vocab

@@ -52,5 +52,10 @@ bg() {
 	read -r p <&7
 }
 rc_bg() { read -r rc <&7; wait $_bgp; }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+# missing WHAT: a test dependency is missing.  That is a failure, never a
+# skip: a suite that skips can pass having tested nothing.
+missing() { ok 1 "$*: missing; run scripts/deps.sh (make deps)"; done_testing; }
+skip_all() { missing "$@"; }    # the old name: it fails too
+need() {    # need CMD...: each CMD is on PATH, or the test fails
+	for _c in "$@"; do command -v "$_c" >/dev/null 2>&1 || missing "$_c"; done; }
 done_testing() { echo "1..$n"; [ "$bad" -eq 0 ]; exit $?; }

@@ -2,14 +2,13 @@
 # Every built tool has a man page that formats without warnings, and every
 # option its -h text shows is documented there.
 . "$(dirname "$0")/lib.sh"
-command -v groff >/dev/null 2>&1 || skip_all "no groff"
+need groff untar tok numz lmbatch awdtrain encsave clastrain infer
 for p in man/man1/*.1 man/man5/*.5 man/man7/*.7; do
 	[ -f "$p" ] || continue
 	w=$(groff -mdoc -ww -z "$p" 2>&1)
 	is "$w" "" "$p formats without warnings"
 done
 for t in untar tok numz lmbatch awdtrain encsave clastrain infer; do
-	command -v $t >/dev/null 2>&1 || continue
 	page=man/man1/$t.1
 	check "$t has a man page" test -f $page
 	[ -f $page ] || continue

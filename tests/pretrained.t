@@ -7,8 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 B=${ULMFIT_BUILD:-$(dirname "$0")/../build}/tests/pretrained
 REF="$(dirname "$0")/ref/pretrained_ref.py"
-[ -x "$B" ] || skip_all "no $B (make units)"
-$PY -c 'import torch' 2>/dev/null || skip_all "no torch for $PY"
+[ -x "$B" ] || missing "$B (make units)"
+$PY -c 'import torch' 2>/dev/null || missing "python3-torch (import torch in $PY)"
 
 F=$T/fx
 check "the script writes the fixtures" $PY "$REF" make "$F"

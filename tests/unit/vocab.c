@@ -90,6 +90,15 @@ read_status(const char *buf, size_t n)
 	return child_status(read_all, buf, n);
 }
 
+/* vocab_check_specials on n tokens (run in a child: it dies) */
+static void
+check_specials(const void *tok, size_t n)
+{
+	struct vocab *v = vocab_from_list(tok, (uint32_t)n);
+	vocab_check_specials(v, "v");
+	vocab_free(v);
+}
+
 int
 main(void)
 {
@@ -259,6 +268,31 @@ main(void)
 			bad += read_status(buf, k) != 1;
 		ok(bad == 0, "every truncation is refused");
 		free(buf);
+	}
+	{
+		const char *v2[] = { "xxunk", "xxpad", "xxbos", "xxeos", "xxfld",
+		                     "xxrep", "xxwrep", "xxup", "xxmaj", "the" };
+		const char *v1[] = { "xxunk", "xxpad", "xxbos", "xxeos", "xxfld",
+		                     "xxmaj", "xxup", "xxrep", "xxwrep", "the" };
+		const char *swap[] = { "xxpad", "xxunk", "xxbos", "xxeos", "xxfld",
+		                       "xxrep", "xxwrep", "xxup", "xxmaj" };
+		const char *twice[] = { "xxunk", "xxpad", "xxbos", "xxbos",
+		                        "xxfld", "xxrep", "xxwrep", "xxup",
+		                        "xxmaj" };
+		const char *word[] = { "xxunk", "xxpad", "the", "xxeos", "xxfld",
+		                       "xxrep", "xxwrep", "xxup", "xxmaj" };
+		ok(child_status(check_specials, v2, 10) == 0,
+		   "specials: fastai v2's order passes");
+		ok(child_status(check_specials, v1, 10) == 0,
+		   "specials: fastai v1's order (itos_wt103.pkl) passes");
+		ok(child_status(check_specials, v2, 8) == 1,
+		   "specials: 8 tokens are too few");
+		ok(child_status(check_specials, swap, 9) == 1,
+		   "specials: xxpad at 0 is refused");
+		ok(child_status(check_specials, twice, 9) == 1,
+		   "specials: one twice (one missing) is refused");
+		ok(child_status(check_specials, word, 9) == 1,
+		   "specials: a word among ids 0..8 is refused");
 	}
 	return done_testing();
 }

@@ -1,4 +1,5 @@
 /* recorder.c: fastai's epoch table and the per-epoch log.  See recorder.h. */
+#include <sys/stat.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,9 +31,11 @@ static _Noreturn void
 log_fail(struct recorder *r)
 {
 	int e = errno;
-	if (r->append)
+	/* Only a regular file is cut or removed: as root, unlinking a
+	 * --log /dev/full would remove the device for everyone. */
+	if (r->regular && r->append)
 		(void)!ftruncate(fileno(r->log), r->good);
-	else
+	else if (r->regular)
 		unlink(r->log_path);
 	errno = e;
 	die("%s: write error:", r->log_path);
@@ -67,6 +70,8 @@ recorder_open_log(struct recorder *r, const char *path, int append)
 		die("%s:", path);
 	r->log_path = path;
 	r->append = append;
+	struct stat st;
+	r->regular = fstat(fileno(r->log), &st) == 0 && S_ISREG(st.st_mode);
 	if (fseeko(r->log, 0, SEEK_END) < 0 || (r->good = ftello(r->log)) < 0)
 		r->good = 0;    /* a fifo or a device: nothing to cut back */
 	if (!r->json && !append) {

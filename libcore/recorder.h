@@ -29,6 +29,7 @@ struct recorder {
 	FILE *log;              /* NULL: no log */
 	const char *log_path;
 	int json, append;
+	int regular;            /* the log is a regular file (not /dev/full, a fifo) */
 	long long good;         /* bytes of whole lines in the log */
 };
 

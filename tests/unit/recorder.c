@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -149,6 +150,13 @@ main(void)
 	ok(child_status(log_on_full_disk, &(struct full){ path, 0, 80 }, 0)
 	   == 1 && access(path, F_OK) < 0,
 	   "a first row that does not fit: exit 1, no log left");
+	{
+		struct stat st;
+		ok(child_status(log_on_full_disk,
+		                &(struct full){ "/dev/full", 0, 1 << 20 }, 0) == 1 &&
+		   stat("/dev/full", &st) == 0 && S_ISCHR(st.st_mode),
+		   "--log /dev/full: exit 1, the device left alone (was unlinked)");
+	}
 
 	const char *json[] = { "log.json", "log.jsonl" };
 	for (int i = 0; i < 2; i++) {

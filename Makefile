@@ -102,6 +102,10 @@ check: deps
 	$(MAKE) fuzz FUZZ_SECONDS=5
 	$(MAKE) valgrind
 
+# mutate: plants known bugs in a copy of the tree; each must fail a test
+mutate:
+	sh scripts/mutate.sh
+
 bench: deps all
 	sh bench/run.sh $(B)
 
@@ -118,6 +122,6 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all units fuzzers fuzz valgrind test asan deps check bench demo install clean
+.PHONY: all units fuzzers fuzz valgrind test asan deps check bench demo install clean mutate
 .SECONDARY:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -104,6 +104,16 @@ done
 WRONG="d.tok d.lmb" bad_inputs numz ids 'numz -q -d -v vocab -o out/x @'
 WRONG="d.tok d.lmb lm.pth" bad_inputs lmbatch ids 'lmbatch -q -o out/x @'
 WRONG="d.tok d.ids" bad_inputs lmbatch lmb 'lmbatch -q --dump @'
+# a vocab of the same size with one token changed is another vocab: the
+# stream's vocab hash, not only its size, must match
+sed 's/^movie$/film2/' vocab >vocab2
+is "$(wc -l <vocab2)" "$(wc -l <vocab)" "vocab2: the same size as vocab"
+! cmp -s vocab vocab2; ok $? "vocab2: another vocab"
+for c in "numz -q -d -v vocab2 -o out/x d.ids" "lmbatch -q -v vocab2 -o out/x d.ids" \
+         "lmbatch -q --dump -v vocab2 d.lmb" "awdtrain -q $S -v vocab2 -o out/x d.lmb"; do
+	fails 1 ${c%% *} "$c: the stream's vocab hash differs" $c
+	errmatch "another vocab" "$c: says it was made with another vocab"
+done
 WRONG="d.tok d.ids c.pth" bad_inputs awdtrain lmb 'awdtrain -q $S -o out/x @'
 WRONG="enc.pth c.pth d.lmb" bad_inputs awdtrain lm.pth 'awdtrain -q -c @ -o out/x d.lmb'
 WRONG="d.lmb d.ids" bad_inputs encsave lm.pth 'encsave -o out/x @'

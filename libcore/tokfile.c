@@ -20,6 +20,8 @@ buf_grow(struct buf *b, size_t extra)
 void
 buf_add(struct buf *b, const void *p, size_t n)
 {
+	if (!n)
+		return;         /* b->p may still be NULL: no memcpy from/to it */
 	buf_grow(b, n);
 	memcpy(b->p + b->n, p, n);
 	b->n += n;

@@ -61,7 +61,8 @@ train${TAB}neg${TAB}xxbos xxmaj bad film .
 train${TAB}pos${TAB}xxbos xxmaj also great .
 train${TAB}pos${TAB}xxbos xxmaj great film !
 ${TAB}unsup${TAB}xxbos xxmaj no label ." "folder: labels, splits, sorted order, *.txt only, hidden skipped"
-tok -q --folders train,unsup "$T/imdb/" >"$T/o"
+tok -q --folders train,unsup --folders train "$T/imdb/" >"$T/o"
+ok $? "--folders, given twice: exit 0 (under ASan: nothing leaked)"
 is "$(cut -f1,2 "$T/o" | tr '\t\n' ':,')" "train:neg,train:pos,train:pos,:unsup," "--folders picks top-level folders (root files skipped)"
 
 # CSV: RFC 4180 quotes, embedded quotes and newlines, columns

@@ -115,6 +115,8 @@ main(int argc, char *argv[])
 	struct docsrc_opts src;
 	const char **folders = NULL;
 	int nfolders = 0;
+	char **lists = NULL;    /* the --folders arguments, split in place */
+	int nlists = 0;
 	const char *outpath = "-", *lenpath = NULL;
 	int c, quiet = 0, force_csv = 0;
 	long j = 0;
@@ -137,6 +139,8 @@ main(int argc, char *argv[])
 		case O_EOS: opts.eos = 1; break;
 		case O_FOLDERS: {
 			char *l = xstrdup(optarg), *sv;
+			lists = xrealloc(lists, (size_t)(nlists + 1) * sizeof *lists);
+			lists[nlists++] = l;    /* folders point into it */
 			for (char *t = strtok_r(l, ",", &sv); t; t = strtok_r(NULL, ",", &sv)) {
 				folders = xrealloc(folders, (size_t)(nfolders + 1) * sizeof *folders);
 				folders[nfolders++] = t;
@@ -173,6 +177,9 @@ main(int argc, char *argv[])
 	tokpool_finish(t.pool);
 	progress_end(&t.prog);
 	free(folders);
+	for (int i = 0; i < nlists; i++)
+		free(lists[i]);
+	free(lists);
 	if (lens_out && (out_flush(out) | out_flush(lens_out))) {
 		out_abort(out);         /* neither output without the other */
 		out_abort(lens_out);

@@ -120,7 +120,7 @@ install: all
 	  install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man$$s; done; done; true
 
 clean:
-	rm -rf build build-asan
+	rm -rf $(B) $(B)-asan $(FUZZ_B)
 
 .PHONY: all units fuzzers fuzz valgrind test asan deps check bench demo install clean mutate
 .SECONDARY:

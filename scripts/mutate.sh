@@ -22,7 +22,7 @@ lstm-bwd-dc-carry@kernels/lstm_elem.h@return dct * f;@return dct;@B/tests/kernel
 dropout-no-rescale@kernels/cpu/dropout.c@float keep = 1.0f / (1.0f - p);@float keep = 1.0f;@B/tests/kernels B/tests/awd
 dropout-not-applied@kernels/cpu/dropout.c@y[i] = x[i] * mask[i];@y[i] = x[i] * (mask[i] * 0.0f + 1.0f);@B/tests/kernels B/tests/awd
 vocab-hash-unchecked@libcore/stream.c@r->hdr.vocab_n != vocab_n || r->hdr.vocab_xxh64 != vocab_xxh64@r->hdr.vocab_n != vocab_n@B/tests/stream tests/lmbatch.t tests/contract.t
-trailer-sum-unchecked@libcore/stream.c@if (get_u64(b) != digest || want_nrec@if (want_nrec@B/tests/stream tests/lmbatch.t
+trailer-sum-unchecked@libcore/stream.c@if (get_u64(b) != digest || want_nrec@if ((get_u64(b) != digest && 0) || want_nrec@B/tests/stream tests/lmbatch.t
 lm-target-offset@libcore/lmb.c@memcpy(y + (size_t)r * b->len, row + 1,@memcpy(y + (size_t)r * b->len, row,@B/tests/lmb tests/awdtrain.t
 adam-debias-step@kernels/cpu/adam.c@(1 - pow(mom, (double)step))@(1 - pow(mom, (double)step + 1))@B/tests/optim B/tests/kernels
 tok-no-xxmaj@libcore/tokrules.c@mark = "xxmaj ";@mark = NULL;@B/tests/tokenizer tests/tok.t
@@ -36,8 +36,10 @@ mkdir "$W/t"
 (cd "$SRC" && git ls-files -z | xargs -0 tar cf - 2>/dev/null) | tar xf - -C "$W/t" ||
 	{ say "mutate: cannot copy the tree"; exit 1; }
 # uncommitted work counts too: copy what git lists as modified or new
-(cd "$SRC" && git ls-files -z -m -o --exclude-standard | xargs -0 -r tar cf - 2>/dev/null) |
-	tar xf - -C "$W/t"
+(cd "$SRC" && git ls-files -z -m -o --exclude-standard) >"$W/extra"
+if [ -s "$W/extra" ]; then
+	(cd "$SRC" && xargs -0 tar cf - <"$W/extra" 2>/dev/null) | tar xf - -C "$W/t"
+fi
 if [ -d "$SRC/../shared" ] && [ ! -e "$W/shared" ]; then
 	ln -s "$(cd "$SRC/../shared" && pwd)" "$W/shared"
 fi
@@ -62,15 +64,15 @@ EOF
 runtests() {  # runtests TESTS: 0 when all pass
 	t=$(echo "$1" | sed "s|B/|$B/|g")
 	PATH="$W/t/$B/bin:$PATH" ULMFIT_BUILD="$W/t/$B" ULMFIT_SHARED="$W/shared" \
-		prove --exec '' $t >"$W/prove.log" 2>&1
+		prove --exec '' $t >"$W/prove.log" 2>&1 </dev/null
 }
 
 # the chosen tests must pass on the unmutated tree, or a kill means nothing
 want=${*:-}
 killed=0 survived=0 table= checked=
 IFS_SAVE=$IFS
-echo "$MUTANTS" >"$W/list"
-while IFS='@' read -r name file from to tests; do
+printf "%s\n" "$MUTANTS" >"$W/list"
+while IFS='@' read -r name file from to tests <&9; do
 	IFS=$IFS_SAVE
 	[ -z "$want" ] || case " $want " in *" $name "*) ;; *) continue ;; esac
 	case "$checked" in *"<$tests>"*) ;; *)
@@ -82,7 +84,7 @@ while IFS='@' read -r name file from to tests; do
 	esac
 	cp "$file" "$W/orig"
 	apply "$file" "$from" "$to" || exit 1
-	if ! make -s -j2 B=$B all units >"$W/build.log" 2>&1; then
+	if ! make -s -j2 B=$B all units >"$W/build.log" 2>&1 </dev/null; then
 		r="KILLED (does not build)"
 	elif runtests "$tests"; then
 		r=SURVIVED
@@ -96,7 +98,7 @@ while IFS='@' read -r name file from to tests; do
 	say "$line"
 	table="$table$line
 "
-done <"$W/list"
+done 9<"$W/list"
 make -s -j2 B=$B all units >/dev/null 2>&1
 printf '%-22s %-22s %-38s %s\n' mutation file tests result
 printf '%s' "$table"

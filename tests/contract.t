@@ -131,14 +131,20 @@ done
 rm -rf home
 
 # ---- outputs: a missing directory, a full disk, /dev/null ------------------
+# withpid CMD...: notes CMD's pid in ./pid, so that the check for a temp
+# file in /dev looks for this run's (NAME.tmp.PID) and not for those of
+# another suite running at the same time on the same machine
+printf '#!/bin/sh\necho $$ >pid\nexec "$@"\n' >withpid && chmod +x withpid
 dev_ok() {  # dev_ok DESC: /dev/full and /dev/null are still devices, no temp beside them
-	[ -c /dev/full ] && [ -c /dev/null ] &&
-		! ls -A /dev | grep -q '^\(full\|null\)\.tmp\.'
+	pid=$(cat pid)
+	[ -c /dev/full ] && [ -c /dev/null ] && [ -n "$pid" ] &&
+		[ ! -e /dev/full.tmp.$pid ] && [ ! -e /dev/null.tmp.$pid ]
 	ok $? "$1: /dev/full and /dev/null are still devices, no temp file in /dev"
+	rm -f pid
 }
 outputs() { # outputs TOOL 'CMD': @ in CMD is the output
 	for o in nodir/x /dev/full /dev/null; do
-		c=$(echo "$2" | sed "s|@|$o|")
+		c="./withpid $(echo "$2" | sed "s|@|$o|")"
 		if [ $o = /dev/null ]; then
 			exits 0 "$1 -> $o: exit 0" timeout 20 $c
 			rm -f out/*

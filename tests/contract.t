@@ -139,7 +139,10 @@ dev_ok() {  # dev_ok DESC: /dev/full and /dev/null are still devices, no temp be
 	pid=$(cat pid)
 	[ -c /dev/full ] && [ -c /dev/null ] && [ -n "$pid" ] &&
 		[ ! -e /dev/full.tmp.$pid ] && [ ! -e /dev/null.tmp.$pid ]
-	ok $? "$1: /dev/full and /dev/null are still devices, no temp file in /dev"
+	st=$?
+	ok $st "$1: /dev/full and /dev/null are still devices, no temp file in /dev"
+	[ $st -eq 0 ] || ls -l /dev/full /dev/null /dev/full.tmp.$pid \
+		/dev/null.tmp.$pid 2>&1 | sed 's/^/#   /'
 	rm -f pid
 }
 outputs() { # outputs TOOL 'CMD': @ in CMD is the output

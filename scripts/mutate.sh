@@ -26,7 +26,7 @@ trailer-sum-unchecked@libcore/stream.c@if (get_u64(b) != digest || want_nrec@if 
 lm-target-offset@libcore/lmb.c@memcpy(y + (size_t)r * b->len, row + 1,@memcpy(y + (size_t)r * b->len, row,@B/tests/lmb tests/awdtrain.t
 adam-debias-step@kernels/cpu/adam.c@(1 - pow(mom, (double)step))@(1 - pow(mom, (double)step + 1))@B/tests/optim B/tests/kernels
 tok-no-xxmaj@libcore/tokrules.c@mark = "xxmaj ";@mark = NULL;@B/tests/tokenizer tests/tok.t
-temp-left-on-signal@libcore/util.c@			unlink(o->tmp);\n}@			(void)o;\n}@tests/contract.t'
+stale-temp-kept@libcore/util.c@		unlink(full);@		(void)full;@tests/faults.t'
 
 say() { printf '%s\n' "$*" >&2; }
 

@@ -77,6 +77,8 @@ is "$(sed -n 3p gote | cut -f1,3,4)" "0${TAB}0.000000${TAB}1" "--eval: recall, s
 is "$(tail -3 gote | tr '\n' '|')" \
    "0${TAB}0${TAB}0${TAB}1|1${TAB}0${TAB}0${TAB}0|2${TAB}0${TAB}0${TAB}2|" \
    "--eval: confusion matrix (rows true, columns predicted)"
+exits 1 "--eval with -v: a vocab that is not the stream's is refused, shown or not" \
+      infer -q -v small.vocab --eval ev.ids clas.pth
 infer -q --eval ev.ids --split valid clas.pth >gots
 is "$(head -1 gots)" "accuracy${TAB}0.500000${TAB}1/2" "--split valid"
 infer -q -v vocab --eval ev.ids --show-results 2 clas.pth >gotr

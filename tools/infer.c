@@ -684,7 +684,7 @@ main(int argc, char *argv[])
 	int nc = cl.cfg.nclass;
 	if (o.eval) {
 		struct vocab *v = NULL;
-		if (o.show)
+		if (o.show || o.vocab)  /* a -v given is checked, used or not */
 			v = find_vocab(&o, p);
 		ret = evaluate(&o, &cl, labels, v, p);
 		if (v)

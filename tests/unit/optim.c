@@ -225,13 +225,33 @@ test_freeze(void)
 	optim_free(&c.o);
 }
 
+/* a's seven (2,2) weights and its optimizer state as a .pth in memory */
+static void
+save_mem(struct clas *a, const char *name, char **buf, size_t *n)
+{
+	struct pv_pool pool = { 0 };
+	struct pth_tensor t[7];
+	for (int i = 0; i < 7; i++) {
+		memset(&t[i], 0, sizeof t[i]);
+		t[i].name = a->o.p[i].name;
+		t[i].dtype = PTH_F32;
+		t[i].ndim = 2;
+		t[i].shape[0] = t[i].shape[1] = 2;
+		t[i].f = a->w[i];
+	}
+	FILE *f = open_memstream(buf, n);
+	pth_write(f, name, pth_learner(&pool, pth_state_dict(&pool, t, 7),
+	                               opt_state(&a->o, &pool)), NULL);
+	fclose(f);
+	pv_pool_free(&pool);
+}
+
 /* Save after some steps, load into a fresh optimizer, continue: the same
  * bits as an uninterrupted run. */
 static void
 test_resume(void)
 {
 	struct clas a, b;
-	struct pv_pool pool = { 0 };
 	char *buf, *err = NULL;
 	size_t n;
 
@@ -244,20 +264,7 @@ test_resume(void)
 		a.o.g[4].mom = 0.8 - 0.03 * s;
 		opt_step(&a.o);
 	}
-	struct pth_tensor t[7];
-	for (int i = 0; i < 7; i++) {
-		memset(&t[i], 0, sizeof t[i]);
-		t[i].name = a.o.p[i].name;
-		t[i].dtype = PTH_F32;
-		t[i].ndim = 2;
-		t[i].shape[0] = t[i].shape[1] = 2;
-		t[i].f = a.w[i];
-	}
-	FILE *f = open_memstream(&buf, &n);
-	pth_write(f, "resume", pth_learner(&pool, pth_state_dict(&pool, t, 7),
-	                                   opt_state(&a.o, &pool)), NULL);
-	fclose(f);
-	pv_pool_free(&pool);
+	save_mem(&a, "resume", &buf, &n);
 	struct pth *p = pth_load_mem((unsigned char *)buf, n, "mem", &err);
 	ok(p && p->opt, "a checkpoint with optimizer state loads (%s)",
 	   err ? err : "ok");
@@ -301,7 +308,6 @@ static void
 test_restore_shape(void)
 {
 	struct clas a;
-	struct pv_pool pool = { 0 };
 	char *buf, *err = NULL;
 	size_t n;
 
@@ -309,20 +315,7 @@ test_restore_shape(void)
 	opt_step(&a.o);
 	a.o.p[3].ndim = 1;
 	a.o.p[3].shape[0] = 4;
-	struct pth_tensor t[7];
-	for (int i = 0; i < 7; i++) {
-		memset(&t[i], 0, sizeof t[i]);
-		t[i].name = a.o.p[i].name;
-		t[i].dtype = PTH_F32;
-		t[i].ndim = 2;
-		t[i].shape[0] = t[i].shape[1] = 2;
-		t[i].f = a.w[i];
-	}
-	FILE *f = open_memstream(&buf, &n);
-	pth_write(f, "shape", pth_learner(&pool, pth_state_dict(&pool, t, 7),
-	                                  opt_state(&a.o, &pool)), NULL);
-	fclose(f);
-	pv_pool_free(&pool);
+	save_mem(&a, "shape", &buf, &n);
 	struct pth *p = pth_load_mem((unsigned char *)buf, n, "mem", &err);
 	ok(p && p->opt, "a checkpoint with a (4,) moment for a (2,2) weight "
 	   "loads as a file (%s)", err ? err : "ok");

@@ -93,6 +93,9 @@ while IFS='@' read -r name file from to tests <&9; do
 	fi
 	cp "$W/orig" "$file"
 	touch "$file"
+	# the next mutant's baseline must run on the unmutated build
+	make -s -j2 B=$B all units >"$W/build.log" 2>&1 </dev/null ||
+		{ say "mutate: the restored tree does not build"; exit 1; }
 	case $r in KILLED*) killed=$((killed + 1)) ;; *) survived=$((survived + 1)) ;; esac
 	line=$(printf '%-22s %-22s %-38s %s' "$name" "$file" "$(echo "$tests" | sed "s|B/|$B/|g" | cut -c1-38)" "$r")
 	say "$line"

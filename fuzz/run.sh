@@ -4,7 +4,8 @@
 # regressions (fuzz/regress/NAME), then print the table: harness, CPU
 # seconds, executions, findings.  A finding (crash, leak, timeout, OOM)
 # is saved as FUZZ_B/findings/NAME-*; copy it to fuzz/regress/NAME/ once
-# understood.  Exit 1 if any harness found something.
+# understood.  The per-input timeout (60 s of wall time) is a hang guard,
+# generous so that a loaded machine does not turn a slow input into one.  Exit 1 if any harness found something.
 set -u
 B=$1 S=$2; shift 2
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -19,7 +20,7 @@ for h; do
 	# times: the children's user+sys CPU, before and after
 	t0=$(awk '{ print $14 + $15 + $16 + $17 }' /proc/$$/stat)
 	(cd "$B/findings" && exec "../fuzz/fuzz-$h" -max_total_time="$S" \
-		-print_final_stats=1 -close_fd_mask=3 -timeout=10 \
+		-print_final_stats=1 -close_fd_mask=3 -timeout=60 \
 		-rss_limit_mb=2048 -artifact_prefix="$h-" \
 		"../corpus/$h" $reg) >"$B/logs/$h" 2>&1
 	rc=$?

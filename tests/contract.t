@@ -44,7 +44,7 @@ noleft() {  # noleft DESC: out/ is empty: no output, no temp file
 }
 fails() {   # fails STATUS TOOL DESC CMD...: exit status, "tool: " first, nothing left
 	want=$1 tool=$2 d=$3; shift 3
-	exits "$want" "$tool $d: exit $want" timeout 20 "$@"
+	exits "$want" "$tool $d: exit $want" timeout $HANG "$@"
 	errmatch "^$tool: " "$tool $d: message starts '$tool: '"
 	! grep -q "Sanitizer\|runtime error" "$T/.err"
 	ok $? "$tool $d: no sanitizer report"
@@ -61,7 +61,7 @@ sig_status() { case $1 in INT) echo 130 ;; TERM) echo 143 ;; esac; }
 # ---- usage: -h/--help on stdout, unknown flags and bad values exit 2 -------
 for t in untar tok numz lmbatch awdtrain encsave clastrain infer; do
 	for h in -h --help; do
-		exits 0 "$t $h: exit 0" timeout 20 $t $h
+		exits 0 "$t $h: exit 0" timeout $HANG $t $h
 		is "$(head -1 "$T/.out" | cut -d' ' -f1-2)" "usage: $t" "$t $h: usage on stdout"
 		is "$(wc -c <"$T/.err" | tr -d ' ')" 0 "$t $h: nothing on stderr"
 	done
@@ -89,7 +89,7 @@ fails 2 infer "-b junk" infer -b 0 c.pth "text"
 fails 1 tok "missing file" tok -q -o out/x nothere
 # a directory is fastai's from_folder: an empty one is an empty corpus
 # (UBSan once caught qsort(NULL, 0) here)
-exits 0 "tok: an empty folder is an empty corpus" timeout 20 tok -q -o out/x adir
+exits 0 "tok: an empty folder is an empty corpus" timeout $HANG tok -q -o out/x adir
 is "$(wc -c <out/x | tr -d ' ')" 0 "tok: ... and gives no documents"
 rm -f out/x
 # an empty .tok is an empty corpus: a valid stream of no documents
@@ -149,7 +149,7 @@ outputs() { # outputs TOOL 'CMD': @ in CMD is the output
 	for o in nodir/x /dev/full /dev/null; do
 		c="./withpid $(echo "$2" | sed "s|@|$o|")"
 		if [ $o = /dev/null ]; then
-			exits 0 "$1 -> $o: exit 0" timeout 20 $c
+			exits 0 "$1 -> $o: exit 0" timeout $HANG $c
 			rm -f out/*
 		else
 			fails 1 $1 "-> $o" $c
@@ -174,7 +174,7 @@ outputs clastrain 'clastrain -q -e enc.pth -b 16 -o @ d.ids'
 outputs clastrain 'clastrain -q -e enc.pth -b 16 --log @ -o out/x d.ids'
 rm -f out/x
 # infer writes text on stdout
-timeout 20 infer -q c.pth "a good movie" >/dev/full 2>"$T/.err"
+timeout $HANG infer -q c.pth "a good movie" >/dev/full 2>"$T/.err"
 ok $(($? != 1)) "infer >/dev/full: exit 1"
 errmatch "^infer: " "infer >/dev/full: message starts 'infer: '"
 
@@ -183,7 +183,7 @@ if script -qec true /dev/null >/dev/null 2>&1; then
 	for c in "numz -q -v vocab d.tok" "lmbatch -q d.ids" "encsave lm.pth" \
 	         "numz -q -v vocab -o /dev/tty d.tok" "encsave -o /dev/tty lm.pth"; do
 		t=${c%% *}
-		r=$(timeout 20 script -qec "$c; echo rc=\$?" /dev/null </dev/null | tr -d '\r')
+		r=$(timeout $HANG script -qec "$c; echo rc=\$?" /dev/null </dev/null | tr -d '\r')
 		is "$(echo "$r" | tail -1)" "rc=2" "$c on a terminal: exit 2"
 		is "$(echo "$r" | head -1 | grep -c "^$t: .*refusing to write binary data to a terminal")" 1 \
 		   "$c on a terminal: says why"

@@ -6,6 +6,10 @@ trap 'rm -rf "$T"' EXIT
 n=0 bad=0
 # Debian's python3 (with python3-torch), not whatever python3 is on PATH.
 PY=/usr/bin/python3
+# A hang guard, not a deadline: `timeout $HANG cmd` only stops a command
+# that would never end, so it is far beyond any machine's time for one
+# tool run (a loaded CI machine under ASan is many times slower than ours).
+HANG=${ULMFIT_HANG:-600}
 SHARED=${ULMFIT_SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
 
 ok() {      # ok COND-EXIT-STATUS DESCRIPTION

@@ -113,14 +113,12 @@ is "$(sed -n 8p "$T/j1" | cut -f3)" "xxbos xxmaj doc 7 : xxmaj it 's xxup great 
 tok -q -l -j 3 -o "$T/j3" "$T/many.txt"
 check "-j 3 -o file is identical too" cmp "$T/j1" "$T/j3"
 
-# a 10 MB single line: one document, linear time
+# a 10 MB single line: one document (that it takes linear time is judged
+# by CPU time, not by a deadline, in tests/unit/tokenizer.c)
 yes "It's a GREAT film, isn't it?" | head -c 10000000 | tr '\n' ' ' >"$T/big.txt"
-t0=$(date +%s)
 tok -q -L "$T/big.len" "$T/big.txt" >"$T/big.tok"
-t1=$(date +%s)
 is "$(wc -l <"$T/big.tok" | tr -d ' ')" 1 "10 MB single line: one document"
 is "$(cat "$T/big.len")" "$((1 + 12 * 344827 + 7))" "10 MB single line: every copy tokenized"
-check "10 MB single line in under 30 s ($((t1 - t0)) s)" test $((t1 - t0)) -lt 30
 
 # An independent Python reference (tests/ref/tok_ref.py: fastai's rules with
 # Python's re and html, spaCy's algorithm over the same data with Python's

@@ -19,43 +19,56 @@
 #include "untar.h"
 #include "util.h"
 
+static const char *const hf_gpt2[] = {
+	"config.json", "vocab.json", "merges.txt", "model.safetensors", NULL
+};
+
 /* fastai's URLs (fastai/data/external.py): S3 = ".../fast-ai-", then
  * nlp/, sample/, modelzoo/.  Checks are fastai's (size, md5 of the first
  * MiB) where it has one (spec 11.3). */
 static const struct untar_name names[] = {
 	{ "imdb", "fast-ai-nlp/imdb.tgz", 0, 144440600,
-	  "90f9b1c4ff43a90d67553c9240dc0249", "IMDB reviews, 50k labelled + 50k unlabelled (URLs.IMDB)" },
+	  "90f9b1c4ff43a90d67553c9240dc0249", "IMDB reviews, 50k labelled + 50k unlabelled (URLs.IMDB)", NULL },
 	{ "imdb_sample", "fast-ai-sample/imdb_sample.tgz", 0, 571827,
-	  "0842e61a9867caa2e6fbdb14fa703d61", "1000 IMDB reviews in texts.csv (URLs.IMDB_SAMPLE)" },
+	  "0842e61a9867caa2e6fbdb14fa703d61", "1000 IMDB reviews in texts.csv (URLs.IMDB_SAMPLE)", NULL },
 	{ "wikitext-103", "fast-ai-nlp/wikitext-103.tgz", 0, 0, NULL,
-	  "WikiText-103 (URLs.WIKITEXT)" },
+	  "WikiText-103 (URLs.WIKITEXT)", NULL },
 	{ "wikitext-2", "fast-ai-nlp/wikitext-2.tgz", 0, 0, NULL,
-	  "WikiText-2 (URLs.WIKITEXT_TINY)" },
+	  "WikiText-2 (URLs.WIKITEXT_TINY)", NULL },
 	{ "wt103-fwd", "fast-ai-modelzoo/wt103-fwd.tgz", 1, 0, NULL,
-	  "AWD-LSTM pretrained on WikiText-103, forward (URLs.WT103_FWD)" },
+	  "AWD-LSTM pretrained on WikiText-103, forward (URLs.WT103_FWD)", NULL },
 	{ "wt103-bwd", "fast-ai-modelzoo/wt103-bwd.tgz", 1, 0, NULL,
-	  "AWD-LSTM pretrained on WikiText-103, backward (URLs.WT103_BWD)" },
+	  "AWD-LSTM pretrained on WikiText-103, backward (URLs.WT103_BWD)", NULL },
 	{ "human_numbers", "fast-ai-sample/human_numbers.tgz", 0, 0, NULL,
-	  "numbers written in English (URLs.HUMAN_NUMBERS)" },
+	  "numbers written in English (URLs.HUMAN_NUMBERS)", NULL },
 	{ "ag_news", "fast-ai-nlp/ag_news_csv.tgz", 0, 0, NULL,
-	  "AG News (URLs.AG_NEWS)" },
+	  "AG News (URLs.AG_NEWS)", NULL },
 	{ "amazon_reviews", "fast-ai-nlp/amazon_review_full_csv.tgz", 0, 0,
-	  NULL, "Amazon reviews, 5 classes (URLs.AMAZON_REVIEWS)" },
+	  NULL, "Amazon reviews, 5 classes (URLs.AMAZON_REVIEWS)", NULL },
 	{ "amazon_reviews_polarity",
 	  "fast-ai-nlp/amazon_review_polarity_csv.tgz", 0, 0, NULL,
-	  "Amazon reviews, 2 classes (URLs.AMAZON_REVIEWS_POLARITY)" },
+	  "Amazon reviews, 2 classes (URLs.AMAZON_REVIEWS_POLARITY)", NULL },
 	{ "dbpedia", "fast-ai-nlp/dbpedia_csv.tgz", 0, 0, NULL,
-	  "DBpedia ontology (URLs.DBPEDIA)" },
+	  "DBpedia ontology (URLs.DBPEDIA)", NULL },
 	{ "giga-fren", "fast-ai-nlp/giga-fren.tgz", 0, 0, NULL,
-	  "English-French pairs (URLs.MT_ENG_FRA)" },
+	  "English-French pairs (URLs.MT_ENG_FRA)", NULL },
 	{ "sogou_news", "fast-ai-nlp/sogou_news_csv.tgz", 0, 0, NULL,
-	  "Sogou news (URLs.SOGOU_NEWS)" },
+	  "Sogou news (URLs.SOGOU_NEWS)", NULL },
 	{ "yahoo_answers", "fast-ai-nlp/yahoo_answers_csv.tgz", 0, 0, NULL,
-	  "Yahoo! Answers (URLs.YAHOO_ANSWERS)" },
+	  "Yahoo! Answers (URLs.YAHOO_ANSWERS)", NULL },
 	{ "yelp_reviews", "fast-ai-nlp/yelp_review_full_csv.tgz", 0, 0, NULL,
-	  "Yelp reviews, 5 classes (URLs.YELP_REVIEWS)" },
+	  "Yelp reviews, 5 classes (URLs.YELP_REVIEWS)", NULL },
 	{ "yelp_reviews_polarity", "fast-ai-nlp/yelp_review_polarity_csv.tgz",
-	  0, 0, NULL, "Yelp reviews, 2 classes (URLs.YELP_REVIEWS_POLARITY)" },
+	  0, 0, NULL, "Yelp reviews, 2 classes (URLs.YELP_REVIEWS_POLARITY)", NULL },
+	/* Hugging Face models: what infer --gpt2 reads */
+	{ "gpt2", "openai-community/gpt2/resolve/main", 1, 0, NULL,
+	  "GPT-2 124M, Hugging Face's files (infer --gpt2)", hf_gpt2 },
+	{ "gpt2-medium", "openai-community/gpt2-medium/resolve/main", 1, 0,
+	  NULL, "GPT-2 355M, Hugging Face's files (infer --gpt2)", hf_gpt2 },
+	{ "gpt2-large", "openai-community/gpt2-large/resolve/main", 1, 0, NULL,
+	  "GPT-2 774M, Hugging Face's files (infer --gpt2)", hf_gpt2 },
+	{ "gpt2-xl", "openai-community/gpt2-xl/resolve/main", 1, 0, NULL,
+	  "GPT-2 1.5B, Hugging Face's files (infer --gpt2)", hf_gpt2 },
 };
 
 volatile sig_atomic_t untar_stop;
@@ -69,18 +82,29 @@ untar_find(const char *name)
 	return NULL;
 }
 
+/* The URL base of a name: fastai's S3 or the Hugging Face hub, or the
+ * mirror the environment names. */
+static const char *
+name_base(const struct untar_name *nm)
+{
+	const char *base = getenv(nm->files ? "ULMFIT_HF_BASE" :
+	                          "ULMFIT_URL_BASE");
+
+	if (!base || !*base)
+		base = nm->files ? UNTAR_HF_BASE : UNTAR_URL_BASE;
+	return base;
+}
+
 void
 untar_list(FILE *f)
 {
-	const char *base = getenv("ULMFIT_URL_BASE");
-
-	if (!base || !*base)
-		base = UNTAR_URL_BASE;
-	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-		fprintf(f, "%s\t%s\t%s%s%s\t%s\n", names[i].name,
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		const char *base = name_base(&names[i]);
+		fprintf(f, "%s\t%s\t%s%s%s%s\t%s\n", names[i].name,
 		        names[i].model ? "models" : "data", base,
 		        base[strlen(base) - 1] == '/' ? "" : "/", names[i].path,
-		        names[i].what);
+		        names[i].files ? "/" : "", names[i].what);
+	}
 }
 
 /* ---- md5 (RFC 1321), for fastai's checks ---------------------------------- */
@@ -639,6 +663,171 @@ write_from(const char *path, const char *source)
 		die("%s: cannot write where the tree came from", path);
 }
 
+/* Fetch url to apath unless the cached copy matches its record sum;
+ * check it (fastai's check for a known name, -c); write its record.
+ * Returns its size, xxh64 and md5. */
+static void
+fetch_cached(const char *src, const char *url, const char *apath,
+             const char *sum, const struct untar_name *known,
+             const struct untar_opts *o, const struct record *rec,
+             uint64_t *size, uint64_t *xxh, unsigned char md5_all[16])
+{
+	struct fetch_opts fo = { o->connect_timeout, o->stall_timeout,
+	                         o->retries, o->quiet, &untar_stop };
+	struct stat ast;
+	unsigned char md5_1m[16];
+	int have = stat(apath, &ast) == 0, summed = 0;
+
+	if (o->force && have) {
+		char *part = str("%s.part", apath);
+		char *info = str("%s.part.info", apath);
+		unlink(apath);
+		unlink(part);
+		unlink(info);
+		free(part);
+		free(info);
+		have = 0;
+	} else if (have && rec->ok && !strcmp(rec->source, url)) {
+		if (file_sums(apath, size, xxh, md5_1m, md5_all) < 0)
+			bail("%s:", apath);
+		summed = 1;
+		if (*size != rec->size || *xxh != rec->xxh) {
+			warn("%s: does not match its record (size or xxh64);"
+			     " downloading it again", apath);
+			unlink(apath);
+			have = summed = 0;
+		}
+	} else if (have && rec->ok) {
+		warn("%s: came from %s; downloading %s", apath, rec->source, url);
+		unlink(apath);
+		have = 0;
+	}
+	if (!have) {
+		unlink(sum);
+		if (fetch_url(url, apath, &fo) < 0) {
+			if (untar_stop)
+				bail(NULL);     /* fetch said so */
+			bail("%s: not downloaded (without a network, a copy "
+			     "of %s put in %.*s/ is used as it is)", src,
+			     strrchr(apath, '/') + 1,
+			     (int)(strrchr(apath, '/') - apath), apath);
+		}
+	}
+	if (!summed && file_sums(apath, size, xxh, md5_1m, md5_all) < 0)
+		bail("%s:", apath);
+	if (known && known->md5_1m) {
+		char got[33];
+		md5_hex(md5_1m, got);
+		if (*size != known->size || strcmp(got, known->md5_1m)) {
+			unlink(apath);
+			unlink(sum);
+			bail("%s: %s has size %llu and first-MiB md5 %s; "
+			     "fastai's check wants %llu and %s: the download "
+			     "is corrupt or the file changed upstream "
+			     "(removed it; try again)", src, url,
+			     (unsigned long long)*size, got,
+			     (unsigned long long)known->size, known->md5_1m);
+		}
+	}
+	verify_check(src, &o->check, *xxh, md5_all, apath, sum, 1);
+	record_write(sum, url, *size, *xxh, md5_all, NULL);
+}
+
+/* dest: the same bytes as src, a hard link where the file system allows
+ * one (the cache's archive/ and models/ are one tree), else a copy. */
+static void
+link_or_copy(const char *src, const char *dest)
+{
+	char buf[1 << 16];
+	ssize_t n = 0;
+	int in, out;
+
+	if (link(src, dest) == 0)
+		return;
+	if (errno != EXDEV && errno != EPERM && errno != EMLINK)
+		bail("%s:", dest);
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+		bail("%s:", src);
+	if ((out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) < 0)
+		bail("%s:", dest);
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		for (ssize_t w, off = 0; off < n; off += w)
+			if ((w = write(out, buf + off, n - off)) < 0)
+				bail("%s:", dest);
+	if (n < 0)
+		bail("%s:", src);
+	if (fsync(out) < 0 || close(out) < 0)
+		bail("%s:", dest);
+	close(in);
+}
+
+/* A name that is a folder of files (a Hugging Face model): each file
+ * fetched and recorded under archive/NAME/, then models/NAME made of them
+ * in one rename.  Reused as it is when it came from the same folder URL. */
+static char *
+get_files(const struct untar_name *nm, const struct untar_opts *o)
+{
+	const char *base = name_base(nm);
+	char *folder, *home, *adir, *root, *dest, *lock, *fromp, *from;
+	struct record rec;
+	uint64_t size, xxh;
+	unsigned char md5_all[16];
+
+	if (o->check.kind != CHECK_NONE)
+		usage_error("%s: -c checks one archive, and %s is a folder of "
+		            "files", nm->name, nm->name);
+	folder = str("%s%s%s/", base, base[strlen(base) - 1] == '/' ? "" : "/",
+	             nm->path);
+	home = cache_home(o);
+	adir = str("%s/archive/%s", home, nm->name);
+	root = str("%s/models", home);
+	mkdir_p(adir);
+	mkdir_p(root);
+	dest = str("%s/%s", root, nm->name);
+	lock = str("%s/archive/%s.lock", home, nm->name);
+	fromp = str("%s/.%s.from", root, nm->name);
+	take_lock(lock, nm->name, o->quiet);     /* held until exit */
+	remove_stale(root, nm->name);
+	from = read_from(fromp);
+	if (!o->force && is_dir(dest) && from && !strcmp(from, folder))
+		goto done;
+	tmp_dir = str("%s/.%s.untar-XXXXXX", root, nm->name);
+	if (!mkdtemp(tmp_dir))
+		bail("%s:", tmp_dir);
+	for (const char *const *f = nm->files; *f; f++) {
+		char *url = str("%s%s", folder, *f);
+		char *apath = str("%s/%s", adir, *f);
+		char *sum = str("%s.sum", apath);
+		char *tpath = str("%s/%s", tmp_dir, *f);
+		record_read(sum, &rec);
+		fetch_cached(nm->name, url, apath, sum, NULL, o, &rec, &size, &xxh,
+		             md5_all);
+		if (untar_stop)
+			bail("%s: interrupted", nm->name);
+		link_or_copy(apath, tpath);
+		free(rec.source);
+		free(url);
+		free(apath);
+		free(sum);
+		free(tpath);
+	}
+	unlink(fromp);
+	install(tmp_dir, dest, root);
+	write_from(fromp, folder);
+	rm_tree(tmp_dir);       /* an old dest, exchanged into its place */
+	free(tmp_dir);
+	tmp_dir = NULL;
+done:
+	free(folder);
+	free(home);
+	free(adir);
+	free(root);
+	free(lock);
+	free(fromp);
+	free(from);
+	return dest;
+}
+
 char *
 untar_get(const char *src, const struct untar_opts *o)
 {
@@ -648,15 +837,15 @@ untar_get(const char *src, const struct untar_opts *o)
 	struct stat lst;
 	struct record rec;
 	uint64_t size, xxh;
-	unsigned char md5_1m[16], md5_all[16];
+	unsigned char md5_all[16];
 	struct extract_opts eo = { o->max_bytes, o->quiet, &untar_stop };
 	struct extract_stats es;
 
 	install_signals();
+	if (nm && nm->files)
+		return get_files(nm, o);
 	if (nm) {
-		const char *base = getenv("ULMFIT_URL_BASE");
-		if (!base || !*base)
-			base = UNTAR_URL_BASE;
+		const char *base = name_base(nm);
 		url = str("%s%s%s", base, base[strlen(base) - 1] == '/' ?
 		          "" : "/", nm->path);
 	} else if (strstr(src, "://")) {
@@ -720,63 +909,8 @@ untar_get(const char *src, const struct untar_opts *o)
 	}
 
 	if (url) {
-		struct fetch_opts fo = { o->connect_timeout, o->stall_timeout,
-		                         o->retries, o->quiet, &untar_stop };
-		struct stat ast;
-		int have = stat(apath, &ast) == 0, summed = 0;
-		if (o->force && have) {
-			char *part = str("%s.part", apath);
-			char *info = str("%s.part.info", apath);
-			unlink(apath);
-			unlink(part);
-			unlink(info);
-			free(part);
-			free(info);
-			have = 0;
-		} else if (have && rec.ok && !strcmp(rec.source, url)) {
-			if (file_sums(apath, &size, &xxh, md5_1m, md5_all) < 0)
-				bail("%s:", apath);
-			summed = 1;
-			if (size != rec.size || xxh != rec.xxh) {
-				warn("%s: does not match its record (size or xxh64);"
-				     " downloading it again", apath);
-				unlink(apath);
-				have = summed = 0;
-			}
-		} else if (have && rec.ok) {
-			warn("%s: came from %s; downloading %s", apath, rec.source,
-			     url);
-			unlink(apath);
-			have = 0;
-		}
-		if (!have) {
-			unlink(sum);
-			if (fetch_url(url, apath, &fo) < 0) {
-				if (untar_stop)
-					bail(NULL);     /* fetch said so */
-				bail("%s: not downloaded (without a network, a copy "
-				     "of %s put in %s/ is used as it is)", src, file,
-				     adir);
-			}
-		}
-		if (!summed && file_sums(apath, &size, &xxh, md5_1m, md5_all) < 0)
-			bail("%s:", apath);
-		if (known && known->md5_1m) {
-			char got[33];
-			md5_hex(md5_1m, got);
-			if (size != known->size || strcmp(got, known->md5_1m)) {
-				unlink(apath);
-				unlink(sum);
-				bail("%s: %s has size %llu and first-MiB md5 %s; "
-				     "fastai's check wants %llu and %s: the download "
-				     "is corrupt or the file changed upstream "
-				     "(removed it; try again)", src, url,
-				     (unsigned long long)size, got,
-				     (unsigned long long)known->size, known->md5_1m);
-			}
-		}
-		verify_check(src, &o->check, xxh, md5_all, apath, sum, 1);
-		record_write(sum, url, size, xxh, md5_all, NULL);
+		fetch_cached(src, url, apath, sum, known, o, &rec, &size, &xxh,
+		             md5_all);
 	} else {
 		if (file_sums(apath, &size, &xxh, NULL, md5_all) < 0)
 			bail("%s:", apath);

@@ -13,7 +13,12 @@
  * A tree is extracted into data/.STEM.untar-XXXXXX and renamed into place,
  * so data/STEM is either absent or complete.  When the archive holds one
  * top-level folder (imdb.tgz holds imdb/), that folder becomes data/STEM,
- * as fastai's untar_dir does; otherwise data/STEM holds the top level. */
+ * as fastai's untar_dir does; otherwise data/STEM holds the top level.
+ *
+ * A Hugging Face model (gpt2, ...) is no archive but a few plain files:
+ * each is fetched (resumed, recorded) as archive/NAME/FILE, and
+ * models/NAME is a folder of hard links to them, made in a temp folder
+ * and renamed into place like an extracted tree. */
 #ifndef UNTAR_H
 #define UNTAR_H
 
@@ -28,10 +33,14 @@ struct untar_name {
 	uint64_t size;           /* fastai's check: size ... */
 	const char *md5_1m;      /* ... and md5 of the first MiB; NULL: none */
 	const char *what;        /* one line for -l */
+	const char *const *files;/* NULL: path is an archive; else path is a
+	                            folder below UNTAR_HF_BASE holding these */
 };
 
 /* fastai's URLs.S3 base; $ULMFIT_URL_BASE replaces it (a mirror). */
 #define UNTAR_URL_BASE "https://s3.amazonaws.com/"
+/* The Hugging Face hub; $ULMFIT_HF_BASE replaces it. */
+#define UNTAR_HF_BASE "https://huggingface.co/"
 
 enum { CHECK_NONE, CHECK_XXH64, CHECK_MD5 };
 struct untar_check {

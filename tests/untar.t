@@ -249,6 +249,48 @@ errmatch "first-MiB md5 .*fastai's check wants 571827 and 0842e61a9867caa2e6fbdb
 clean imdb_sample "fastai check"
 is "$(ls "$H/archive" | grep -c '^imdb_sample.tgz$')" 0 "... the download is removed"
 
+# a Hugging Face model is four plain files, not an archive: fetched one by
+# one into archive/gpt2/, then models/gpt2 in one rename (ULMFIT_HF_BASE)
+G=$W/openai-community/gpt2/resolve/main
+mkdir -p "$G"
+echo '{"n_layer": 1}' >"$G/config.json"
+echo '{"!": 0}' >"$G/vocab.json"
+printf '#version: 0.2\n' >"$G/merges.txt"
+cp "$A/big.tgz" "$G/model.safetensors"
+hf() { gets "/openai-community/$1/resolve/main/$2"; }
+exits 0 "gpt2 from a mirror of the hub" env ULMFIT_HF_BASE=$U/ untar -q gpt2
+is "$(cat "$T/.out")" "$H/models/gpt2" "... prints models/gpt2"
+for f in config.json vocab.json merges.txt model.safetensors; do
+	check "... $f, the same bytes" cmp "$G/$f" "$H/models/gpt2/$f"
+done
+is "$(ls -A "$H/models/gpt2" | tr '\n' ' ')" "config.json merges.txt model.safetensors vocab.json " \
+	"... and nothing else"
+is "$(sed -n 's/^source //p' "$H/archive/gpt2/model.safetensors.sum")" \
+	"$U/openai-community/gpt2/resolve/main/model.safetensors" "... each file recorded"
+exits 0 "gpt2 again" env ULMFIT_HF_BASE=$U untar -q gpt2
+is "$(hf gpt2 config.json):$(hf gpt2 model.safetensors)" 1:1 "... from the cache: one GET each"
+rm -rf "$H/models/gpt2"
+exits 0 "gpt2, folder removed" env ULMFIT_HF_BASE=$U/ untar -q gpt2
+is "$(hf gpt2 model.safetensors)" 1 "... made again from archive/gpt2/, not downloaded"
+check "... the same bytes" cmp "$G/model.safetensors" "$H/models/gpt2/model.safetensors"
+exits 0 "gpt2 --force" env ULMFIT_HF_BASE=$U/ untar -q -f gpt2
+is "$(hf gpt2 vocab.json):$(hf gpt2 model.safetensors)" 2:2 "... downloads every file again"
+exits 2 "-c on a folder of files" env ULMFIT_HF_BASE=$U/ untar -c xxh64:0123456789abcdef gpt2
+errmatch "^untar: gpt2: -c checks one archive" "... says why"
+# a file missing upstream: no folder, no temp; what came is kept
+M=$W/openai-community/gpt2-medium/resolve/main
+mkdir -p "$M"
+cp "$G/config.json" "$G/vocab.json" "$G/model.safetensors" "$M/"
+exits 1 "gpt2-medium, merges.txt missing upstream" \
+	env ULMFIT_HF_BASE=$U/ untar -q gpt2-medium
+errmatch "merges.txt: HTTP 404" "... says which file"
+is "$(ls -A "$H/models" | grep -c gpt2-medium)" 0 "... no folder and no temp folder"
+cp "$G/merges.txt" "$M/"
+exits 0 "... once it is there" env ULMFIT_HF_BASE=$U/ untar -q gpt2-medium
+is "$(hf gpt2-medium config.json):$(hf gpt2-medium merges.txt)" 1:2 \
+	"... fetches only what it lacked (config.json once in all)"
+check "... the same bytes" cmp "$M/merges.txt" "$H/models/gpt2-medium/merges.txt"
+
 exits 0 "--force downloads again" untar -f "$U/f/good.tar.gz"
 is "$(gets /f/good.tar.gz)" 3 "... one more GET"
 

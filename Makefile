@@ -9,11 +9,15 @@ CFLAGS   ?= -O2 -g
 # -march: the reference kernels are plain C; let the compiler use the CPU.
 XCFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
             -Ilibcore -Ikernels -I/usr/include/x86_64-linux-gnu
-LDLIBS   := -lcjson -larchive -lcurl -lutf8proc -lpcre2-8 -lopenblas -lxxhash -lz -lm -pthread
+# libcore/*.cc (the SentencePiece shim, sp.cc) is C++; the tools stay C.
+XCXXFLAGS := -std=c++17 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Ilibcore
+LDLIBS   := -lcjson -larchive -lcurl -lutf8proc -lpcre2-8 -lopenblas -lxxhash -lz -lm -pthread \
+            -lsentencepiece_train -lsentencepiece -lstdc++
 PREFIX   ?= /usr/local
 
 TOOLS    := $(sort $(basename $(notdir $(wildcard tools/*.c))))
-CORE_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard libcore/*.c))
+CORE_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard libcore/*.c)) \
+            $(patsubst %.cc,$(B)/%.o,$(wildcard libcore/*.cc))
 KERN_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard kernels/cpu/*.c))
 UNITS    := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/*.c))
 BINS     := $(TOOLS:%=$(B)/bin/%)
@@ -23,6 +27,9 @@ all: $(BINS)
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+$(B)/%.o: %.cc
+	@mkdir -p $(@D)
+	$(CXX) $(XCXXFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(B)/libcore.a: $(CORE_OBJ)
 	@mkdir -p $(@D)
@@ -68,7 +75,7 @@ fuzzers: $(FUZZ_BINS)
 
 # make fuzz FUZZ_SECONDS=5: each harness for 5 s (CI's short pass)
 fuzz: all
-	$(MAKE) B=$(FUZZ_B) CC=clang FUZZ_MAIN= \
+	$(MAKE) B=$(FUZZ_B) CC=clang CXX=clang++ FUZZ_MAIN= \
 	  CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-string-concatenation -Wno-unknown-pragmas" \
 	  LDFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer" fuzzers
 	sh fuzz/seeds.sh $(B)/bin $(FUZZ_B)/corpus

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sp.h"
 #include "tokenizer.h"
 #include "tokint.h"
 #include "util.h"
@@ -19,7 +20,10 @@ struct tok_ctx {
 	size_t n, cap;
 	const struct tok_span *spans;   /* the last result, slices of a */
 	int replace_space, ready;
+	int mode;                 /* of the last result: WORDS PIECES TEXT */
+	struct sp_enc *spe;       /* SentencePiece scratch, on first use */
 };
+enum { WORDS, PIECES, TEXT };
 
 void
 tok_opts_default(struct tok_opts *o)
@@ -29,6 +33,8 @@ tok_opts_default(struct tok_opts *o)
 	o->eos = 0;
 	o->replace_space = 1;
 	o->newlines = 0;
+	o->sp = NULL;
+	o->text_only = 0;
 }
 
 const char *
@@ -73,6 +79,7 @@ tok_ctx_free(struct tok_ctx *c)
 	if (!c)
 		return;
 	tok_spacy_free(c->sp);
+	sp_enc_free(c->spe);
 	buf_free(&c->a);
 	buf_free(&c->b);
 	buf_free(&c->out);
@@ -98,7 +105,47 @@ words(struct tok_ctx *c, int replace_space)
 	c->n = tok_spacy_run(c->sp, c->a.p, c->a.n, &c->spans);
 	c->replace_space = replace_space;
 	c->ready = 0;
+	c->mode = WORDS;
 	return c->n;
+}
+
+/* SentencePiece over c->a: the pieces go straight to out/off/len, with
+ * replace_space (a no-op on pieces, which spell a space U+2581, but
+ * fastai applies it) */
+static size_t
+pieces(struct tok_ctx *c, const struct tok_opts *o)
+{
+	char err[256];
+	long k;
+
+	if (!c->spe && !(c->spe = sp_enc_new()))
+		die("sentencepiece: out of memory");
+	if ((k = sp_encode(o->sp, c->spe, c->a.p, c->a.n, err, sizeof err)) < 0)
+		die("sentencepiece: %s", err);
+	size_t n = (size_t)k;
+	if (n > c->cap) {
+		c->cap = n;
+		c->off = xrealloc(c->off, n * sizeof *c->off);
+		c->len = xrealloc(c->len, n * sizeof *c->len);
+	}
+	c->out.n = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t l;
+		const char *s = sp_piece(c->spe, i, &l);
+		c->off[i] = (uint32_t)c->out.n;
+		for (size_t j = 0; j < l; j++)
+			if (s[j] == ' ' && o->replace_space)
+				buf_add(&c->out, "\xE2\x96\x81", 3);
+			else
+				buf_addc(&c->out, s[j]);
+		if (c->out.n > UINT32_MAX - 64)
+			die("tokenizer: a document over 4 GB");
+		c->len[i] = (uint32_t)(c->out.n - c->off[i]);
+	}
+	c->n = n;
+	c->ready = 1;
+	c->mode = PIECES;
+	return n;
 }
 
 /* copy the tokens out, with replace_space when asked */
@@ -180,6 +227,14 @@ tok_doc(struct tok_ctx *c, const struct tok_opts *o, const char *text,
 	}
 	if (c->a.n > UINT32_MAX - 64)
 		die("tokenizer: a document over 4 GB");
+	if (o->text_only) {
+		c->n = 1;
+		c->ready = 0;
+		c->mode = TEXT;
+		return 1;
+	}
+	if (o->sp)
+		return pieces(c, o);
 	return words(c, o->replace_space);
 }
 
@@ -196,6 +251,10 @@ tok_token(const struct tok_ctx *cc, size_t i, size_t *len)
 {
 	struct tok_ctx *c = (struct tok_ctx *)cc;   /* lazily filled cache */
 
+	if (c->mode == TEXT) {
+		*len = c->a.n;
+		return c->a.p;
+	}
 	if (!c->ready)
 		materialize(c);
 	*len = c->len[i];
@@ -207,6 +266,18 @@ tok_token(const struct tok_ctx *cc, size_t i, size_t *len)
 void
 tok_write(const struct tok_ctx *c, struct buf *out)
 {
+	if (c->mode == TEXT) {
+		buf_add(out, c->a.p, c->a.n);
+		return;
+	}
+	if (c->mode == PIECES) {
+		for (size_t i = 0; i < c->n; i++) {
+			if (i)
+				buf_addc(out, ' ');
+			tok_escape(out, c->out.p + c->off[i], c->len[i]);
+		}
+		return;
+	}
 	buf_grow(out, c->a.n + c->n + 16);
 	for (size_t i = 0; i < c->n; i++) {
 		const char *t = c->a.p + c->spans[i].off;

@@ -24,6 +24,7 @@ enum tok_rule {
 };
 #define TOK_RULES_ALL ((1u << TOK_NRULES) - 1)
 
+struct sp_model;
 struct tok_opts {
 	unsigned rules;     /* bit r set: apply pre-rule r (order is fixed) */
 	int bos, eos;       /* lowercase's add_bos / add_eos (fastai: 1, 0) */
@@ -31,6 +32,13 @@ struct tok_opts {
 	                       skips it on the single-string (predict) path */
 	int newlines;       /* "\r\n" and "\r" -> "\n" first, as Python's text
 	                       mode does when fastai reads a file */
+	/* fastai's SubwordTokenizer: after the pre-rules, SentencePiece's
+	 * EncodeAsPieces with this model (sp.h) instead of spaCy's words */
+	const struct sp_model *sp;
+	/* no tokenizer: the text after the pre-rules is the result, one
+	 * "token" that tok_write writes raw (what SentencePieceTokenizer.setup
+	 * writes to its training file); tokpool writes it without fields */
+	int text_only;
 };
 void tok_opts_default(struct tok_opts *o);   /* fastai's batch path */
 

@@ -46,10 +46,12 @@ batch_run(const struct tokpool *p, struct tok_ctx *c, struct batch *b)
 		size_t k = tok_doc(c, &o, b->text.p + t0, b->end[i] - t0);
 		const char *split = b->meta.p + m0;
 		const char *label = split + strlen(split) + 1;
-		tok_field_escape(&b->out, split);
-		buf_addc(&b->out, '\t');
-		tok_field_escape(&b->out, label);
-		buf_addc(&b->out, '\t');
+		if (!o.text_only) {    /* a training text is the line alone */
+			tok_field_escape(&b->out, split);
+			buf_addc(&b->out, '\t');
+			tok_field_escape(&b->out, label);
+			buf_addc(&b->out, '\t');
+		}
 		tok_write(c, &b->out);
 		buf_addc(&b->out, '\n');
 		char num[32];

@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+"""Python's sentencepiece (Debian's python3-sentencepiece) the way fastai's
+SubwordTokenizer (SentencePieceTokenizer) drives it, as a reference for
+tok --sp and tok --sp-train.  Documents are read one per line (as tok -l);
+fastai's default pre-rules (written out again here with Python's re and
+html, as tests/ref/tok_ref.py does) run first.
+
+  sp_ref.py encode MODEL < docs.txt   pieces per document, .tok-escaped,
+                                      space-separated (tok --sp's 3rd field)
+  sp_ref.py train OUT N < docs.txt    setup(): the texts after the rules,
+                                      a line each; N pieces (0: fastai's
+                                      _get_vocab_sz rule); trained twice:
+                                      OUT through a sentence iterator (the
+                                      bytes tok --sp-train writes), OUT.file
+                                      exactly as fastai does (--input=a text
+                                      file, --model_prefix); prints N used
+  sp_ref.py vocab MODEL               piece TAB score, one per id
+"""
+import html
+import io
+import os
+import re
+import sys
+import tempfile
+
+import sentencepiece as spm
+
+SPEC = "xxunk xxpad xxbos xxeos xxfld xxrep xxwrep xxup xxmaj".split()
+
+_re_rep = re.compile(r"(\S)(\1{2,})")
+_re_wrep = re.compile(r"(?:\s|^)(\w+)\s+((?:\1\s+)+)\1(\s|\W|$)")
+_re_spec = re.compile(r"([/#\\])")
+_re_space = re.compile(" {2,}")
+_re_caps = re.compile(r"(\s|^)([A-Z]+[^a-z\s]*)(?=(\s|$))")
+_re_maj = re.compile(r"(\s|^)([A-Z][^A-Z\s]*)(?=(\s|$))")
+
+
+def rules(t):
+    for a, b in (("#39;", "'"), ("amp;", "&"), ("#146;", "'"), ("nbsp;", " "),
+                 ("#36;", "$"), ("\\n", "\n"), ("quot;", "'"), ("<br />", "\n"),
+                 ('\\"', '"'), ("<unk>", "xxunk"), (" @.@ ", "."),
+                 (" @-@ ", "-"), ("...", " \u2026")):
+        t = t.replace(a, b)
+    t = html.unescape(t)
+    t = _re_rep.sub(lambda m: " xxrep %d %s " % (len(m.group(2)) + 1, m.group(1)), t)
+    t = _re_wrep.sub(lambda m: " xxwrep %d %s %s" % (len(m.group(2).split()) + 2,
+                                                   m.group(1), m.group(3)), t)
+    t = _re_spec.sub(r" \1 ", t)
+    t = _re_space.sub(" ", t)
+    t = _re_caps.sub(lambda m: m.group(1) + ("xxup " if len(m.group(2)) > 1 else "")
+                     + m.group(2).lower(), t)
+    t = _re_maj.sub(lambda m: m.group(1) + ("xxmaj " if len(m.group(2)) > 1 else "")
+                    + m.group(2).lower(), t)
+    return "xxbos " + t.lower().strip()
+
+
+def docs():
+    inp = sys.stdin.buffer.read().decode("utf-8", "replace")
+    for line in inp.split("\n")[:-1] if inp.endswith("\n") else inp.split("\n"):
+        if line.endswith("\r"):
+            line = line[:-1]
+        yield line.replace("\0", "\ufffd")
+
+
+def esc(t):
+    return (t.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+            .replace("\r", "\\r").replace(" ", "\u2581"))
+
+
+def vocab_size(path, max_vocab_sz=30000):
+    # SentencePieceTokenizer._get_vocab_sz: distinct str.split() words
+    # // 4, up to a multiple of 8, at least 29; the cap once passed
+    seen = set()
+    with open(path, "r", encoding="utf-8") as f:
+        for line in f.readlines():
+            seen.update(line.split())
+            if len(seen) // 4 > max_vocab_sz:
+                return max_vocab_sz
+    res = len(seen) // 4
+    res += -res % 8
+    return max(res, 29)
+
+
+def options(n):
+    return dict(vocab_size=n, character_coverage=0.99999, model_type="unigram",
+                unk_id=len(SPEC), pad_id=-1, bos_id=-1, eos_id=-1,
+                minloglevel=2,
+                user_defined_symbols=",".join("\u2581" + s for s in SPEC),
+                hard_vocab_limit="false")
+
+
+cmd = sys.argv[1]
+if cmd == "encode":
+    sp = spm.SentencePieceProcessor()
+    sp.Load(sys.argv[2])
+    out = sys.stdout
+    for d in docs():
+        out.write(" ".join(esc(p) for p in sp.EncodeAsPieces(rules(d))) + "\n")
+elif cmd == "vocab":
+    sp = spm.SentencePieceProcessor()
+    sp.Load(sys.argv[2])
+    for i in range(sp.GetPieceSize()):
+        print("%s\t%r" % (esc(sp.IdToPiece(i)), sp.GetScore(i)))
+elif cmd == "train":
+    out, n = sys.argv[2], int(sys.argv[3])
+    tmp = tempfile.mkdtemp()
+    raw = os.path.join(tmp, "texts.out")
+    with open(raw, "w", encoding="utf-8") as f:    # setup()'s file
+        for d in docs():
+            f.write(f"{rules(d)}\n")
+    if n == 0:
+        n = vocab_size(raw)
+    with open(raw, encoding="utf-8", newline="\n") as f:
+        lines = f.read().split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    m = io.BytesIO()
+    spm.SentencePieceTrainer.Train(sentence_iterator=iter(lines),
+                                   model_writer=m, **options(n))
+    with open(out, "wb") as f:
+        f.write(m.getvalue())
+    # fastai's own call: one string, a file, a model prefix
+    prefix = os.path.join(tmp, "spm")
+    spm.SentencePieceTrainer.Train(" ".join(
+        [f"--input={raw} --model_prefix={prefix}"] +
+        [f"--{k}={v}" for k, v in options(n).items()]))
+    os.replace(prefix + ".model", out + ".file")
+    for f in os.listdir(tmp):
+        os.unlink(os.path.join(tmp, f))
+    os.rmdir(tmp)
+    print(n)
+else:
+    sys.exit("usage: sp_ref.py encode MODEL | train OUT N | vocab MODEL")

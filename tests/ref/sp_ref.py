@@ -15,6 +15,10 @@ html, as tests/ref/tok_ref.py does) run first.
                                       exactly as fastai does (--input=a text
                                       file, --model_prefix); prints N used
   sp_ref.py vocab MODEL               piece TAB score, one per id
+  sp_ref.py bench MODEL RULED < docs.txt   (bench/sp.sh) writes the texts
+                                      after the rules to RULED, a line each,
+                                      then times EncodeAsPieces over them
+                                      (best of 3): prints seconds
 """
 import html
 import io
@@ -22,6 +26,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 
 import sentencepiece as spm
 
@@ -129,5 +134,20 @@ elif cmd == "train":
         os.unlink(os.path.join(tmp, f))
     os.rmdir(tmp)
     print(n)
+elif cmd == "bench":
+    sp = spm.SentencePieceProcessor()
+    sp.Load(sys.argv[2])
+    texts = [rules(d) for d in docs()]
+    with open(sys.argv[3], "w", encoding="utf-8") as f:
+        for t in texts:
+            f.write(t.replace("\n", " ") + "\n")
+    best = None
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for t in texts:
+            sp.EncodeAsPieces(t)
+        dt = time.perf_counter() - t0
+        best = dt if best is None else min(best, dt)
+    print("%.3f" % best)
 else:
     sys.exit("usage: sp_ref.py encode MODEL | train OUT N | vocab MODEL")

@@ -4,7 +4,7 @@
 set -eu
 pkgs="gcc make pkg-config libarchive-dev libxxhash-dev libopenblas-dev
 libutf8proc-dev libcurl4-openssl-dev libpcre2-dev zlib1g-dev python3-torch python3-numpy
-perl jq curl npm groff-base clang libclang-rt-14-dev valgrind libcjson-dev strace zstd procps
+perl jq curl npm gnuplot-nox groff-base clang libclang-rt-14-dev valgrind libcjson-dev strace zstd procps
 g++ libsentencepiece-dev python3-sentencepiece"
 missing=
 for p in $pkgs; do

@@ -121,4 +121,43 @@ is "$(printf 'I know it'"'"'s an ACTION film' | tok -q --sp c.model --no-bos | c
 check "numz on the pieces" numz -q -w v.txt -o c.ids c.tok
 is "$(head -n 9 v.txt | tr '\n' ' ')" "xxunk xxpad xxbos xxeos xxfld xxrep xxwrep xxup xxmaj " "  fastai's 9 specials first"
 is "$(sed -n 10p v.txt)" "▁the" "  then pieces by frequency"
+
+# ---- the model's identity travels in checkpoints (sp_xxh64, sp_path) ----
+sed -n 1,120p sotu.txt >a.txt
+sed -n 121,240p sotu.txt >b.txt
+{ tok -q -l --sp c.model --label a a.txt; tok -q -l --sp c.model --label b b.txt
+  sed -n 241,270p sotu.txt | tok -q -l --sp c.model --split valid --label a; } >s.tok
+numz -q -w s.vocab -f 1 -o s.ids s.tok && lmbatch -q -b 8 -l 10 -e 1 -o s.lmb s.ids
+check "awdtrain --sp records the model" \
+	awdtrain -q --emb 4 --hid 8 --layers 2 -l 1e-2 -v s.vocab --sp c.model -o slm.pth s.lmb
+check "  sp_xxh64 and sp_path in the checkpoint's metadata" \
+	sh -c "unzip -p slm.pth '*/ulmfit/meta' 2>/dev/null | grep -a -q '^sp_xxh64=[0-9a-f]\{16\}\$' ||
+	       grep -a -q 'sp_xxh64=[0-9a-f]\{16\}' slm.pth"
+check "infer --generate finds the model through the checkpoint" \
+	infer -q -v s.vocab --generate "the union" -n 2 -s 1 slm.pth
+check "infer --sp with the same model" \
+	infer -q -v s.vocab --sp c.model --generate "the union" -n 2 -s 1 slm.pth
+exits 1 "infer --sp with another model: exit 1" \
+	infer -q -v s.vocab --sp c0.model --generate "the union" -n 2 slm.pth
+errmatch "^infer: c0.model: a different SentencePiece model" "  says so, names the model"
+check "encsave keeps the record" encsave -o senc.pth slm.pth
+check "clastrain -e inherits the model" \
+	clastrain -q -e senc.pth -v s.vocab -o sclas.pth -n 1 -b 16 s.ids
+check "infer classifies new text with it" infer -q -v s.vocab sclas.pth "The state of the union is strong."
+is "$(cut -f2 "$T/.out" | grep -cx 'a\|b')" 1 "  names one of its labels"
+exits 1 "clastrain -c with another --sp: exit 1" \
+	clastrain -q -c sclas.pth --sp c0.model -v s.vocab -o x.pth -n 1 -b 16 s.ids
+errmatch "a different SentencePiece model" "  says so"
+mv c.model moved.model
+exits 1 "infer: the recorded model is gone: exit 1" infer -q -v s.vocab sclas.pth "x"
+errmatch "give it with --sp" "  says to give it with --sp"
+check "  --sp moved.model (the same bytes) works" infer -q -v s.vocab --sp moved.model sclas.pth "x"
+mv moved.model c.model
+tok -q -l --label a a.txt >w.tok && numz -q -w w.vocab -f 1 -o w.ids w.tok &&
+	lmbatch -q -b 8 -l 10 -e 1 --valid-pct 0.2 -o w.lmb w.ids
+check "a word-level LM (no --sp)" \
+	awdtrain -q --emb 4 --hid 8 --layers 2 -v w.vocab -o wlm.pth w.lmb
+exits 1 "infer --sp on a model trained on words: exit 1" \
+	infer -q -v w.vocab --sp c.model --generate "the" -n 1 wlm.pth
+errmatch "trained on words" "  says so"
 done_testing

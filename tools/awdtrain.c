@@ -17,6 +17,7 @@
 #include "pth.h"
 #include "recorder.h"
 #include "stream.h"
+#include "sp.h"
 #include "trainrun.h"
 #include "util.h"
 #include "vocab.h"
@@ -28,7 +29,7 @@ static const char usage_text[] =
 "                [--div d] [--div-final d] [--clip c] [--clip-global]\n"
 "                [--drop-mult m] [--alpha a] [--beta b] [--emb n] [--hid n]\n"
 "                [--layers n] [-s seed] [-j threads] [--log file]\n"
-"                train.lmb [valid.lmb]\n"
+"                [--sp model] train.lmb [valid.lmb]\n"
 "  (none)        a new model, fastai's init (sizes: --emb 400 --hid 1152\n"
 "                --layers 3)\n"
 "  -c lm.pth     continue from a language model checkpoint (ours or\n"
@@ -56,6 +57,9 @@ static const char usage_text[] =
 "  -j threads    compute threads (default: all cores)\n"
 "  --log file    one line per epoch: TSV, or JSON lines if file ends in\n"
 "                .json or .jsonl\n"
+"  --sp model    the stream is the pieces of this SentencePiece model (tok\n"
+"                --sp): recorded (sp_xxh64, sp_path) for infer; -c and\n"
+"                --resume keep the one their checkpoint records\n"
 "  -q            no progress bar\n"
 "The epochs and batches come from the stream (lmbatch -e).\n";
 
@@ -68,6 +72,9 @@ usage(int status)
 
 struct opts {
 	const char *from, *wgts, *oldvocab, *resume, *out, *vocab, *log;
+	const char *sp;
+	struct sp_model *spm;   /* the stream's SentencePiece model, or NULL */
+	char *sp_file;
 	int freeze_to, freeze_given, quiet, threads;
 	int emb, hid, layers;
 	struct fit_opts fit;
@@ -150,6 +157,8 @@ make_meta(const struct opts *o, const struct lm *lm, const struct trainrun *r,
 	           (unsigned long long)si->vocab_xxh64);
 	if (vocab_path)
 		params_add(&m, "vocab_path", "%s", vocab_path);
+	if (o->spm)
+		sp_meta_add(&m, o->spm, o->sp_file);
 	params_add(&m, "emb_sz", "%d", c->emb);
 	params_add(&m, "n_hid", "%d", c->hidden);
 	params_add(&m, "n_layers", "%d", c->layers);
@@ -321,7 +330,7 @@ eval_batch(struct lm *lm, const struct lmb_batch *b, uint32_t *x, uint32_t *y,
 
 enum {
 	O_FREEZE = 256, O_FREEZE1, O_UNFREEZE, O_WD, O_MOMS, O_PCT, O_DIV,
-	O_DIVF, O_CLIP, O_CLIPG, O_DROP, O_ALPHA, O_BETA, O_LOG, O_RESUME,
+	O_DIVF, O_CLIP, O_CLIPG, O_DROP, O_ALPHA, O_BETA, O_LOG, O_RESUME, O_SP,
 	O_EMB, O_HID, O_LAYERS
 };
 
@@ -351,6 +360,7 @@ main(int argc, char *argv[])
 		{ "hid", required_argument, NULL, O_HID },
 		{ "layers", required_argument, NULL, O_LAYERS },
 		{ "log", required_argument, NULL, O_LOG },
+		{ "sp", required_argument, NULL, O_SP },
 		{ "seed", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -415,6 +425,7 @@ main(int argc, char *argv[])
 			size_given = 1;
 			break;
 		case O_LOG: o.log = optarg; break;
+		case O_SP: o.sp = optarg; break;
 		default: usage(2);
 		}
 	argc -= optind, argv += optind;
@@ -509,6 +520,7 @@ main(int argc, char *argv[])
 	} else if (p && pth_meta(p, "vocab_path")) {
 		vocab_abs = xstrdup(pth_meta(p, "vocab_path"));
 	}
+	o.spm = sp_for_pth(p, o.sp, 0, &o.sp_file);
 
 	/* the model */
 	struct awd_config ac;
@@ -713,5 +725,7 @@ main(int argc, char *argv[])
 	if (vocab)
 		vocab_free(vocab);
 	free(vocab_abs);
+	sp_free(o.spm);
+	free(o.sp_file);
 	return ret;
 }

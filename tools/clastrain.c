@@ -17,6 +17,7 @@
 #include "recorder.h"
 #include "stream.h"
 #include "trainrun.h"
+#include "sp.h"
 #include "util.h"
 #include "vocab.h"
 
@@ -27,7 +28,8 @@ static const char usage_text[] =
 "                 [--pct-start p] [--div d] [--div-final d] [--clip c]\n"
 "                 [--clip-global] [--drop-mult m] [--ps p] [--alpha a]\n"
 "                 [--beta b] [--train-tags list] [--valid-tags list]\n"
-"                 [-s seed] [-j threads] [--log file] train.ids [valid.ids]\n"
+"                 [-s seed] [-j threads] [--log file] [--sp model]\n"
+"                 train.ids [valid.ids]\n"
 "  -e enc.pth    start from an encoder (encsave, fastai save_encoder):\n"
 "                a new head, frozen (fastai's load_encoder)\n"
 "  -c clas.pth   continue from a classifier checkpoint\n"
@@ -55,6 +57,9 @@ static const char usage_text[] =
 "  -j threads    compute threads (default: all cores)\n"
 "  --log file    one line per epoch: TSV, or JSON lines if file ends\n"
 "                in .json or .jsonl\n"
+"  --sp model    the texts are the pieces of this SentencePiece model\n"
+"                (tok --sp): recorded for infer; the encoder's or\n"
+"                checkpoint's own record is kept, and must agree\n"
 "  -q            no progress bar\n";
 
 static _Noreturn void
@@ -68,6 +73,9 @@ usage(int status)
 
 struct opts {
 	const char *enc, *from, *resume, *out, *vocab, *log;
+	const char *sp;
+	struct sp_model *spm;   /* the texts' SentencePiece model, or NULL */
+	char *sp_file;
 	const char *ttags, *vtags;
 	int epochs, bs, freeze_to, freeze_given, quiet, threads;
 	struct fit_opts fit;
@@ -211,6 +219,8 @@ make_meta(const struct opts *o, const struct clas *c, char **labels,
 	params_add(&m, "vocab_xxh64", "%016llx", (unsigned long long)vocab_h);
 	if (vocab_path)
 		params_add(&m, "vocab_path", "%s", vocab_path);
+	if (o->spm)
+		sp_meta_add(&m, o->spm, o->sp_file);
 	params_add(&m, "emb_sz", "%d", c->enc.cfg.emb);
 	params_add(&m, "n_hid", "%d", c->enc.cfg.hidden);
 	params_add(&m, "n_layers", "%d", c->enc.cfg.layers);
@@ -299,7 +309,8 @@ check_sizes(const struct pth *p, const struct awd_config *ac)
 
 enum {
 	O_FREEZE = 256, O_UNFREEZE, O_WD, O_MOMS, O_PCT, O_DIV, O_DIVF, O_CLIP,
-	O_CLIPG, O_DROP, O_PS, O_ALPHA, O_BETA, O_TTAGS, O_VTAGS, O_LOG, O_RESUME
+	O_CLIPG, O_DROP, O_PS, O_ALPHA, O_BETA, O_TTAGS, O_VTAGS, O_LOG, O_RESUME,
+	O_SP
 };
 
 int
@@ -326,6 +337,7 @@ main(int argc, char *argv[])
 		{ "train-tags", required_argument, NULL, O_TTAGS },
 		{ "valid-tags", required_argument, NULL, O_VTAGS },
 		{ "log", required_argument, NULL, O_LOG },
+		{ "sp", required_argument, NULL, O_SP },
 		{ "seed", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -386,6 +398,7 @@ main(int argc, char *argv[])
 		case O_TTAGS: o.ttags = optarg; break;
 		case O_VTAGS: o.vtags = optarg; break;
 		case O_LOG: o.log = optarg; break;
+		case O_SP: o.sp = optarg; break;
 		default: usage(2);
 		}
 	argc -= optind, argv += optind;
@@ -443,6 +456,7 @@ main(int argc, char *argv[])
 	} else if (!o.enc && pth_meta(p, "vocab_path")) {
 		vocab_abs = xstrdup(pth_meta(p, "vocab_path"));
 	}
+	o.spm = sp_for_pth(p, o.sp, 0, &o.sp_file);
 
 	/* the model */
 	struct clas cl;
@@ -637,5 +651,7 @@ main(int argc, char *argv[])
 	if (vocab)
 		vocab_free(vocab);
 	free(vocab_abs);
+	sp_free(o.spm);
+	free(o.sp_file);
 	return ret;
 }

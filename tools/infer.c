@@ -18,6 +18,7 @@
 #include "lm.h"
 #include "pth.h"
 #include "tokenizer.h"
+#include "sp.h"
 #include "tokfile.h"
 #include "util.h"
 #include "vocab.h"
@@ -38,6 +39,9 @@ static const char usage_text[] =
 "                texts or -f, every line of stdin is a document.\n"
 "  -v vocab      the vocab the model was trained with (default: the one\n"
 "                its metadata names, or model.vocab / vocab beside it)\n"
+"  --sp model    tokenize texts into the pieces of this SentencePiece\n"
+"                model (tok --sp); it must be the one the checkpoint\n"
+"                records (default: the one it records, if any)\n"
 "  -b bs         documents per batch (default 64)\n"
 "  -j threads    compute threads (default: all cores)\n"
 "  --json        one JSON object per document instead of TSV\n"
@@ -71,6 +75,8 @@ usage(int status)
 
 struct opts {
 	const char *model, *vocab, *eval, *split, *generate;
+	const char *sp;
+	struct sp_model *spm;   /* texts -> pieces (tok --sp), or NULL */
 	int bs, threads, json, show, quiet;
 	struct gen_opts gen;
 	uint64_t seed;
@@ -504,6 +510,7 @@ generate(const struct opts *o, struct pth *p)
 	struct textenc te = { tok_ctx_new(), {0}, v, {0} };
 	tok_opts_default(&te.to);
 	te.to.replace_space = 0;
+	te.to.sp = o->spm;
 	uint32_t *ids = NULL;
 	size_t cap = 0;
 	uint32_t m = text_ids(&te, o->generate, strlen(o->generate), 0, &ids,
@@ -592,6 +599,7 @@ main(int argc, char *argv[])
 		{ "encode", no_argument, NULL, 'N' },
 		{ "decode", no_argument, NULL, 'D' },
 		{ "top-k", required_argument, NULL, 'K' },
+		{ "sp", required_argument, NULL, 'Y' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = { .bs = 64 };
@@ -615,6 +623,7 @@ main(int argc, char *argv[])
 			break;
 		case 'J': o.json = 1; break;
 		case 'E': o.eval = optarg; break;
+		case 'Y': o.sp = optarg; break;
 		case 'S': o.split = optarg; break;
 		case 'R':
 			o.show = (int)parse_long(optarg, "--show-results", 0,
@@ -650,6 +659,9 @@ main(int argc, char *argv[])
 		default: usage(2);
 		}
 	argc -= optind, argv += optind;
+	if ((o.gpt2 || o.gpt2_tok || o.top_k) && o.sp)
+		usage_error("--sp goes with awdtrain/clastrain checkpoints, not"
+		            " --gpt2");
 	if (o.gpt2 || o.gpt2_tok || o.top_k)
 		return gpt2_mode(&o, argc, argv, npath);
 	if (argc < 1)
@@ -672,9 +684,15 @@ main(int argc, char *argv[])
 
 	struct pth *p = pth_load(o.model);
 	int ret;
+	if (!o.eval || o.sp) {  /* texts: the checkpoint's SentencePiece model */
+		char *used;
+		o.spm = sp_for_pth(p, o.sp, 1, &used);
+		free(used);
+	}
 	if (o.generate) {
 		ret = generate(&o, p);
 		pth_free(p);
+		sp_free(o.spm);
 		return ret;
 	}
 
@@ -696,6 +714,7 @@ main(int argc, char *argv[])
 		struct textenc te = { tok_ctx_new(), {0}, v, {0} };
 		tok_opts_default(&te.to);
 		te.to.replace_space = 0;
+		te.to.sp = o.spm;
 		struct classify k = { .o = &o, .c = &cl, .labels = labels };
 		k.limit = (size_t)o.bs * 16;
 		progress_init(&k.pr, "infer", 0, o.quiet);
@@ -738,6 +757,7 @@ main(int argc, char *argv[])
 	clas_labels_free(labels, nc);
 	clas_free(&cl);
 	pth_free(p);
+	sp_free(o.spm);
 	free(paths);
 	if (fflush(stdout) == EOF || ferror(stdout))
 		die("stdout: write error");

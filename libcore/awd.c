@@ -161,11 +161,14 @@ awd_create(struct awd *m, const struct awd_config *cfg, int maxB, int maxT,
 	struct arena a = { NULL, 0 };
 	layout(m, &a);
 	size_t bytes = (a.off + 63) & ~(size_t)63;
-	void *base = aligned_alloc(64, bytes);
+	/* Fresh pages read as zero and cost nothing until first touched: the
+	 * activations are sized for (maxB, maxT) and the gradients for
+	 * training, but an eval run of one short text touches only its own
+	 * rows (no up-front memset of the whole arena). */
+	void *base = big_alloc(bytes);
 	if (!base)
 		die("awd: arena: cannot allocate %.1f GiB; lower the batch size "
 		    "or the sequence length", bytes / 1073741824.0);
-	memset(base, 0, bytes);
 	a = (struct arena){ base, 0 };
 	layout(m, &a);
 	m->arena = base, m->arena_bytes = bytes;
@@ -197,8 +200,30 @@ awd_create(struct awd *m, const struct awd_config *cfg, int maxB, int maxT,
 void
 awd_free(struct awd *m)
 {
-	free(m->arena);
+	big_free(m->arena, m->arena_bytes);
 	memset(m, 0, sizeof *m);
+}
+
+void
+awd_borrow(struct awd *m, struct awd_tensor *t, float *w)
+{
+	float *old = t->w;
+	if (m->p.emb == old)
+		m->p.emb = w;
+	for (int l = 0; l < m->cfg.layers; l++) {
+		struct awd_rnn *r = &m->p.rnn[l];
+		if (r->w_hh == old)
+			r->w_hh = w;
+		if (r->w_ih == old)
+			r->w_ih = w;
+		if (r->b_ih == old)
+			r->b_ih = w;
+		if (r->b_hh == old)
+			r->b_hh = w;
+	}
+	for (int i = 0; i < m->ntensor; i++)
+		if (m->tensor[i].w == old)
+			m->tensor[i].w = w;
 }
 
 struct awd_tensor *

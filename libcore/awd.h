@@ -136,6 +136,12 @@ size_t awd_param_count(const struct awd_config *cfg);
  * U(-1/sqrt(H_l), 1/sqrt(H_l)).  Extra head params are not touched. */
 void awd_init(struct awd *m, struct rng *r);
 
+/* Eval only: tensor t's weight view (and its alias's) reads w from now
+ * on instead of its place in m->param, e.g. a checkpoint's mapping that
+ * outlives m, so nothing is copied and untouched embedding rows are never
+ * read.  Training must not borrow: the optimizer steps m->param. */
+void awd_borrow(struct awd *m, struct awd_tensor *t, float *w);
+
 /* Find a tensor by encoder-relative name; NULL if none. */
 struct awd_tensor *awd_tensor(struct awd *m, const char *name);
 

@@ -609,8 +609,8 @@ copy_need(const struct pth *p, const char *name, float *dst, long n)
 	memcpy(dst, pth_need(p, name, 1, shape)->f, n * sizeof *dst);
 }
 
-void
-clas_load(struct clas *c, const struct pth *p)
+static void
+load(struct clas *c, const struct pth *p, int borrow)
 {
 	struct awd_tensor t[AWD_MAX_TENSORS + 8];
 	int n = clas_tensors(c, t, AWD_MAX_TENSORS + 8);
@@ -629,8 +629,13 @@ clas_load(struct clas *c, const struct pth *p)
 				nm = alt;
 		}
 		int64_t shape[2] = { t[i].shape[0], t[i].shape[1] };
-		memcpy(t[i].w, pth_need(p, nm, t[i].ndim, shape)->f,
-		       t[i].n * sizeof *t[i].w);
+		float *w = pth_need(p, nm, t[i].ndim, shape)->f;
+		struct awd_tensor *et = borrow && !strncmp(nm, "0.module.", 9) ?
+		                        awd_tensor(&c->enc, nm + 9) : NULL;
+		if (et)
+			awd_borrow(&c->enc, et, w);
+		else
+			memcpy(t[i].w, w, t[i].n * sizeof *t[i].w);
 	}
 	copy_need(p, "1.layers.0.0.running_mean", c->bn0_mean, c->D3);
 	copy_need(p, "1.layers.0.0.running_var", c->bn0_var, c->D3);
@@ -644,8 +649,14 @@ clas_load(struct clas *c, const struct pth *p)
 }
 
 void
-clas_open(struct clas *c, const struct pth *p, int maxB, float alpha,
-          float beta, char ***labels)
+clas_load(struct clas *c, const struct pth *p)
+{
+	load(c, p, 0);
+}
+
+static void
+open_clas(struct clas *c, const struct pth *p, int maxB, float alpha,
+          float beta, char ***labels, int borrow)
 {
 	struct awd_config ac;
 	struct clas_config cc;
@@ -703,7 +714,7 @@ clas_open(struct clas *c, const struct pth *p, int maxB, float alpha,
 			    nl > nclass ? nclass : nl);
 	}
 	clas_create(c, &ac, &cc, maxB);
-	clas_load(c, p);
+	load(c, p, borrow);
 	*labels = xcalloc(nclass, sizeof **labels);
 	for (int k = 0; k < nclass; k++) {
 		char key[32];
@@ -715,6 +726,19 @@ clas_open(struct clas *c, const struct pth *p, int maxB, float alpha,
 			(*labels)[k] = xstrdup(key);
 		}
 	}
+}
+
+void
+clas_open(struct clas *c, const struct pth *p, int maxB, float alpha,
+          float beta, char ***labels)
+{
+	open_clas(c, p, maxB, alpha, beta, labels, 0);
+}
+
+void
+clas_open_eval(struct clas *c, const struct pth *p, int maxB, char ***labels)
+{
+	open_clas(c, p, maxB, 0, 0, labels, 1);
 }
 
 void

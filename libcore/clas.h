@@ -196,6 +196,11 @@ void clas_load(struct clas *c, const struct pth *p);
  * *labels is malloc'd (free with clas_labels_free). */
 void clas_open(struct clas *c, const struct pth *p, int maxB, float alpha,
                float beta, char ***labels);
+/* The same for prediction only: the encoder's weights are read where p
+ * holds them (awd_borrow), not copied, so p must outlive c and c must not
+ * be trained. */
+void clas_open_eval(struct clas *c, const struct pth *p, int maxB,
+                    char ***labels);
 void clas_labels_free(char **labels, int n);
 
 /* Forward the documents docs[idx[i]] (len[idx[i]] tokens), i < nb, as one

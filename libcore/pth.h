@@ -60,13 +60,16 @@ struct pth_storage {
 	int64_t numel;
 	void *data;             /* float32 or int64 copy, numel elements */
 	int loaded;
+	int view;               /* data points into pth_load's copy */
 };
 
 struct pth {
 	char *path;
 	int legacy;             /* 1: pre-1.6 format */
 	char *archive;          /* top folder of a zip file ("lm") */
-	uint64_t xxh64;         /* of the whole file: its identity */
+	uint64_t xxh64;         /* of the whole file: its identity; read it
+	                           with pth_xxh64 (pth_load computes it only
+	                           when asked) */
 	struct pv *root;        /* the unpickled object */
 	const struct pv *sd;    /* the state dict: root, or root['model'] */
 	const struct pv *opt;   /* root['opt'] or NULL */
@@ -79,7 +82,13 @@ struct pth {
 	size_t nst, capst;
 	struct pth_tensor **all;        /* every tensor the pickle built */
 	size_t nall, capall;
+	void *map;                      /* pth_load's copy of the file */
+	size_t mapn, mapused;           /* its size (big_alloc), the file's */
 };
+
+/* The whole file's xxh64 (its identity, for the parent_xxh64 of files
+ * made from it). */
+uint64_t pth_xxh64(const struct pth *p);
 
 /* Load a file ("-" is stdin).  Dies with a message on any problem. */
 struct pth *pth_load(const char *path);

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <dirent.h>
 #include <libgen.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -95,6 +96,36 @@ xcalloc(size_t n, size_t size)
 	if (!p)
 		die("out of memory (%zu x %zu bytes)", n, size);
 	return p;
+}
+
+#define BIG_ALIGN ((size_t)2 << 20)
+
+void *
+big_alloc(size_t n)
+{
+	size_t len = (n + BIG_ALIGN - 1) & ~(BIG_ALIGN - 1);
+	if (!n || len < n || len + BIG_ALIGN < len)
+		return NULL;
+	char *raw = mmap(NULL, len + BIG_ALIGN, PROT_READ | PROT_WRITE,
+	                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	char *p = (char *)(((uintptr_t)raw + BIG_ALIGN - 1) & ~(BIG_ALIGN - 1));
+	if (p > raw)
+		munmap(raw, p - raw);
+	if (raw + BIG_ALIGN > p)
+		munmap(p + len, raw + BIG_ALIGN - p);
+#ifdef MADV_HUGEPAGE
+	madvise(p, len, MADV_HUGEPAGE);        /* advice: failure is fine */
+#endif
+	return p;
+}
+
+void
+big_free(void *p, size_t n)
+{
+	if (p)
+		munmap(p, (n + BIG_ALIGN - 1) & ~(BIG_ALIGN - 1));
 }
 
 void *

@@ -458,7 +458,7 @@ main(int argc, char *argv[])
 	const char *src = o.from ? o.from : o.resume;
 	if (src) {
 		p = pth_load(src);
-		run.parent = p->xxh64;
+		run.parent = pth_xxh64(p);
 		if (o.resume)
 			resume_opts(&o, p, &run);
 	}

@@ -425,7 +425,7 @@ main(int argc, char *argv[])
 	struct trainrun run = { .freeze_to = o.freeze_to, .n_epoch = o.epochs };
 	const char *src = o.enc ? o.enc : o.from ? o.from : o.resume;
 	struct pth *p = pth_load(src);
-	run.parent = p->xxh64;
+	run.parent = pth_xxh64(p);
 	if (o.resume)
 		resume_opts(&o, p, &run);
 

@@ -1,13 +1,16 @@
 /* infer: classify texts with a classifier checkpoint (learn.predict),
  * evaluate it on a labelled id stream, or generate text with a language
  * model checkpoint (LMLearner.predict). */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clas.h"
 #include "docsrc.h"
@@ -315,6 +318,56 @@ classify_path(struct classify_sink *cs, const char *path)
 		docsrc_folder(&src, path, &s);
 	else
 		docsrc_plain(&src, path, &s);
+}
+
+/* Lines of standard input, one document each, read in blocks straight from
+ * the descriptor so that what is still waiting is known: before blocking
+ * for more, the window read so far is classified and printed (flushed)
+ * when poll says nothing more is there.  A pipe from a file or a program
+ * that writes fast keeps the windows full (batched throughput, as
+ * --eval); a program that writes one text and waits for the answer gets
+ * it at once, from a model loaded once. */
+static void
+classify_lines(struct classify *k, struct textenc *te, uint32_t **ids,
+               size_t *cap)
+{
+	char *buf = NULL, name[32];
+	size_t n = 0, at = 0, bcap = 0;
+	uint64_t ln = 0;
+	int eof = 0;
+
+	for (;;) {
+		char *nl = at < n ? memchr(buf + at, '\n', n - at) : NULL;
+		if (!nl && !eof) {
+			if (at) {
+				memmove(buf, buf + at, n - at);
+				n -= at, at = 0;
+			}
+			if (n == bcap) {
+				bcap = bcap ? 2 * bcap : 1 << 16;
+				buf = xrealloc(buf, bcap);
+			}
+			struct pollfd pf = { .fd = 0, .events = POLLIN };
+			if (k->w.n && poll(&pf, 1, 0) == 0)
+				flush_window(k);
+			ssize_t r = read(0, buf + n, bcap - n);
+			if (r < 0 && errno != EINTR)
+				die("stdin: read error:");
+			if (r == 0)
+				eof = 1;
+			else if (r > 0)
+				n += (size_t)r;
+			continue;
+		}
+		if (!nl && at == n)
+			break;
+		size_t len = nl ? (size_t)(nl - (buf + at)) : n - at;
+		uint32_t m = text_ids(te, buf + at, len, 1, ids, cap);
+		snprintf(name, sizeof name, "%llu", (unsigned long long)++ln);
+		classify_doc(k, name, *ids, m);
+		at += len + (nl != NULL);
+	}
+	free(buf);
 }
 
 /* ---- evaluation on an id stream ---------------------------------------- */
@@ -698,7 +751,10 @@ main(int argc, char *argv[])
 
 	struct clas cl;
 	char **labels;
-	clas_open(&cl, p, o.bs, 0, 0, &labels);
+	/* rows for the batches that can come: texts given as arguments only
+	 * need as many as there are */
+	int maxB = !o.eval && !npath && argc && argc < o.bs ? argc : o.bs;
+	clas_open_eval(&cl, p, maxB, &labels);
 	int nc = cl.cfg.nclass;
 	if (o.eval) {
 		struct vocab *v = NULL;
@@ -732,18 +788,8 @@ main(int argc, char *argv[])
 			classify_path(&cs, paths[i]);
 		buf_free(&cs.text);
 		free(cs.ids);
-		if (!argc && !npath) {
-			struct buf line = {0};
-			uint64_t ln = 0;
-			while (read_line(stdin, "-", &line)) {
-				uint32_t m = text_ids(&te, line.p, line.n, 1, &ids,
-				                      &cap);
-				snprintf(name, sizeof name, "%llu",
-				         (unsigned long long)++ln);
-				classify_doc(&k, name, ids, m);
-			}
-			buf_free(&line);
-		}
+		if (!argc && !npath)
+			classify_lines(&k, &te, &ids, &cap);
 		flush_window(&k);
 		progress_end(&k.pr);
 		free(ids);

@@ -1,0 +1,68 @@
+#!/bin/sh
+# infer latency: one short review (40 words) through a text classifier
+# with random weights, as a whole process (start, load, tokenize, predict,
+# exit), at the demo's size (vocab 30000, emb 64, hidden 192, 3 layers:
+# 10 MB) and fastai's full size (vocab 60008, emb 400, hidden 1152: 177
+# MB); then the same review answered by one resident infer reading stdin
+# lines; then the throughput of stdin lines against --eval on the same
+# documents.  Beside each, PyTorch 1.13 on the same file in the same run:
+# a whole python process (import torch, torch.load, build, predict) and
+# its warm predict (model already loaded: its best case).  Wall and CPU
+# (user + system) ms are medians of INFER_BENCH_RUNS runs (default 5);
+# INFER_BENCH_THREADS (default 2), INFER_BENCH_DOCS (default 64).  Not a
+# test: it prints figures.
+set -eu
+B=${ULMFIT_BUILD:-build}
+PY=/usr/bin/python3
+N=${INFER_BENCH_RUNS:-5}
+THR=${INFER_BENCH_THREADS:-2}
+NDOC=${INFER_BENCH_DOCS:-64}
+export PATH="$(pwd)/$B/bin:$PATH"
+command -v infer >/dev/null || { echo "infer_latency.sh: run make first" >&2; exit 1; }
+$PY -c 'import torch' 2>/dev/null || { echo "infer_latency.sh: no python3-torch" >&2; exit 1; }
+D=$(mktemp -d "${TMPDIR:-/tmp}/inferbench.XXXXXX")
+trap 'rm -rf "$D"' EXIT
+now() { date +%s.%N; }
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), $(nproc) cores, threads $THR, load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-5s %-30s %10s %10s %10s %8s\n' size what "C wall" "C cpu" "torch" ratio
+ratio() { echo "$1 $2" | awk '{printf "%.2fx", $2 / $1}'; }
+for size in "demo 30000 64 192" "full 60008 400 1152"; do
+	set -- $size
+	d=$D/$1
+	mkdir -p "$d"
+	$PY bench/infer_ref.py make "$d" "$2" "$3" "$4"
+	rev=$(cat "$d/review")
+	c=$($PY bench/infer_ref.py whole "$N" infer -q -j "$THR" "$d/clas.pth" "$rev")
+	t=$($PY bench/infer_ref.py whole "$N" $PY bench/infer_ref.py predict "$d" "$THR")
+	tp=$($PY bench/infer_ref.py predict "$d" "$THR")
+	cw=${c%%	*} cc=${c##*	} tw=${t%%	*}
+	tpw=$(echo "$tp" | cut -f4)
+	printf '%-5s %-30s %10s %10s %10s %8s\n' "$1" "one review, whole process ms" \
+		"$cw" "$cc" "$tw" "$(ratio "$cw" "$tw")"
+	printf '%-5s %-30s %10s %10s %10s %8s\n' "" "  vs torch warm predict ms" \
+		"" "" "$tpw" "$(ratio "$cw" "$tpw")"
+	r=$($PY bench/infer_ref.py resident "$N" "$d/review" infer -q -j "$THR" "$d/clas.pth")
+	printf '%-5s %-30s %10s %10s %10s %8s\n' "" "resident: first answer ms" \
+		"${r%%	*}" "" "" ""
+	printf '%-5s %-30s %10s %10s %10s %8s\n' "" "resident: next answers ms" \
+		"${r##*	}" "" "$tpw" "$(ratio "${r##*	}" "$tpw")"
+	# throughput: NDOC reviews of 100-300 words, stdin lines against
+	# --eval on the same documents (numz ids), load time taken out
+	$PY -c "
+import random; random.seed(2)
+for i in range($NDOC):
+    print(' '.join('w%d' % random.randint(0, 2000) for _ in range(random.randint(100, 300))))
+" >"$d/docs"
+	tok -q -j 1 -l --label 0 "$d/docs" >"$d/docs.tok"
+	numz -q -v "$d/vocab" -o "$d/docs.ids" "$d/docs.tok"
+	t0=$(now)
+	infer -q -j "$THR" -b 32 "$d/clas.pth" <"$d/docs" >"$d/out.lines"
+	t1=$(now)
+	infer -q -j "$THR" -b 32 --eval "$d/docs.ids" "$d/clas.pth" >/dev/null
+	t2=$(now)
+	[ "$(wc -l <"$d/out.lines")" -eq "$NDOC" ] || { echo "infer_latency.sh: stdin lines: wrong line count" >&2; exit 1; }
+	echo "$t0 $t1 $t2 $cw" | awk -v n="$NDOC" -v s="$1" '{
+		a = n / ($2 - $1 - $4 / 1000); b = n / ($3 - $2 - $4 / 1000)
+		printf "%-5s %-30s %10.2f %10s %10.2f %8.2fx\n", "", "docs/s: stdin lines | --eval", a, "", b, a / b }'
+done
+echo "(ratio: torch / ours, > 1 is ours faster; docs/s row: the ratio is stdin / --eval, load time taken out)"

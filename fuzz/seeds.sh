@@ -12,7 +12,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-seeds.XXXXXX")
 trap 'rm -rf "$T"' EXIT
-for h in tok docsrc tokfile vocab ids lmb pickle pth extract; do
+for h in tok docsrc tokfile vocab counts ids lmb pickle pth extract; do
 	mkdir -p "$OUT/$h"
 done
 # put HARNESS NAME MODE-BYTES... < data: one seed per mode byte (octal)
@@ -85,6 +85,10 @@ import pickle, sys
 itos = [l.rstrip("\n") for l in open("vocab")]
 sys.stdout.buffer.write(pickle.dumps(itos, protocol=2))' >itos.pkl
 put vocab itos.pkl <itos.pkl
+"$BIN/numz" -q -c all.counts all.tok
+put counts all.counts <all.counts
+printf '#numz counts 1\nxxbos\t3\na\\tb\t18446744073709551615\n#end 18446744073709551618 2' |
+	put counts edges
 
 # streams: raw (mode 000) and described for the framer (mode 001)
 frame() {       # the framer's description of stream $1 (frame.h)

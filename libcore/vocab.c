@@ -279,15 +279,23 @@ counter_rehash(struct counter *c)
 void
 counter_add(struct counter *c, const char *t, size_t len)
 {
+	counter_add_n(c, t, len, 1);
+}
+
+void
+counter_add_n(struct counter *c, const char *t, size_t len, uint64_t n)
+{
 	uint32_t s = hash_tok(t, len) & c->mask;
 
-	c->total++;
+	if (c->total > UINT64_MAX - n)
+		die("more than 2^64 tokens counted");
+	c->total += n;
 	for (;; s = (s + 1) & c->mask) {
 		uint32_t k = c->slot[s];
 		if (!k)
 			break;
 		if (c->len[k - 1] == len && !memcmp(c->tok[k - 1], t, len)) {
-			c->count[k - 1]++;
+			c->count[k - 1] += n;   /* <= total: no overflow */
 			return;
 		}
 	}
@@ -303,10 +311,91 @@ counter_add(struct counter *c, const char *t, size_t len)
 	memcpy(c->tok[c->n], t, len);
 	c->tok[c->n][len] = 0;
 	c->len[c->n] = (uint32_t)len;
-	c->count[c->n] = 1;
+	c->count[c->n] = n;
 	c->slot[s] = ++c->n;
 	if (2 * (uint64_t)c->n > c->mask)
 		counter_rehash(c);
+}
+
+#define COUNTS_MAGIC "#numz counts 1"
+
+void
+counter_write(const struct counter *c, FILE *f, const char *name)
+{
+	if (fprintf(f, "%s\n", COUNTS_MAGIC) < 0)
+		die("%s: write error:", name);
+	for (uint32_t i = 0; i < c->n; i++)
+		if (fwrite(c->tok[i], 1, c->len[i], f) != c->len[i] ||
+		    fprintf(f, "\t%llu\n", (unsigned long long)c->count[i]) < 0)
+			die("%s: write error:", name);
+	if (fprintf(f, "#end %llu %lu\n", (unsigned long long)c->total,
+	            (unsigned long)c->n) < 0)
+		die("%s: write error:", name);
+}
+
+/* a decimal without sign, spaces or leading zeros, > 0 unless zero_ok */
+static int
+parse_count(const char *s, uint64_t *v, int zero_ok)
+{
+	uint64_t x = 0;
+
+	if (!*s || (*s == '0' && s[1]))
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || x > (UINT64_MAX - (*s - '0')) / 10)
+			return -1;
+		x = x * 10 + (*s - '0');
+	}
+	*v = x;
+	return x || zero_ok ? 0 : -1;
+}
+
+void
+counter_read(struct counter *c, FILE *f, const char *name)
+{
+	struct buf line = {0};
+	struct counter own;     /* this file alone: its totals, no repeats */
+	uint64_t lineno = 1, total, n;
+	int ended = 0;
+
+	if (!read_line(f, name, &line) || strcmp(line.p, COUNTS_MAGIC))
+		die("%s: not a counts file (make it with numz -c)", name);
+	counter_init(&own);
+	while (read_line(f, name, &line)) {
+		char *tab = memchr(line.p, '\t', line.n), *sp;
+		lineno++;
+		if (ended)
+			die("%s: line %llu: text after the #end line", name,
+			    (unsigned long long)lineno);
+		if (!tab && !strncmp(line.p, "#end ", 5) &&
+		    (sp = strchr(line.p + 5, ' '))) {
+			*sp = 0;
+			if (parse_count(line.p + 5, &total, 1) ||
+			    parse_count(sp + 1, &n, 1) || total != own.total ||
+			    n != own.n)
+				die("%s: line %llu: the #end line does not match "
+				    "the counts above it", name,
+				    (unsigned long long)lineno);
+			ended = 1;
+			continue;
+		}
+		if (!tab || tab == line.p || strlen(line.p) != line.n ||
+		    strpbrk(tab + 1, "\t") || memchr(line.p, ' ', tab - line.p) ||
+		    parse_count(tab + 1, &n, 0))
+			die("%s: line %llu: not \"token TAB count\"", name,
+			    (unsigned long long)lineno);
+		size_t len = tab - line.p;
+		uint32_t before = own.n;
+		counter_add_n(&own, line.p, len, n);
+		if (own.n == before)
+			die("%s: line %llu: %.*s is counted twice", name,
+			    (unsigned long long)lineno, (int)len, line.p);
+		counter_add_n(c, line.p, len, n);
+	}
+	if (!ended)
+		die("%s: cut short: no #end line", name);
+	counter_free(&own);
+	buf_free(&line);
 }
 
 void

@@ -100,7 +100,20 @@ struct counter {
 };
 void counter_init(struct counter *c);
 void counter_add(struct counter *c, const char *t, size_t len);
+/* counter_add n times at once (n >= 1) */
+void counter_add_n(struct counter *c, const char *t, size_t len, uint64_t n);
 void counter_free(struct counter *c);
+
+/* Counts files (numz -c), so that shards counted apart merge into the
+ * counter one pass over all of them would have built: the line
+ * "#numz counts 1", then "token TAB count" per distinct token in order of
+ * first occurrence, then "#end TOTAL DISTINCT" (a cut file lacks it).
+ * Tokens are escaped as in .tok, so they hold no TAB, space or newline.
+ * counter_read adds a file's counts to c in its order (new tokens go
+ * after c's, so reading shards in corpus order keeps fastai's ties), and
+ * dies on anything else, naming the line. */
+void counter_write(const struct counter *c, FILE *f, const char *name);
+void counter_read(struct counter *c, FILE *f, const char *name);
 
 /* fastai make_vocab (order above).  max_vocab >= 1, min_freq >= 0. */
 struct vocab *vocab_build(const struct counter *c, uint32_t max_vocab,

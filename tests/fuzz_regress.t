@@ -13,7 +13,7 @@ cd "$T"
 
 harnesses=$(cd "$ROOT/fuzz" && ls *.c | grep -v -e '^catch\.c$' -e '^driver\.c$' |
 	sed 's/\.c$//')
-is "$(echo $harnesses)" "docsrc extract ids lmb pickle pth tok tokfile vocab" \
+is "$(echo $harnesses)" "counts docsrc extract ids lmb pickle pth tok tokfile vocab" \
 	"one harness per parser"
 for rdir in "$ROOT"/fuzz/regress/*/; do
 	rd=$(basename "$rdir")

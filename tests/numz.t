@@ -171,6 +171,62 @@ sed '1,9d' v1 >nospec.vocab
 exits 1 "a vocab without the specials" numz -q -v nospec.vocab -o t.ids two.tok
 check "... no output" sh -c '! ls t.ids t.ids.tmp.* 2>/dev/null'
 
+# shards counted apart (numz -c, in parallel) and merged (--counts) give
+# the vocab one pass over the whole corpus gives, ties included: tokens
+# seen equally often keep their order of first occurrence across shards
+awk 'BEGIN { for (i = 0; i < 2400; i++) {
+	printf "%s\t%d\t", i % 10 ? "train" : "valid", i % 2
+	for (j = 0; j < 8; j++) printf "%sw%d", j ? " " : "", (i * 7 + j * j) % (40 + i / 30)
+	printf " t%d\n", int(i / 150) }
+}' >corpus.tok
+split -l 700 corpus.tok shard.
+check "shards counted in parallel (xargs -P 2)" \
+	sh -c 'ls shard.?? | xargs -P 2 -I{} numz -q -c {}.counts {}'
+check "the whole corpus counted" numz -q -c whole.counts corpus.tok
+is "$(head -1 whole.counts)" "#numz counts 1" "counts file: its first line"
+is "$(tail -1 whole.counts)" "#end $((2400 * 9)) $(($(wc -l <whole.counts) - 2))" \
+	"counts file: #end TOTAL DISTINCT"
+check "shards' counts merged (-c --counts)" \
+	numz -q --counts -c merged.counts shard.??.counts
+check "... equal the whole corpus's counts" cmp whole.counts merged.counts
+for f in 1 3; do
+	check "vocab -f $f of the whole (two passes)" numz -q -f $f -m 64 -w whole$f.vocab -o whole$f.ids corpus.tok
+	check "vocab -f $f from the shards' counts" numz -q -f $f -m 64 --counts -w merged$f.vocab shard.??.counts
+	check "... the same vocab" cmp whole$f.vocab merged$f.vocab
+done
+check "merged in two steps (a tree)" sh -c 'numz -q --counts -c ab.counts shard.aa.counts shard.ab.counts &&
+	numz -q -f 1 -m 64 --counts -w tree.vocab ab.counts shard.ac.counts shard.ad.counts'
+check "... the same vocab" cmp whole1.vocab tree.vocab
+check "shards merged out of order" numz -q -f 1 -m 64 --counts -w rev.vocab shard.ad.counts shard.ac.counts shard.ab.counts shard.aa.counts
+check "... another vocab (the ties)" sh -c '! cmp -s whole1.vocab rev.vocab'
+check "shards encoded with the merged vocab" sh -c 'for s in shard.??; do numz -q -v merged1.vocab -o $s.ids $s || exit 1; done'
+numz -d -v whole1.vocab whole1.ids >whole1.dec
+check "... the whole corpus's ids, in order (decoded, same vocab)" \
+	sh -c 'numz -d -v merged1.vocab shard.??.ids | cmp - whole1.dec'
+check "... which are not all xxunk" grep -q " w1 " whole1.dec
+# damaged or wrong counts files
+head -n 5 whole.counts >cut.counts
+exits 1 "a cut counts file" numz -q --counts -w x.vocab cut.counts
+errmatch "^numz: cut.counts: cut short: no #end line" "... says so"
+check "... no vocab" test ! -e x.vocab
+exits 1 "a .tok file as counts" numz -q --counts -c x.counts corpus.tok
+errmatch "^numz: corpus.tok: not a counts file \(make it with numz -c\)" "... says so"
+sed '3p' whole.counts >dup.counts
+exits 1 "a token counted twice" numz -q --counts -c x.counts dup.counts
+errmatch "^numz: dup.counts: line 4: .* is counted twice" "... names the line"
+sed '2s/\t.*/\t0/' whole.counts >zero.counts
+exits 1 "a count of 0" numz -q --counts -c x.counts zero.counts
+errmatch "^numz: zero.counts: line 2: not \"token TAB count\"" "... names the line"
+sed '2s/\t\([0-9]*\)$/\t1\1/' whole.counts >sum.counts
+exits 1 "a count that disagrees with #end" numz -q --counts -c x.counts sum.counts
+errmatch "#end line does not match" "... says so"
+check "... and leaves no output" test ! -e x.counts
+exits 2 "-o with -c" numz -c x.counts -o x.ids corpus.tok
+exits 2 "--counts without -w or -c" numz --counts whole.counts
+exits 2 "-c with -v" numz -c x.counts -v v1 corpus.tok
+check "-c reads stdin in one pass (a pipe)" sh -c 'cat corpus.tok | numz -q -c - >pipe.counts'
+check "... the same counts" cmp whole.counts pipe.counts
+
 # a full disk (ulimit -f, 512-byte blocks in sh): exit 1, a message naming
 # the file, no output and no NAME.tmp.PID (SIGXFSZ used to kill numz)
 awk 'BEGIN { for (i = 0; i < 3000; i++) printf "train\t\tw%d is a test %d\n", i % 500, i }' >big.tok

@@ -12,10 +12,14 @@
 #include "vocab.h"
 
 static const char usage_text[] =
-"usage: numz [-hqd] [-v vocab | -w vocab] [-m max_vocab] [-f min_freq]\n"
-"            [-o out] [file ...]\n"
+"usage: numz [-hqd] [-v vocab | -w vocab | -c counts] [--counts]\n"
+"            [-m max_vocab] [-f min_freq] [-o out] [file ...]\n"
 "  -w vocab  build a vocab from the input (two passes), write it to vocab\n"
 "  -v vocab  use this vocab (one streaming pass); unknown tokens -> 0\n"
+"  -c counts only count the tokens (one pass) and write them to counts\n"
+"  --counts  the inputs are counts files (numz -c) of shards, in corpus\n"
+"            order: -w builds the vocab one pass over them all would\n"
+"            (and no id stream), -c merges them\n"
 "  -m n      --max-vocab: keep at most n entries (default 60000)\n"
 "  -f n      --min-freq: drop tokens seen fewer than n times (default 3)\n"
 "  -d        decode id streams back to .tok text (needs -v)\n"
@@ -76,14 +80,14 @@ parse_or_die(struct tokdoc *d, struct buf *line, const char *name,
  * read twice. */
 static void
 count_input(struct src *s, struct counter *c, struct progress *p,
-            uint64_t *done)
+            uint64_t *done, int twice)
 {
 	FILE *f = open_in(s->name);
 	struct buf line = {0};
 	struct tokdoc d = {0};
 	uint64_t lineno = 0;
 
-	if (is_regular(f)) {
+	if (is_regular(f) || !twice) {
 		s->start = ftello(f);
 	} else {
 		s->spool = spool_open(s->name);
@@ -101,7 +105,7 @@ count_input(struct src *s, struct counter *c, struct progress *p,
 	}
 	if (s->spool && (fflush(s->spool) == EOF || fseeko(s->spool, 0, SEEK_SET)))
 		die("temporary file for %s:", s->name);
-	if (f == stdin && !s->spool) {
+	if (f == stdin && !s->spool && twice) {
 		if (fseeko(stdin, s->start, SEEK_SET))
 			die("-: cannot rewind stdin:");
 		clearerr(stdin);
@@ -178,6 +182,52 @@ decode(char **files, int nfiles, const char *vocab_path, const char *out)
 	return out_close(o);
 }
 
+/* -c and --counts: count .tok inputs, or merge counts files, in one pass;
+ * write the counts (-c) or the vocab they make (-w). */
+static int
+count_only(char **files, int nfiles, int counts_in, const char *counts_out,
+           const char *vocab_out, long max_vocab, long min_freq, int quiet)
+{
+	struct counter cnt;
+	struct progress p;
+	uint64_t total = 0, done = 0;
+	struct out *o;
+
+	for (int i = 0; i < nfiles; i++)
+		if (strcmp(files[i], "-")) {
+			FILE *f = open_in(files[i]);
+			total += file_size(f);
+			close_in(f, files[i]);
+		}
+	counter_init(&cnt);
+	progress_init(&p, "numz: counting", total, quiet);
+	for (int i = 0; i < nfiles; i++) {
+		if (counts_in) {
+			FILE *f = open_in(files[i]);
+			uint64_t sz = file_size(f);
+			counter_read(&cnt, f, files[i]);
+			close_in(f, files[i]);
+			progress_set(&p, done += sz);
+		} else {
+			struct src s = { files[i], NULL, 0 };
+			count_input(&s, &cnt, &p, &done, 0);
+		}
+	}
+	progress_end(&p);
+	if (counts_out) {
+		o = out_open(counts_out, 0);
+		counter_write(&cnt, o->f, counts_out);
+	} else {
+		struct vocab *v = vocab_build(&cnt, (uint32_t)max_vocab,
+		                              (uint64_t)min_freq);
+		o = out_open(vocab_out, 0);
+		vocab_write(v, o->f, vocab_out);
+		vocab_free(v);
+	}
+	counter_free(&cnt);
+	return out_close(o);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -186,11 +236,13 @@ main(int argc, char *argv[])
 		{ "max-vocab", required_argument, NULL, 'm' },
 		{ "min-freq", required_argument, NULL, 'f' },
 		{ "decode", no_argument, NULL, 'd' },
+		{ "counts", no_argument, NULL, 'C' },
 		{ 0, 0, 0, 0 }
 	};
 	const char *out = "-", *vocab_in = NULL, *vocab_out = NULL;
+	const char *counts_out = NULL;
 	long max_vocab = VOCAB_MAX_DEFAULT, min_freq = VOCAB_MIN_FREQ_DEFAULT;
-	int c, quiet = 0, dec = 0, nfiles, ret = 0;
+	int c, quiet = 0, dec = 0, counts_in = 0, out_given = 0, nfiles, ret = 0;
 	char **files, *stdin_only[] = { "-", NULL };
 	struct progress p;
 	uint64_t total = 0, done = 0;
@@ -200,7 +252,7 @@ main(int argc, char *argv[])
 	char *params = NULL;
 
 	argv0 = "numz";
-	while ((c = getopt_long(argc, argv, "hqdv:w:m:f:o:", longopts,
+	while ((c = getopt_long(argc, argv, "hqdv:w:c:m:f:o:", longopts,
 	                        NULL)) != -1)
 		switch (c) {
 		case 'h': usage(0);
@@ -208,10 +260,12 @@ main(int argc, char *argv[])
 		case 'd': dec = 1; break;
 		case 'v': vocab_in = optarg; break;
 		case 'w': vocab_out = optarg; break;
+		case 'c': counts_out = optarg; break;
+		case 'C': counts_in = 1; break;
 		case 'm': max_vocab = parse_long(optarg, "-m", 1, UINT32_MAX - 16);
 		          break;
 		case 'f': min_freq = parse_long(optarg, "-f", 0, 1L << 62); break;
-		case 'o': out = optarg; break;
+		case 'o': out = optarg; out_given = 1; break;
 		default:  usage(2);
 		}
 	files = optind < argc ? argv + optind : stdin_only;
@@ -223,16 +277,27 @@ main(int argc, char *argv[])
 		usage_error("-d needs the vocab the stream was made with (-v)");
 	if (dec && vocab_out)
 		usage_error("-d decodes; it cannot build a vocab (-w)");
-	if (!dec && !vocab_in && !vocab_out)
-		usage_error("give -w VOCAB to build a vocab, or -v VOCAB to use"
-		            " one");
+	if (!dec && !vocab_in && !vocab_out && !counts_out)
+		usage_error("give -w VOCAB to build a vocab, -v VOCAB to use"
+		            " one, or -c COUNTS to count");
 	if (vocab_out && !strcmp(vocab_out, "-") && !strcmp(out, "-"))
 		usage_error("-w - and the id stream cannot both go to stdout;"
 		            " use -o");
 	if (vocab_out && !strcmp(vocab_out, out))
 		usage_error("-w and -o name the same file");
+	if (counts_out && (vocab_in || vocab_out || dec))
+		usage_error("-c only counts; it goes with neither -v, -w nor -d");
+	if (counts_in && !vocab_out && !counts_out)
+		usage_error("--counts: give -w VOCAB to build a vocab from the "
+		            "counts, or -c COUNTS to merge them");
+	if ((counts_out || counts_in) && out_given)
+		usage_error("-o: %s writes no id stream", counts_out ? "-c" :
+		            "--counts");
 	if (dec)
 		return decode(files, nfiles, vocab_in, out);
+	if (counts_out || counts_in)
+		return count_only(files, nfiles, counts_in, counts_out, vocab_out,
+		                  max_vocab, min_freq, quiet);
 
 	for (int i = 0; i < nfiles; i++)
 		if (strcmp(files[i], "-")) {
@@ -263,7 +328,7 @@ main(int argc, char *argv[])
 		progress_init(&p, "numz: counting", total, quiet);
 		for (int i = 0; i < nfiles; i++) {
 			src[i].name = files[i];
-			count_input(&src[i], &cnt, &p, &done);
+			count_input(&src[i], &cnt, &p, &done, 1);
 		}
 		progress_end(&p);
 		v = vocab_build(&cnt, (uint32_t)max_vocab, (uint64_t)min_freq);

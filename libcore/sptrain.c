@@ -115,6 +115,39 @@ sptrain_vocab_size(FILE *f, const char *name, long max_vocab_sz)
 	return res;
 }
 
+/* Some word that is not a special token?  With none, the trainer has no
+ * character to learn and ends the process (a CHECK in the library, not a
+ * status), so this is asked first. */
+static int
+has_text(FILE *f, const char *name)
+{
+	struct buf line = {0};
+	int found = 0;
+
+	rewind(f);
+	while (!found && read_line(f, name, &line)) {
+		const unsigned char *p = (const unsigned char *)line.p;
+		size_t i = 0, n = line.n;
+		while (!found && i < n) {
+			int l;
+			while (i < n && cp_isspace(u8_get(p + i, &l)))
+				i += (size_t)l;
+			size_t w0 = i;
+			while (i < n && !cp_isspace(u8_get(p + i, &l)))
+				i += (size_t)l;
+			if (i == w0)
+				break;
+			found = 1;
+			for (size_t k = 0; k < NSPEC; k++)
+				if (i - w0 == strlen(spec_tok[k]) &&
+				    !memcmp(line.p + w0, spec_tok[k], i - w0))
+					found = 0;
+		}
+	}
+	buf_free(&line);
+	return found;
+}
+
 struct feed {
 	FILE *f;
 	const char *name;
@@ -163,6 +196,10 @@ sptrain_run(FILE *f, const char *name, const struct sptrain_opts *o,
 		"user_defined_symbols", uds.p,
 		"hard_vocab_limit", "false",
 	};
+	tok_init();
+	if (!has_text(f, name))
+		die("%s: nothing to train on: the texts hold no word but"
+		    " fastai's special tokens", name);
 	rewind(f);
 	if (sp_train(opt, (int)(sizeof opt / sizeof *opt / 2), feed_next, &d,
 	             &model, n, err, sizeof err))

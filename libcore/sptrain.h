@@ -24,8 +24,9 @@ long sptrain_vocab_size(FILE *f, const char *name, long max_vocab_sz);
 
 /* Train on the lines of f (from the start; each line one sentence, as
  * SentencePiece reads a text file) with vocab_size vocab_sz.  Returns
- * the model's bytes (malloc'd, *n bytes); dies with the library's reason
- * on failure.  *nlines gets the number of lines read. */
+ * the model's bytes (malloc'd, *n bytes); dies with "name: SentencePiece
+ * training failed: the library's reason" on failure (name: the model to
+ * be written).  *nlines gets the number of lines read. */
 char *sptrain_run(FILE *f, const char *name, const struct sptrain_opts *o,
                   long vocab_sz, size_t *n, size_t *nlines);
 

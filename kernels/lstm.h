@@ -34,4 +34,16 @@ void lstm_bwd(const float *act, const float *w_hh, const float *c0,
               const float *c, const float *tc, float *dy, float *dpre,
               float *dc, int T, int B, int H);
 
+/* The same with W_hh packed once for all T steps (gemm.h) when pk is not
+ * NULL, the CPU has the micro-kernel, B >= 2 and T >= 2; otherwise as
+ * above (sgemm per step repacks W_hh every time).  pk: scratch of
+ * lstm_pack_size(H) floats, 64-byte aligned. */
+size_t lstm_pack_size(int H);
+void lstm_fwd_pk(float *xg, const float *w_hh, const float *h0,
+                 const float *c0, float *y, float *c, float *tc, int T, int B,
+                 int H, float *pk);
+void lstm_bwd_pk(const float *act, const float *w_hh, const float *c0,
+                 const float *c, const float *tc, float *dy, float *dpre,
+                 float *dc, int T, int B, int H, float *pk);
+
 #endif

@@ -143,8 +143,14 @@ layout(struct awd *m, struct arena *a)
 	size_t ns = TB * 4 * Hmax + 2 * TB * Hmax + (size_t)B * Hmax +
 	            4 * (size_t)Hmax * Hmax;
 	float *scr = take(a, ns);
+	size_t np = 0;
+	for (int l = 0; l < L; l++) {
+		size_t k = lstm_pack_size(awd_layer_out(c, l));
+		np = k > np ? k : np;
+	}
+	float *wpk = take(a, np);
 	if (a->base)
-		m->out = out, m->scratch = scr;
+		m->out = out, m->scratch = scr, m->wpack = wpk;
 }
 
 void
@@ -364,8 +370,8 @@ awd_forward(struct awd *m, const uint32_t *tok, int B, int T, int train,
 		memcpy(a->h0, m->h[l], BH * sizeof(float));
 		memcpy(a->c0, m->c[l], BH * sizeof(float));
 		input_proj(p, a, (int)TB);
-		lstm_fwd(a->act, a->w_eff, a->h0, a->c0, a->y, a->c, a->tc, T, B,
-		         (int)H);
+		lstm_fwd_pk(a->act, a->w_eff, a->h0, a->c0, a->y, a->c, a->tc, T,
+		            B, (int)H, m->wpack);
 		/* new state, detached */
 		memcpy(m->h[l], a->y + (T - 1) * BH, BH * sizeof(float));
 		memcpy(m->c[l], a->c + (T - 1) * BH, BH * sizeof(float));
@@ -431,8 +437,8 @@ awd_backward(struct awd *m, const float *dout)
 		const struct awd_rnn *p = &m->p.rnn[l];
 		struct awd_rnn *g = &m->g.rnn[l];
 		int H = a->hid, I = a->in, G = 4 * H;
-		lstm_bwd(a->act, a->w_eff, a->c0, a->c, a->tc, dy, dpre, dc, T, B,
-		         H);
+		lstm_bwd_pk(a->act, a->w_eff, a->c0, a->c, a->tc, dy, dpre, dc, T,
+		            B, H, m->wpack);
 		if (m->grad_rnn[l]) {
 			/* dW_ih += dpre^T x */
 			blas_sgemm(1, 0, G, I, (int)TB, 1.0f, dpre, G, a->x, I,

@@ -122,6 +122,8 @@ struct awd {
 	struct awd_rnn_act *act;        /* per-layer caches (time-major) */
 	float *out;             /* (B,T,E) last layer output, batch-first */
 	float *scratch;         /* backward work space */
+	float *wpack;           /* W_hh packed for the recurrence (gemm.h),
+	                           once per layer per forward / backward */
 	void *arena;            /* one block: params, grads, activations */
 	size_t arena_bytes;
 };

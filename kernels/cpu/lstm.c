@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "gemm.h"
 #include "kernels.h"
 
 struct cell_ctx {
@@ -80,18 +81,30 @@ lstm_cell_bwd(const float *act, const float *cprev, const float *tc,
 	kern_par_for(B, 4096 / (H > 0 ? H : 1) + 1, cell_bwd_rows, &x);
 }
 
+size_t
+lstm_pack_size(int H)
+{
+	size_t f = gemm_pack_size(H, 4 * H), b = gemm_pack_size(4 * H, H);
+	return f > b ? f : b;
+}
+
 void
-lstm_fwd(float *xg, const float *w_hh, const float *h0, const float *c0,
-         float *y, float *c, float *tc, int T, int B, int H)
+lstm_fwd_pk(float *xg, const float *w_hh, const float *h0, const float *c0,
+            float *y, float *c, float *tc, int T, int B, int H, float *pk)
 {
 	size_t BH = (size_t)B * H, BG = 4 * BH;
+	int packed = pk && B >= 2 && T >= 2 && gemm_packed_ok();
+	if (packed)     /* W_hh^T (H,4H) once for the T steps */
+		gemm_pack_bt(pk, w_hh, H, H, 4 * H);
 	for (int t = 0; t < T; t++) {
 		const float *hp = t ? y + (t - 1) * BH : h0;
 		const float *cp = t ? c + (t - 1) * BH : c0;
 		float *pre = xg + t * BG;
 		/* pre(B,4H) += h_{t-1}(B,H) W_hh^T; one row: a GEMV, since
 		 * sgemm would repack all of W_hh for a single product */
-		if (B == 1)
+		if (packed)
+			gemm_packed(B, 4 * H, H, hp, H, pk, pre, 4 * H);
+		else if (B == 1)
 			blas_sgemv(0, 4 * H, H, 1.0f, w_hh, H, hp, 1.0f, pre);
 		else
 			blas_sgemm(0, 1, B, 4 * H, H, 1.0f, hp, H, w_hh, H,
@@ -101,16 +114,29 @@ lstm_fwd(float *xg, const float *w_hh, const float *h0, const float *c0,
 }
 
 void
-lstm_bwd(const float *act, const float *w_hh, const float *c0,
-         const float *c, const float *tc, float *dy, float *dpre, float *dc,
-         int T, int B, int H)
+lstm_fwd(float *xg, const float *w_hh, const float *h0, const float *c0,
+         float *y, float *c, float *tc, int T, int B, int H)
+{
+	lstm_fwd_pk(xg, w_hh, h0, c0, y, c, tc, T, B, H, NULL);
+}
+
+void
+lstm_bwd_pk(const float *act, const float *w_hh, const float *c0,
+            const float *c, const float *tc, float *dy, float *dpre,
+            float *dc, int T, int B, int H, float *pk)
 {
 	size_t BH = (size_t)B * H, BG = 4 * BH;
+	int packed = pk && B >= 2 && T >= 3 && gemm_packed_ok();
+	if (packed)     /* W_hh (4H,H) as it is stored */
+		gemm_pack_b(pk, w_hh, H, 4 * H, H);
 	memset(dc, 0, BH * sizeof *dc);
 	for (int t = T - 1; t >= 0; t--) {
 		float *dh = dy + t * BH;
 		/* dh(B,H) += dpre_{t+1}(B,4H) W_hh: the recurrent path */
-		if (t < T - 1 && B == 1)
+		if (t < T - 1 && packed)
+			gemm_packed(B, H, 4 * H, dpre + (t + 1) * BG, 4 * H, pk,
+			            dh, H);
+		else if (t < T - 1 && B == 1)
 			blas_sgemv(1, H, 4 * H, 1.0f, w_hh, H,
 			           dpre + (t + 1) * BG, 1.0f, dh);
 		else if (t < T - 1)
@@ -120,4 +146,12 @@ lstm_bwd(const float *act, const float *w_hh, const float *c0,
 		lstm_cell_bwd(act + t * BG, cp, tc + t * BH, dh, dc,
 		              dpre + t * BG, B, H);
 	}
+}
+
+void
+lstm_bwd(const float *act, const float *w_hh, const float *c0,
+         const float *c, const float *tc, float *dy, float *dpre, float *dc,
+         int T, int B, int H)
+{
+	lstm_bwd_pk(act, w_hh, c0, c, tc, dy, dpre, dc, T, B, H, NULL);
 }

@@ -1,5 +1,7 @@
 /* unit/speed: the fast paths checked against the plain ones on random
- * inputs (no timings here): pth_crc32's carry-less fold against zlib,
+ * inputs (no timings here): gemm_packed (W_hh packed once, AVX-512
+ * micro-kernel) and the LSTM that uses it against sgemm, pth_crc32's
+ * carry-less fold against zlib,
  * big_alloc, pth_load's in-place float32 tensors against pth_load_mem's
  * copies, and clas_open_eval (borrowed encoder weights) against clas_open
  * (copied). */
@@ -150,10 +152,120 @@ test_open_eval(void)
 	unlink(path);
 }
 
+static void
+fill(float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+}
+
+/* gemm_packed against sgemm: odd sizes (row tails, column tails, K not a
+ * multiple of GEMM_KC), both packings, leading dimensions > width */
+static void
+test_gemm(void)
+{
+	static const int sz[][3] = {    /* M N K */
+		{ 1, 1, 1 }, { 3, 17, 5 }, { 8, 32, 256 }, { 9, 33, 257 },
+		{ 19, 100, 300 }, { 64, 4 * 40, 40 }, { 64, 40, 160 },
+		{ 7, 513, 600 }, { 32, 2304, 576 },
+	};
+	int bad_bt = 0, bad_b = 0;
+	for (size_t s = 0; s < sizeof sz / sizeof *sz; s++) {
+		int M = sz[s][0], N = sz[s][1], K = sz[s][2];
+		int lda = K + 3, ldc = N + 5, ldw = K + 1, ldb = N + 2;
+		float *A = xmalloc((size_t)M * lda * sizeof *A);
+		float *W = xmalloc((size_t)N * ldw * sizeof *W);   /* (N,K) */
+		float *Bm = xmalloc((size_t)K * ldb * sizeof *Bm); /* (K,N) */
+		float *C0 = xmalloc((size_t)M * ldc * sizeof *C0);
+		float *C1 = xmalloc((size_t)M * ldc * sizeof *C1);
+		float *C2 = xmalloc((size_t)M * ldc * sizeof *C2);
+		float *pk = big_alloc(gemm_pack_size(K, N) * sizeof *pk);
+		fill(A, (size_t)M * lda), fill(W, (size_t)N * ldw);
+		fill(Bm, (size_t)K * ldb), fill(C0, (size_t)M * ldc);
+		/* C += A W^T */
+		memcpy(C1, C0, (size_t)M * ldc * sizeof *C1);
+		memcpy(C2, C0, (size_t)M * ldc * sizeof *C2);
+		blas_sgemm(0, 1, M, N, K, 1.0f, A, lda, W, ldw, 1.0f, C1, ldc);
+		gemm_pack_bt(pk, W, ldw, K, N);
+		gemm_packed(M, N, K, A, lda, pk, C2, ldc);
+		bad_bt += !close_to(C2, C1, (size_t)M * ldc, 1e-4f, 1e-4f);
+		/* C += A B */
+		memcpy(C1, C0, (size_t)M * ldc * sizeof *C1);
+		memcpy(C2, C0, (size_t)M * ldc * sizeof *C2);
+		blas_sgemm(0, 0, M, N, K, 1.0f, A, lda, Bm, ldb, 1.0f, C1, ldc);
+		gemm_pack_b(pk, Bm, ldb, K, N);
+		gemm_packed(M, N, K, A, lda, pk, C2, ldc);
+		bad_b += !close_to(C2, C1, (size_t)M * ldc, 1e-4f, 1e-4f);
+		big_free(pk, gemm_pack_size(K, N) * sizeof *pk);
+		free(A), free(W), free(Bm), free(C0), free(C1), free(C2);
+	}
+	ok(!bad_bt, "gemm_packed(pack_bt) == sgemm(A W^T), %d shapes (%d "
+	   "differ; padding columns left alone)", (int)(sizeof sz / sizeof *sz),
+	   bad_bt);
+	ok(!bad_b, "gemm_packed(pack_b) == sgemm(A B) (%d differ)", bad_b);
+}
+
+/* the LSTM over T steps with W_hh packed once == sgemm at every step */
+static void
+test_lstm_packed(void)
+{
+	int T = 5, B = 11, H = 37, G = 4 * H;
+	size_t BH = (size_t)B * H, BG = (size_t)B * G;
+	float *w = xmalloc((size_t)G * H * sizeof *w);
+	float *h0 = xmalloc(BH * sizeof *h0), *c0 = xmalloc(BH * sizeof *c0);
+	float *xg0 = xmalloc(T * BG * sizeof *xg0);
+	float *xg[2], *y[2], *c[2], *tc[2], *dy[2], *dpre[2], *dc[2];
+	float *pk = big_alloc(lstm_pack_size(H) * sizeof *pk);
+	fill(w, (size_t)G * H), fill(h0, BH), fill(c0, BH), fill(xg0, T * BG);
+	for (size_t i = 0; i < (size_t)G * H; i++)
+		w[i] *= 0.3f;
+	float *dy0 = xmalloc(T * BH * sizeof *dy0);
+	fill(dy0, T * BH);
+	for (int v = 0; v < 2; v++) {
+		xg[v] = xmalloc(T * BG * sizeof **xg);
+		memcpy(xg[v], xg0, T * BG * sizeof **xg);
+		y[v] = xmalloc(T * BH * sizeof **y);
+		c[v] = xmalloc(T * BH * sizeof **c);
+		tc[v] = xmalloc(T * BH * sizeof **tc);
+		dy[v] = xmalloc(T * BH * sizeof **dy);
+		memcpy(dy[v], dy0, T * BH * sizeof **dy);
+		dpre[v] = xmalloc(T * BG * sizeof **dpre);
+		dc[v] = xmalloc(BH * sizeof **dc);
+		if (v)
+			lstm_fwd_pk(xg[v], w, h0, c0, y[v], c[v], tc[v], T, B, H,
+			            pk);
+		else
+			lstm_fwd(xg[v], w, h0, c0, y[v], c[v], tc[v], T, B, H);
+		if (v)
+			lstm_bwd_pk(xg[v], w, c0, c[v], tc[v], dy[v], dpre[v],
+			            dc[v], T, B, H, pk);
+		else
+			lstm_bwd(xg[v], w, c0, c[v], tc[v], dy[v], dpre[v], dc[v],
+			         T, B, H);
+	}
+	ok(close_to(y[1], y[0], T * BH, 1e-5f, 1e-4f) &&
+	   close_to(c[1], c[0], T * BH, 1e-5f, 1e-4f),
+	   "lstm_fwd_pk (W_hh packed once) == lstm_fwd (sgemm each step)");
+	ok(close_to(dpre[1], dpre[0], T * BG, 1e-5f, 1e-4f),
+	   "lstm_bwd_pk == lstm_bwd");
+	for (int v = 0; v < 2; v++)
+		free(xg[v]), free(y[v]), free(c[v]), free(tc[v]), free(dy[v]),
+		free(dpre[v]), free(dc[v]);
+	big_free(pk, lstm_pack_size(H) * sizeof *pk);
+	free(w), free(h0), free(c0), free(xg0), free(dy0);
+}
+
 int
 main(void)
 {
 	kern_set_threads(2);
+	__builtin_cpu_init();
+	ok(gemm_packed_ok() == !!__builtin_cpu_supports("avx512f"),
+	   "gemm_packed_ok() follows the CPU's AVX-512 (%d)", gemm_packed_ok());
+	if (gemm_packed_ok()) {
+		test_gemm();
+		test_lstm_packed();
+	}
 	test_crc();
 	test_big_alloc();
 	test_open_eval();

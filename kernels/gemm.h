@@ -1,0 +1,42 @@
+/* gemm.h: C(M,N) += A(M,K) B(K,N) with B packed once and reused.
+ *
+ * The LSTM recurrence multiplies the same W_hh by a new (B,H) block at
+ * every time step; sgemm repacks all of W_hh (4H x H: 21 MB at H = 1152)
+ * at each call.  Here the caller packs B once per batch (after weight
+ * drop) and every step runs an AVX-512 micro-kernel straight on the
+ * packed panels: 8 rows x 32 columns of C in 16 zmm accumulators, K in
+ * blocks of GEMM_KC so a panel block stays in L1/L2.
+ *
+ * Packed layout: panels of GEMM_NR columns (the last zero-padded), each
+ * K rows of GEMM_NR floats, panel after panel.  Columns are split between
+ * threads by whole panels and each element's sum runs over k in order, so
+ * the result does not depend on the thread count.
+ *
+ * gemm_packed_ok() is 0 on a CPU without AVX-512 (or with
+ * ULMFIT_NO_PACKED_GEMM set): callers then use blas_sgemm. */
+#ifndef KERN_GEMM_H
+#define KERN_GEMM_H
+
+#include <stddef.h>
+
+#define GEMM_NR 32
+#define GEMM_MR 8
+#define GEMM_KC 256
+
+int gemm_packed_ok(void);
+
+/* floats gemm_pack_* writes for a (K,N) right-hand side */
+size_t gemm_pack_size(int K, int N);
+
+/* B = W^T with W stored (N,K) row-major (ldw >= K): the LSTM forward's
+ * h W_hh^T with W_hh (4H,H). */
+void gemm_pack_bt(float *pk, const float *W, int ldw, int K, int N);
+/* B = W stored (K,N) row-major (ldw >= N): the backward's dpre W_hh. */
+void gemm_pack_b(float *pk, const float *W, int ldw, int K, int N);
+
+/* C(M,N) += A(M,K) B, A row-major (lda), C row-major (ldc), B packed by
+ * gemm_pack_* with the same K and N.  Threads: kern_par_for. */
+void gemm_packed(int M, int N, int K, const float *A, int lda,
+                 const float *pk, float *C, int ldc);
+
+#endif

@@ -70,19 +70,22 @@ set output "$out"
 set datafile separator "\t"
 set multiplot layout 2,2 title "$title"
 set xlabel "epoch"
+set xrange [0:$e0]
 set grid
 set key top right
 set title "loss"
 plot "$tmp/epochs.tsv" using 2:3 with linespoints pt 7 ps 0.6 title "train", \
      "" using 2:4 with linespoints pt 7 ps 0.6 title "valid"
 set title "accuracy (valid)"
+set yrange [0:1]
 set key bottom right
 plot "$tmp/epochs.tsv" using 2:5 with linespoints pt 7 ps 0.6 lc 3 title "accuracy"
+set yrange [*:*]
 set title "learning rate (one-cycle, top group)"
 set format y "%.1e"
-plot "$tmp/sched.tsv" using 1:2 with lines lc 4 title "lr"
+plot "$tmp/sched.tsv" using 1:2 with lines lw 1.5 lc rgb "#d62728" title "lr"
 set format y "%g"
 set title "momentum (beta1)"
-plot "$tmp/sched.tsv" using 1:3 with lines lc 5 title "mom"
+plot "$tmp/sched.tsv" using 1:3 with lines lw 1.5 lc rgb "#2ca02c" title "mom"
 unset multiplot
 EOF

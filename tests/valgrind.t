@@ -52,6 +52,8 @@ vg "tok -j 1 (folder)" "$T1" -q -j 1 -o all.tok d
 vg "tok -j 2 (folder, threads)" "$T1" -q -j 2 -o all2.tok d
 cmp -s all.tok all2.tok; ok $? "tok: one thread and two agree"
 vg "tok (CSV)" "$T1" -q -j 1 -o csv.tok t.csv
+vg "tok --sp-train (SentencePiece, the C++ shim)" "$T1" -q --sp-train 80 -m sp.model d
+vg "tok -j 2 --sp (pieces, threads)" "$T1" -q -j 2 --sp sp.model -o sp.tok d
 vg "numz -w (build a vocab)" "$(which numz)" -q -f 1 -w vocab -o all.ids all.tok
 vg "numz -v (apply a vocab)" "$(which numz)" -q -v vocab -o all2.ids all.tok
 vg "numz -d (decode)" "$(which numz)" -q -d -v vocab -o back.tok all.ids

@@ -36,3 +36,6 @@ DEVICE    ?=
 PRECISION ?=
 TRAIN_OPTS = $(call opt,-j,$(THREADS)) $(call opt,--device,$(DEVICE)) \
              $(call opt,--precision,$(PRECISION))
+# a sub-make that `make -n` must not run (a recipe naming $(MAKE) itself
+# runs even under -n; this one also fetches)
+SUBMAKE = $(MAKE)

@@ -358,12 +358,16 @@ counter_read(struct counter *c, FILE *f, const char *name)
 	uint64_t lineno = 1, total, n;
 	int ended = 0;
 
-	if (!read_line(f, name, &line) || strcmp(line.p, COUNTS_MAGIC))
+	if (!read_line(f, name, &line) || strlen(line.p) != line.n ||
+	    strcmp(line.p, COUNTS_MAGIC))
 		die("%s: not a counts file (make it with numz -c)", name);
 	counter_init(&own);
 	while (read_line(f, name, &line)) {
 		char *tab = memchr(line.p, '\t', line.n), *sp;
 		lineno++;
+		if (strlen(line.p) != line.n)
+			die("%s: line %llu: a NUL byte", name,
+			    (unsigned long long)lineno);
 		if (ended)
 			die("%s: line %llu: text after the #end line", name,
 			    (unsigned long long)lineno);
@@ -379,8 +383,7 @@ counter_read(struct counter *c, FILE *f, const char *name)
 			ended = 1;
 			continue;
 		}
-		if (!tab || tab == line.p || strlen(line.p) != line.n ||
-		    strpbrk(tab + 1, "\t") || memchr(line.p, ' ', tab - line.p) ||
+		if (!tab || tab == line.p || strpbrk(tab + 1, "\t") || memchr(line.p, ' ', tab - line.p) ||
 		    parse_count(tab + 1, &n, 0))
 			die("%s: line %llu: not \"token TAB count\"", name,
 			    (unsigned long long)lineno);

@@ -33,7 +33,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 # epochs.tsv: run, epoch end (x), train_loss, valid_loss, accuracy
 # sched.tsv: x, lr, momentum (60 points per epoch)
-e0=0 run=0
+e0=0 run=0 arrows=
 for a; do
 	IFS=@ read -r log lr rpct rdiv <<-E
 	$a
@@ -60,6 +60,8 @@ for a; do
 			print ""
 		}' >>"$tmp/sched.tsv"
 	fi
+	[ $run -gt 1 ] && arrows="$arrows
+set arrow from $e0, graph 0 to $e0, graph 1 nohead dt 2 lc rgb '#888888'"
 	e0=$((e0 + n))
 done
 [ -s "$tmp/sched.tsv" ] || printf '0\tNaN\tNaN\n' >"$tmp/sched.tsv"
@@ -72,6 +74,7 @@ set multiplot layout 2,2 title "$title"
 set xlabel "epoch"
 set xrange [0:$e0]
 set grid
+# dashed lines: where one run (stage) ends and the next begins$arrows
 set key top right
 set title "loss"
 plot "$tmp/epochs.tsv" using 2:3 with linespoints pt 7 ps 0.6 title "train", \

@@ -35,6 +35,23 @@ run() {   # name V E H B T
 	desc="V=$1 E=$2 H=$3 bs=$4 sl=$5"
 	printf '%-6s %-34s %-10s %10s %10s %8s\n' "$name" "C $desc" "$ct" "$cm" "$cb" \
 		"$(echo "$cm $best" | awk '{printf "%.2fx", $1 / $2}')"
+	# the same run before the packed recurrence (sgemm repacks W_hh at
+	# every step) and with --precision bf16 where the CPU has it; the
+	# ratios use tok/s per CPU second (awd_bench's last column), steadier
+	# than wall time when other jobs share the cores
+	cc7=$(echo "$c" | cut -f7)
+	o=$(env -u OPENBLAS_CORETYPE ULMFIT_NO_PACKED_GEMM=1 "$D/awd_bench" "$@" "$STEPS" "$THR")
+	printf '%-6s %-34s %-10s %10s %10s %8s\n' "" "C, W_hh repacked per step" "" \
+		"$(echo "$o" | cut -f4)" "$(echo "$o" | cut -f5)" \
+		"$(echo "$cc7 $(echo "$o" | cut -f7)" | awk '{printf "%.2fx", $1 / $2}')"
+	echo "       (packed recurrence vs repacked, per CPU second: $cc7 vs $(echo "$o" | cut -f7) tok/s)"
+	if grep -qw avx512_bf16 /proc/cpuinfo; then
+		h=$(env -u OPENBLAS_CORETYPE AWD_BENCH_PRECISION=bf16 "$D/awd_bench" "$@" "$STEPS" "$THR")
+		printf '%-6s %-34s %-10s %10s %10s %8s\n' "" "C --precision bf16" "" \
+			"$(echo "$h" | cut -f4)" "$(echo "$h" | cut -f5)" \
+			"$(echo "$(echo "$h" | cut -f7) $cc7" | awk '{printf "%.2fx", $1 / $2}')"
+		echo "       (bf16 vs fp32, per CPU second: $(echo "$h" | cut -f7) vs $cc7 tok/s)"
+	fi
 	printf '%-6s %-34s %-10s %10s %10s\n' "" "torch" "(unset)" "$m1" "$b1"
 	printf '%-6s %-34s %-10s %10s %10s\n' "" "torch" "$ct" "$m2" "$b2"
 }

@@ -29,6 +29,13 @@ void blas_sgemm(int ta, int tb, int M, int N, int K, float alpha,
                 const float *A, int lda, const float *B, int ldb,
                 float beta, float *C, int ldc);
 
+/* Precision of blas_sgemm: 0 fp32 (default), 1 bf16 (gemm_bf16 in
+ * gemm.h: operands rounded to bfloat16, fp32 sums; products smaller than
+ * 2^18 multiply-adds stay fp32).  The caller checks gemm_bf16_ok() first.
+ * blas_sgemv and the recurrence (gemm_packed) stay fp32. */
+void kern_set_bf16(int on);
+int kern_bf16(void);
+
 /* y(M) = alpha op(A) x + beta y.  A stored row-major (M,N) when ta is 0,
  * (N,M) when ta is 1.  For one row (B = 1, infer's single review) this
  * reads A once instead of packing it as sgemm does on every call. */

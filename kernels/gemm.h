@@ -39,4 +39,16 @@ void gemm_pack_b(float *pk, const float *W, int ldw, int K, int N);
 void gemm_packed(int M, int N, int K, const float *A, int lda,
                  const float *pk, float *C, int ldc);
 
+/* bf16 GEMM: C(M,N) = alpha op(A) op(B) + beta C (ta/tb as blas_sgemm)
+ * with A and B rounded to bfloat16 (nearest even) as they are packed and
+ * products summed in fp32 by vdpbf16ps (pairs of k per 32-bit lane).
+ * Packing buffers grow as needed and are kept (call from one thread).
+ * gemm_bf16_ok(): the CPU has AVX512-BF16 (and ULMFIT_NO_BF16 is unset). */
+int gemm_bf16_ok(void);
+void gemm_bf16(int ta, int tb, int M, int N, int K, float alpha,
+               const float *A, int lda, const float *B, int ldb, float beta,
+               float *C, int ldc);
+/* float -> bfloat16 bits, round to nearest even (NaN stays NaN) */
+unsigned short gemm_f2bf(float f);
+
 #endif

@@ -29,7 +29,7 @@ static const char usage_text[] =
 "                [--div d] [--div-final d] [--clip c] [--clip-global]\n"
 "                [--drop-mult m] [--alpha a] [--beta b] [--emb n] [--hid n]\n"
 "                [--layers n] [-s seed] [-j threads] [--log file]\n"
-"                [--sp model] train.lmb [valid.lmb]\n"
+"                [--sp model] [--precision fp32|bf16] train.lmb [valid.lmb]\n"
 "  (none)        a new model, fastai's init (sizes: --emb 400 --hid 1152\n"
 "                --layers 3)\n"
 "  -c lm.pth     continue from a language model checkpoint (ours or\n"
@@ -60,6 +60,9 @@ static const char usage_text[] =
 "  --sp model    the stream is the pieces of this SentencePiece model (tok\n"
 "                --sp): recorded (sp_xxh64, sp_path) for infer; -c and\n"
 "                --resume keep the one their checkpoint records\n"
+"  --precision p fp32 (default) or bf16: GEMM operands rounded to bfloat16,\n"
+"                fp32 sums, weights, optimizer and element maths (needs a\n"
+"                CPU with AVX512-BF16)\n"
 "  -q            no progress bar\n"
 "The epochs and batches come from the stream (lmbatch -e).\n";
 
@@ -331,7 +334,7 @@ eval_batch(struct lm *lm, const struct lmb_batch *b, uint32_t *x, uint32_t *y,
 enum {
 	O_FREEZE = 256, O_FREEZE1, O_UNFREEZE, O_WD, O_MOMS, O_PCT, O_DIV,
 	O_DIVF, O_CLIP, O_CLIPG, O_DROP, O_ALPHA, O_BETA, O_LOG, O_RESUME, O_SP,
-	O_EMB, O_HID, O_LAYERS
+	O_EMB, O_HID, O_LAYERS, O_PREC
 };
 
 int
@@ -362,13 +365,14 @@ main(int argc, char *argv[])
 		{ "log", required_argument, NULL, O_LOG },
 		{ "sp", required_argument, NULL, O_SP },
 		{ "seed", required_argument, NULL, 's' },
+		{ "precision", required_argument, NULL, O_PREC },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = {
 		.freeze_to = 0, .fit = FIT_OPTS_DEFAULT, .drop_mult = 1,
 		.emb = 400, .hid = 1152, .layers = 3, .seed = 42
 	};
-	int c, lr_given = 0, drop_given = 0, size_given = 0;
+	int c, lr_given = 0, drop_given = 0, size_given = 0, bf16 = 0;
 
 	argv0 = "awdtrain";
 	blas_setup(argv);
@@ -426,6 +430,11 @@ main(int argc, char *argv[])
 			break;
 		case O_LOG: o.log = optarg; break;
 		case O_SP: o.sp = optarg; break;
+		case O_PREC:
+			if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
+				usage_error("--precision: want fp32 or bf16");
+			bf16 = !strcmp(optarg, "bf16");
+			break;
 		default: usage(2);
 		}
 	argc -= optind, argv += optind;
@@ -451,6 +460,10 @@ main(int argc, char *argv[])
 	if ((o.from || o.resume) && size_given)
 		usage_error("--emb/--hid/--layers are for a new model; a "
 		            "checkpoint has its own sizes");
+	if (bf16 && !gemm_bf16_ok())
+		die("--precision bf16: this CPU has no AVX512-BF16%s",
+		    getenv("ULMFIT_NO_BF16") ? " (ULMFIT_NO_BF16 is set)" : "");
+	kern_set_bf16(bf16);
 	kern_set_threads(o.threads);
 
 	struct trainrun run = { .freeze_to = o.freeze_to };

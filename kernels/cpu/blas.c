@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "blas.h"
+#include "gemm.h"
 
 /* OpenBLAS's own choice is kept when it is one of its AVX2/AVX-512
  * kernels; anything older on a CPU that has AVX2 is the fallback. */
@@ -52,12 +53,30 @@ blas_setup(char **argv)
 	return have;
 }
 
+static int use_bf16;
+
+void
+kern_set_bf16(int on)
+{
+	use_bf16 = on;
+}
+
+int
+kern_bf16(void)
+{
+	return use_bf16;
+}
+
 void
 blas_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A,
            int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
 	if (M <= 0 || N <= 0)
 		return;
+	if (use_bf16 && (double)M * N * K >= (1 << 18)) {
+		gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+		return;
+	}
 	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
 	            tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B,
 	            ldb, beta, C, ldc);

@@ -1,6 +1,7 @@
 /* gemm.c: C += A B with B packed once (gemm.h); an AVX-512 micro-kernel
  * of 8 rows x 32 columns.  Tested against sgemm in tests/unit/speed.c. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,7 +187,234 @@ gemm_packed(int M, int N, int K, const float *A, int lda, const float *pk,
 	/* at least 2 panels a thread; the split is by whole panels */
 	kern_par_for(npanel(N), 2, gemm_range, &x);
 }
+/* ---- bf16 ---- */
+
+int
+gemm_bf16_ok(void)
+{
+	static int ok = -1;
+	if (ok < 0) {
+		__builtin_cpu_init();
+		ok = __builtin_cpu_supports("avx512bf16") &&
+		     __builtin_cpu_supports("avx512bw") &&
+		     !getenv("ULMFIT_NO_BF16");
+	}
+	return ok;
+}
+
+unsigned short
+gemm_f2bf(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	if ((u & 0x7fffffffu) > 0x7f800000u)
+		return (unsigned short)(u >> 16 | 0x40);
+	u += 0x7fffu + (u >> 16 & 1);
+	return (unsigned short)(u >> 16);
+}
+
+#define BF_KC 256               /* k per block (128 pairs) */
+#define BF_MC 192               /* rows of A per block */
+
+static struct {
+	uint32_t *a;            /* (M, K/2) pairs of A */
+	uint16_t *b;            /* panels: (K/2, 32 columns, 2) */
+	size_t acap, bcap;
+} bfs;
+
+struct bf_ctx {
+	int ta, tb, M, N, K, K2, lda, ldb, ldc;
+	const float *A, *B;
+	float *C, alpha;
+};
+
+static inline float
+elem(const float *X, int t, int ld, long r, long c)
+{
+	return t ? X[c * ld + r] : X[r * ld + c];
+}
+
+static void
+bf_pack_a(void *arg, long lo, long hi)
+{
+	const struct bf_ctx *x = arg;
+	for (long i = lo; i < hi; i++)
+		for (int k2 = 0; k2 < x->K2; k2++) {
+			long k = 2L * k2;
+			uint32_t v = gemm_f2bf(elem(x->A, x->ta, x->lda, i, k));
+			if (k + 1 < x->K)
+				v |= (uint32_t)gemm_f2bf(elem(x->A, x->ta, x->lda,
+				                              i, k + 1)) << 16;
+			bfs.a[(size_t)i * x->K2 + k2] = v;
+		}
+}
+
+static void
+bf_pack_b(void *arg, long lo, long hi)
+{
+	const struct bf_ctx *x = arg;
+	for (long p = lo; p < hi; p++) {
+		uint16_t *d = bfs.b + (size_t)p * x->K2 * 2 * GEMM_NR;
+		for (int k2 = 0; k2 < x->K2; k2++)
+			for (int j = 0; j < GEMM_NR; j++) {
+				long n = p * GEMM_NR + j, k = 2L * k2;
+				uint16_t lo16 = 0, hi16 = 0;
+				if (n < x->N) {
+					lo16 = gemm_f2bf(elem(x->B, x->tb, x->ldb, k, n));
+					if (k + 1 < x->K)
+						hi16 = gemm_f2bf(elem(x->B, x->tb,
+						                      x->ldb, k + 1, n));
+				}
+				d[((size_t)k2 * GEMM_NR + j) * 2] = lo16;
+				d[((size_t)k2 * GEMM_NR + j) * 2 + 1] = hi16;
+			}
+	}
+}
+
+__attribute__((target("avx512f,avx512bw,avx512bf16"), always_inline))
+static inline void
+micro_bf(int mr, int k2c, const uint32_t *A, int lda2, const uint16_t *P,
+         float *C, int ldc, __mmask16 m0, __mmask16 m1, float alpha)
+{
+	__m512 c0[GEMM_MR], c1[GEMM_MR];
+#pragma GCC unroll 8
+	for (int i = 0; i < GEMM_MR; i++)
+		c0[i] = c1[i] = _mm512_setzero_ps();
+	for (int k = 0; k < k2c; k++) {
+		__m512i b0 = _mm512_loadu_si512(P + (size_t)k * 2 * GEMM_NR);
+		__m512i b1 = _mm512_loadu_si512(P + (size_t)k * 2 * GEMM_NR + 32);
+#pragma GCC unroll 8
+		for (int i = 0; i < GEMM_MR; i++)
+			if (i < mr) {
+				__m512i a = _mm512_set1_epi32((int)A[(size_t)i * lda2 + k]);
+				c0[i] = _mm512_dpbf16_ps(c0[i], (__m512bh)a,
+				                         (__m512bh)b0);
+				c1[i] = _mm512_dpbf16_ps(c1[i], (__m512bh)a,
+				                         (__m512bh)b1);
+			}
+	}
+	__m512 al = _mm512_set1_ps(alpha);
+#pragma GCC unroll 8
+	for (int i = 0; i < GEMM_MR; i++)
+		if (i < mr) {
+			float *r = C + (size_t)i * ldc;
+			__m512 x0 = _mm512_maskz_loadu_ps(m0, r);
+			__m512 x1 = _mm512_maskz_loadu_ps(m1, r + 16);
+			_mm512_mask_storeu_ps(r, m0, _mm512_fmadd_ps(al, c0[i], x0));
+			_mm512_mask_storeu_ps(r + 16, m1,
+			                      _mm512_fmadd_ps(al, c1[i], x1));
+		}
+}
+
+#define MICRO_BF_CASE(n) case n: micro_bf(n, k2c, A, lda2, P, C, ldc, m0, \
+	m1, alpha); break;
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
+micro_bf_any(int mr, int k2c, const uint32_t *A, int lda2, const uint16_t *P,
+             float *C, int ldc, __mmask16 m0, __mmask16 m1, float alpha)
+{
+	switch (mr) {
+	MICRO_BF_CASE(1) MICRO_BF_CASE(2) MICRO_BF_CASE(3) MICRO_BF_CASE(4)
+	MICRO_BF_CASE(5) MICRO_BF_CASE(6) MICRO_BF_CASE(7) MICRO_BF_CASE(8)
+	}
+}
+
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
+bf_range(void *arg, long lo, long hi)
+{
+	const struct bf_ctx *x = arg;
+	int K2 = x->K2;
+	for (int k0 = 0; k0 < K2; k0 += BF_KC / 2)
+		for (int i0 = 0; i0 < x->M; i0 += BF_MC)
+			for (long p = lo; p < hi; p++) {
+				int cols = x->N - (int)p * GEMM_NR;
+				if (cols > GEMM_NR)
+					cols = GEMM_NR;
+				__mmask16 m0 = cols >= 16 ? 0xffff :
+				               (__mmask16)((1u << cols) - 1);
+				__mmask16 m1 = cols <= 16 ? 0 : cols >= 32 ? 0xffff :
+				               (__mmask16)((1u << (cols - 16)) - 1);
+				int k2c = K2 - k0 < BF_KC / 2 ? K2 - k0 : BF_KC / 2;
+				const uint16_t *P = bfs.b + ((size_t)p * K2 + k0) *
+				                    2 * GEMM_NR;
+				int i1 = x->M - i0 < BF_MC ? x->M : i0 + BF_MC;
+				for (int i = i0; i < i1; i += GEMM_MR) {
+					int mr = i1 - i < GEMM_MR ? i1 - i : GEMM_MR;
+					const uint32_t *A = bfs.a + (size_t)i * K2 + k0;
+					float *C = x->C + (size_t)i * x->ldc + p * GEMM_NR;
+					if (mr == GEMM_MR)
+						micro_bf(GEMM_MR, k2c, A, K2, P, C, x->ldc,
+						         m0, m1, x->alpha);
+					else
+						micro_bf_any(mr, k2c, A, K2, P, C, x->ldc,
+						             m0, m1, x->alpha);
+				}
+			}
+}
+
+void
+gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A,
+          int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+	if (M <= 0 || N <= 0)
+		return;
+	for (int i = 0; i < M; i++) {
+		float *r = C + (size_t)i * ldc;
+		if (beta == 0)
+			memset(r, 0, N * sizeof *r);
+		else if (beta != 1)
+			for (int j = 0; j < N; j++)
+				r[j] *= beta;
+	}
+	if (K <= 0 || alpha == 0)
+		return;
+	struct bf_ctx x = { ta, tb, M, N, K, (K + 1) / 2, lda, ldb, ldc, A, B,
+	                    C, alpha };
+	size_t na = (size_t)M * x.K2, nb = (size_t)npanel(N) * x.K2 * 2 * GEMM_NR;
+	if (na > bfs.acap) {
+		free(bfs.a);
+		bfs.a = aligned_alloc(64, (na * sizeof *bfs.a + 63) & ~(size_t)63);
+		bfs.acap = na;
+	}
+	if (nb > bfs.bcap) {
+		free(bfs.b);
+		bfs.b = aligned_alloc(64, (nb * sizeof *bfs.b + 63) & ~(size_t)63);
+		bfs.bcap = nb;
+	}
+	if (!bfs.a || !bfs.b) {
+		fputs("gemm_bf16: out of memory\n", stderr);
+		exit(1);
+	}
+	kern_par_for(M, 16, bf_pack_a, &x);
+	kern_par_for(npanel(N), 2, bf_pack_b, &x);
+	kern_par_for(npanel(N), 2, bf_range, &x);
+}
 #else
+int
+gemm_bf16_ok(void)
+{
+	return 0;
+}
+
+void
+gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A,
+          int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+	(void)ta, (void)tb, (void)M, (void)N, (void)K, (void)alpha, (void)A,
+	(void)lda, (void)B, (void)ldb, (void)beta, (void)C, (void)ldc;
+	abort();        /* gemm_bf16_ok() is 0 here */
+}
+
+unsigned short
+gemm_f2bf(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	if ((u & 0x7fffffffu) > 0x7f800000u)
+		return (unsigned short)(u >> 16 | 0x40);
+	u += 0x7fffu + (u >> 16 & 1);
+	return (unsigned short)(u >> 16);
+}
+
 void
 gemm_packed(int M, int N, int K, const float *A, int lda, const float *pk,
             float *C, int ldc)

@@ -255,6 +255,76 @@ test_lstm_packed(void)
 	free(w), free(h0), free(c0), free(xg0), free(dy0);
 }
 
+/* gemm_bf16 against a double-precision sum of the bf16-rounded operands
+ * (so only the fp32 accumulation differs), every transpose, beta 0/1/0.5 */
+static float
+bf(float f)
+{
+	uint32_t u = (uint32_t)gemm_f2bf(f) << 16;
+	float r;
+	memcpy(&r, &u, 4);
+	return r;
+}
+
+static void
+test_bf16(void)
+{
+	ok(gemm_f2bf(1.0f) == 0x3f80 && gemm_f2bf(1.00390625f) == 0x3f80 &&
+	   gemm_f2bf(1.01171875f) == 0x3f82 && gemm_f2bf(-2.0f) == 0xc000,
+	   "gemm_f2bf rounds to nearest even");
+	static const int sz[][3] = { { 1, 1, 1 }, { 9, 33, 7 }, { 17, 70, 300 },
+	                             { 200, 45, 513 } };
+	int bad = 0, n = 0;
+	for (size_t s = 0; s < sizeof sz / sizeof *sz; s++)
+		for (int ta = 0; ta < 2; ta++)
+			for (int tb = 0; tb < 2; tb++) {
+				int M = sz[s][0], N = sz[s][1], K = sz[s][2];
+				int lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 2;
+				int ldc = N + 3;
+				float beta = (float)(s % 3) * 0.5f;
+				size_t na = (size_t)(ta ? K : M) * lda;
+				size_t nb = (size_t)(tb ? N : K) * ldb;
+				float *A = xmalloc(na * sizeof *A);
+				float *B = xmalloc(nb * sizeof *B);
+				float *C = xmalloc((size_t)M * ldc * sizeof *C);
+				float *R = xmalloc((size_t)M * ldc * sizeof *R);
+				fill(A, na), fill(B, nb), fill(C, (size_t)M * ldc);
+				memcpy(R, C, (size_t)M * ldc * sizeof *R);
+				gemm_bf16(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta,
+				          C, ldc);
+				for (int i = 0; i < M; i++)
+					for (int j = 0; j < N; j++) {
+						double acc = 0;
+						for (int k = 0; k < K; k++)
+							acc += (double)bf(ta ? A[(size_t)k * lda + i] :
+							                  A[(size_t)i * lda + k]) *
+							       bf(tb ? B[(size_t)j * ldb + k] :
+							          B[(size_t)k * ldb + j]);
+						float *r = R + (size_t)i * ldc + j;
+						*r = (float)(0.75 * acc + (double)beta * *r);
+					}
+				bad += !close_to(C, R, (size_t)M * ldc, 1e-4f, 1e-4f);
+				n++;
+				free(A), free(B), free(C), free(R);
+			}
+	ok(!bad, "gemm_bf16 == double sums of the bf16-rounded operands, %d "
+	   "shapes x transposes (%d differ)", n, bad);
+	/* and through blas_sgemm when switched on: close to fp32 sgemm */
+	int M = 64, N = 96, K = 128;
+	float *A = xmalloc((size_t)M * K * 4), *B = xmalloc((size_t)K * N * 4);
+	float *C0 = xcalloc((size_t)M * N, 4), *C1 = xcalloc((size_t)M * N, 4);
+	fill(A, (size_t)M * K), fill(B, (size_t)K * N);
+	blas_sgemm(0, 0, M, N, K, 1, A, K, B, N, 0, C0, N);
+	kern_set_bf16(1);
+	blas_sgemm(0, 0, M, N, K, 1, A, K, B, N, 0, C1, N);
+	kern_set_bf16(0);
+	ok(close_to(C1, C0, (size_t)M * N, 0.05f, 0.02f) &&
+	   memcmp(C1, C0, (size_t)M * N * 4),
+	   "kern_set_bf16(1): blas_sgemm goes through bf16 (close to fp32, "
+	   "not equal)");
+	free(A), free(B), free(C0), free(C1);
+}
+
 int
 main(void)
 {
@@ -266,6 +336,11 @@ main(void)
 		test_gemm();
 		test_lstm_packed();
 	}
+	ok(gemm_bf16_ok() == (__builtin_cpu_supports("avx512bf16") &&
+	                      __builtin_cpu_supports("avx512bw")),
+	   "gemm_bf16_ok() follows the CPU's AVX512-BF16 (%d)", gemm_bf16_ok());
+	if (gemm_bf16_ok())
+		test_bf16();
 	test_crc();
 	test_big_alloc();
 	test_open_eval();

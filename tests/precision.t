@@ -1,5 +1,5 @@
 #!/bin/sh
-# awdtrain --precision bf16: GEMM operands in bfloat16 with fp32 sums
+# awdtrain and clastrain --precision bf16: GEMM operands in bfloat16 with fp32 sums
 # (kernels/gemm.h, vdpbf16ps), fp32 weights, optimizer and element maths.
 # Refused with a sentence on a CPU without AVX512-BF16 (ULMFIT_NO_BF16
 # pretends so); on one that has it, a short small LM on the State of the
@@ -54,6 +54,28 @@ if grep -qw avx512_bf16 /proc/cpuinfo; then
 		"bf16 valid loss $b within 1% of fp32's $f"
 	ok $(cmp -s f.pth b.pth; [ $? -eq 1 ]; echo $?) \
 		"  the checkpoints differ (bf16 GEMMs were used)"
+	# clastrain: the fp32 LM's encoder, sentences labelled by their
+	# speech half (odd/even line: no meaning, a loss to compare)
+	check "encsave" encsave -q -o enc.pth f.pth
+	awk 'NR % 2' train.txt >a.txt; awk '!(NR % 2)' train.txt >b.txt
+	awk 'NR % 2' valid.txt >va.txt; awk '!(NR % 2)' valid.txt >vb.txt
+	{ tok -q -j 1 -l --split train --label a a.txt &&
+	  tok -q -j 1 -l --split train --label b b.txt &&
+	  tok -q -j 1 -l --split valid --label a va.txt &&
+	  tok -q -j 1 -l --split valid --label b vb.txt; } >c.tok
+	check "numz: labelled sentences" numz -q -v vocab -o c.ids c.tok
+	CL="clastrain -q -j 2 -s 1 -e enc.pth -v vocab -n 1 -b 16 --unfreeze -l 2e-3"
+	exits 1 "clastrain --precision bf16 without AVX512-BF16: exit 1" \
+		env ULMFIT_NO_BF16=1 $CL --precision bf16 -o cb.pth c.ids
+	errmatch "^clastrain: --precision bf16: this CPU has no AVX512-BF16" \
+		"  clastrain: --precision bf16: this CPU has no AVX512-BF16"
+	check "clastrain fp32" $CL --log cf.tsv -o cf.pth c.ids
+	check "clastrain bf16" $CL --precision bf16 --log cb.tsv -o cb.pth c.ids
+	f=$(tail -n 1 cf.tsv | cut -f3) b=$(tail -n 1 cb.tsv | cut -f3)
+	echo "# classifier valid loss: fp32 $f, bf16 $b"
+	ok $(echo "$f $b" | awk '{ d = ($2 - $1) / $1; if (d < 0) d = -d
+		exit !($1 > 0 && d < 0.01) }'; echo $?) \
+		"clastrain: bf16 valid loss $b within 1% of fp32's $f"
 else
 	exits 1 "no AVX512-BF16 here: --precision bf16 refused" \
 		$LM --precision bf16 -o b.pth t.lmb v.lmb

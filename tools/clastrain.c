@@ -29,7 +29,7 @@ static const char usage_text[] =
 "                 [--clip-global] [--drop-mult m] [--ps p] [--alpha a]\n"
 "                 [--beta b] [--train-tags list] [--valid-tags list]\n"
 "                 [-s seed] [-j threads] [--log file] [--sp model]\n"
-"                 train.ids [valid.ids]\n"
+"                 [--precision fp32|bf16] train.ids [valid.ids]\n"
 "  -e enc.pth    start from an encoder (encsave, fastai save_encoder):\n"
 "                a new head, frozen (fastai's load_encoder)\n"
 "  -c clas.pth   continue from a classifier checkpoint\n"
@@ -60,6 +60,9 @@ static const char usage_text[] =
 "  --sp model    the texts are the pieces of this SentencePiece model\n"
 "                (tok --sp): recorded for infer; the encoder's or\n"
 "                checkpoint's own record is kept, and must agree\n"
+"  --precision p fp32 (default) or bf16: GEMM operands rounded to\n"
+"                bfloat16, fp32 sums, weights, optimizer and element maths\n"
+"                (needs a CPU with AVX512-BF16)\n"
 "  -q            no progress bar\n";
 
 static _Noreturn void
@@ -310,7 +313,7 @@ check_sizes(const struct pth *p, const struct awd_config *ac)
 enum {
 	O_FREEZE = 256, O_UNFREEZE, O_WD, O_MOMS, O_PCT, O_DIV, O_DIVF, O_CLIP,
 	O_CLIPG, O_DROP, O_PS, O_ALPHA, O_BETA, O_TTAGS, O_VTAGS, O_LOG, O_RESUME,
-	O_SP
+	O_SP, O_PREC
 };
 
 int
@@ -339,6 +342,7 @@ main(int argc, char *argv[])
 		{ "log", required_argument, NULL, O_LOG },
 		{ "sp", required_argument, NULL, O_SP },
 		{ "seed", required_argument, NULL, 's' },
+		{ "precision", required_argument, NULL, O_PREC },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = {
@@ -347,7 +351,7 @@ main(int argc, char *argv[])
 		.ttags = "train", .vtags = "valid,test",
 		.seed = 42
 	};
-	int c, lr_given = 0, drop_given = 0, ps_given = 0;
+	int c, lr_given = 0, drop_given = 0, ps_given = 0, bf16 = 0;
 
 	argv0 = "clastrain";
 	blas_setup(argv);
@@ -399,6 +403,11 @@ main(int argc, char *argv[])
 		case O_VTAGS: o.vtags = optarg; break;
 		case O_LOG: o.log = optarg; break;
 		case O_SP: o.sp = optarg; break;
+		case O_PREC:
+			if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
+				usage_error("--precision: want fp32 or bf16");
+			bf16 = !strcmp(optarg, "bf16");
+			break;
 		default: usage(2);
 		}
 	argc -= optind, argv += optind;
@@ -418,6 +427,10 @@ main(int argc, char *argv[])
 		            "0 <= --pct-start < 1; --div, --div-final > 0");
 	if (o.resume && (lr_given || o.freeze_given || drop_given || ps_given))
 		usage_error("--resume takes its settings from the checkpoint");
+	if (bf16 && !gemm_bf16_ok())
+		die("--precision bf16: this CPU has no AVX512-BF16%s",
+		    getenv("ULMFIT_NO_BF16") ? " (ULMFIT_NO_BF16 is set)" : "");
+	kern_set_bf16(bf16);
 	if (o.threads)
 		kern_set_threads(o.threads);
 

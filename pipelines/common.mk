@@ -29,8 +29,9 @@ vars = $(shell mkdir -p $(W) && f=$(W)/$(1).vars && v='$(strip $(2))' && \
 opt  = $(if $(strip $(2)),$(1) $(strip $(2)))
 
 # compute threads, device and precision of the training tools; DEVICE and
-# PRECISION are passed only when set (the CPU tools have no such options
-# yet: `make DEVICE=cuda` then fails at the first training step, saying so)
+# PRECISION are passed only when set (the tools take --precision fp32|bf16
+# but no --device yet: `make DEVICE=cuda` fails at the first training
+# step, saying so)
 THREADS   ?=
 DEVICE    ?=
 PRECISION ?=

@@ -1,7 +1,7 @@
 #!/bin/sh
 # valgrind.t: the tools' common paths under valgrind memcheck, on a tiny
-# generated corpus: tok (one thread and two), numz -w / -v / -d, lmbatch,
-# awdtrain (a tiny model, a few batches), encsave, clastrain, infer
+# generated corpus: tok (one thread and two), numz -w / -v / -d / -c /
+# --counts, lmbatch, awdtrain (a tiny model, a few batches), encsave, clastrain, infer
 # (classify, --eval, --generate) and untar on a local archive.  Each run
 # must exit 0 with no memcheck error and no definite or indirect leak at
 # exit (--errors-for-leak-kinds=definite,indirect makes a leak an error,
@@ -57,6 +57,8 @@ vg "tok -j 2 --sp (pieces, threads)" "$T1" -q -j 2 --sp sp.model -o sp.tok d
 vg "numz -w (build a vocab)" "$(which numz)" -q -f 1 -w vocab -o all.ids all.tok
 vg "numz -v (apply a vocab)" "$(which numz)" -q -v vocab -o all2.ids all.tok
 vg "numz -d (decode)" "$(which numz)" -q -d -v vocab -o back.tok all.ids
+vg "numz -c (count)" "$(which numz)" -q -c all.counts all.tok
+vg "numz --counts -w (vocab from counts)" "$(which numz)" -q -f 1 --counts -w vocab2 all.counts all.counts
 vg "lmbatch" "$(which lmbatch)" -q -b 4 -l 8 -o lm.lmb --valid-out va.lmb all.ids
 vg "awdtrain (tiny model, few batches)" "$(which awdtrain)" -q -v vocab \
 	--emb 8 --hid 16 --layers 2 -j 1 -o lm.pth lm.lmb va.lmb

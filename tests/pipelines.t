@@ -102,7 +102,7 @@ mk $I CLAS_LR=0.03; ok $((!$?)) "imdb: infer on a damaged clas.pth fails the run
 test ! -e "$T/iw/eval.txt"; ok $? "... and leaves no eval.txt (.DELETE_ON_ERROR)"
 # pipefail and .DELETE_ON_ERROR in every pipeline: the first command of
 # a pipe fails, the last succeeds, the target was being written
-for d in imdb imdb-direct pretrain demo; do
+for d in imdb imdb-direct pretrain demo sp; do
 	make --no-print-directory -C "$P/$d" W="$T/pf" BIN="$BIN" \
 	  --eval '$(W)/pf.txt: ; echo partial >$@; false | cat' "$T/pf/pf.txt" \
 	  >"$T/.out" 2>"$T/.err"
@@ -198,4 +198,20 @@ mk -q $M "$T/dm/table.txt" plots; ok $? "demo: up to date afterwards (make -q)"
 mk -n $M CLAS_LR=0.01
 grep -q '^awdtrain' "$T/.out"; ok $((!$?)) "demo: CLAS_LR: no LM re-runs"
 is "$(grep -c '^clastrain .* -e ' "$T/.out")" 3 "... the three classifiers do"
+
+# --- pipelines/sp: the same fake e-mails on SentencePiece subwords -------
+mkdir -p "$T/sw" && cp "$T/dm/spam.tgz" "$T/sw/spam.tgz"
+S="-C $P/sp W=$T/sw $TINY N=20 CHARS=400 BS=4 SL=8 CLAS_BS=4 LM_EPOCHS=2 SP=120"
+mk $S; ok $? "pipelines/sp runs on the fake spam-assassin package"
+sed 's/^/#   /' "$T/.err" | tail -5
+grep -q '^2	' "$T/.out"; ok $? "sp: infer classifies the two new texts"
+for f in sp.model docs.tok lm.pth clas.pth eval.txt; do
+	test -s "$T/sw/$f"; ok $? "sp: $f"
+done
+grep -q '▁' "$T/sw/docs.tok"; ok $? "sp: the tokens are SentencePiece pieces"
+grep -a -q 'sp_xxh64=' "$T/sw/clas.pth"; ok $? "sp: the classifier records the SentencePiece model"
+grep -q '^accuracy	' "$T/sw/eval.txt"; ok $? "sp: held-out accuracy"
+mk -q $S "$T/sw/eval.txt"; ok $? "sp: up to date afterwards (make -q)"
+mk -n $S SP=100
+grep -q '^tok --sp-train 100' "$T/.out"; ok $? "sp: SP=100 retrains the SentencePiece model"
 done_testing

@@ -95,6 +95,14 @@ check "  byte-identical to Python's" cmp c0.model py0.model
 check "--sp-max-vocab caps the rule" tok -q -l --sp-train 0 --sp-max-vocab 200 -m cap.model t0.txt
 is "$("$PY" "$REF" vocab cap.model | wc -l)" 200 "  200 pieces"
 
+# ---- damaged models: refused (tok: FILE: reason) or loaded, never a crash ----
+head -n 300 sotu.txt >t300.txt
+tok -q -l --sp-train 100 -m small.model t300.txt
+set -- $("$PY" "$REF" flips small.model 150 2>flips.err)
+is "${3:-x}" 0 "150 bit flips and 150 cuts of a model: no crash, no other status (refused ${1:-?}, loaded ${2:-?})"
+sed 's/^/#   /' flips.err | head -5
+ok $([ "${1:-0}" -gt 100 ]; echo $?) "  most are refused with tok: FILE: reason"
+
 # ---- encoding: the same pieces as Python, every sentence ----
 check "tok --sp on the whole corpus (-j 2)" sh -c "tok -q -l -j 2 --sp c.model sotu.txt >c.tok"
 cut -f3 c.tok >c.pieces

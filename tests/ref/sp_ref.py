@@ -20,10 +20,18 @@ html, as tests/ref/tok_ref.py does) run first.
                                       then times EncodeAsPieces over them
                                       (best of 3): prints wall and CPU
                                       seconds
+  sp_ref.py flips MODEL N             N one-bit flips in the first 3000
+                                      bytes of MODEL (the pieces; the
+                                      charsmap follows) and N cuts; runs
+                                      tok --sp on each, prints "refused
+                                      loaded bad", bad: a signal, another
+                                      status, or a refusal without
+                                      "tok: FILE: " (listed on stderr)
 """
 import html
 import io
 import os
+import random
 import re
 import sys
 import tempfile
@@ -151,5 +159,35 @@ elif cmd == "bench":
         best = dt if best is None else min(best, dt)
         bcpu = dc if bcpu is None else min(bcpu, dc)
     print("%.3f %.3f" % (best, bcpu))
+elif cmd == "flips":
+    import subprocess
+    b = open(sys.argv[2], "rb").read()
+    n = int(sys.argv[3])
+    rng = random.Random(1)
+    mut = os.path.join(os.path.dirname(os.path.abspath(sys.argv[2])), "mut.model")
+    cases = [("flip", i, 1 << rng.randrange(8))
+             for i in (rng.randrange(min(3000, len(b))) for _ in range(n))]
+    cases += [("cut", rng.randrange(len(b)), 0) for _ in range(n)]
+    count = {"refused": 0, "loaded": 0, "bad": 0}
+    for kind, i, bit in cases:
+        c = bytearray(b)
+        if kind == "flip":
+            c[i] ^= bit
+        else:
+            c = c[:i]
+        with open(mut, "wb") as f:
+            f.write(c)
+        r = subprocess.run(["tok", "-q", "--sp", mut],
+                           input=b"Hello World, a TEST of the pieces.\n",
+                           capture_output=True)
+        if r.returncode == 0:
+            count["loaded"] += 1
+        elif r.returncode == 1 and r.stderr.startswith(b"tok: " + mut.encode() + b": "):
+            count["refused"] += 1
+        else:
+            count["bad"] += 1
+            sys.stderr.write("%s %d %d: exit %d %r\n" % (kind, i, bit, r.returncode, r.stderr[-200:]))
+    os.unlink(mut)
+    print(count["refused"], count["loaded"], count["bad"])
 else:
     sys.exit("usage: sp_ref.py encode MODEL | train OUT N | vocab MODEL")

@@ -130,11 +130,11 @@ mk -q $R; ok $? "pretrain: up to date afterwards"
 
 # SIZE=small without PRETRAINED: pipelines/pretrain makes the weights
 # (variables given on the command line reach it too: TEXTS, BS, ...)
-mk -C "$P/imdb" W="$T/sw" DATA="$T/imdb" SIZE=small PRETRAIN_W="$T/spw" \
+mk -C "$P/imdb" W="$T/smw" DATA="$T/imdb" SIZE=small PRETRAIN_W="$T/spw" \
   TEXTS="$T/imdb/unsup" BIN="$BIN" THREADS=1 EMB=6 HID=10 BS=4 SL=8 MIN_FREQ=1 \
-  "$T/sw/stage1.pth"
+  "$T/smw/stage1.pth"
 ok $? "imdb SIZE=small: pretrains its own small LM, then fine-tunes it"
-test -s "$T/spw/model/lstm_fwd.pth" && test -s "$T/sw/stage1.pth"; ok $? \
+test -s "$T/spw/model/lstm_fwd.pth" && test -s "$T/smw/stage1.pth"; ok $? \
 	"... pretrain's files in PRETRAIN_W, the frozen LM stage done"
 
 # --- pipelines/imdb-direct: seed 000, on pretrain's own files -------

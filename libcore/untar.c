@@ -763,7 +763,8 @@ link_or_copy(const char *src, const char *dest)
 
 /* A name that is a folder of files (a Hugging Face model): each file
  * fetched and recorded under archive/NAME/, then models/NAME made of them
- * in one rename.  Reused as it is when it came from the same folder URL. */
+ * in one rename.  Reused as it is when it came from the same folder URL,
+ * or was put there by hand. */
 static char *
 get_files(const struct untar_name *nm, const struct untar_opts *o)
 {
@@ -788,8 +789,10 @@ get_files(const struct untar_name *nm, const struct untar_opts *o)
 	fromp = str("%s/.%s.from", root, nm->name);
 	take_lock(lock, nm->name, o->quiet);     /* held until exit */
 	remove_stale(root, nm->name);
+	/* as for an archive's tree: one put there by hand (no .from) is
+	 * used as it is */
 	from = read_from(fromp);
-	if (!o->force && is_dir(dest) && from && !strcmp(from, folder))
+	if (!o->force && is_dir(dest) && (!from || !strcmp(from, folder)))
 		goto done;
 	tmp_dir = str("%s/.%s.untar-XXXXXX", root, nm->name);
 	if (!mkdtemp(tmp_dir))

@@ -290,6 +290,12 @@ exits 0 "... once it is there" env ULMFIT_HF_BASE=$U/ untar -q gpt2-medium
 is "$(hf gpt2-medium config.json):$(hf gpt2-medium merges.txt)" 1:2 \
 	"... fetches only what it lacked (config.json once in all)"
 check "... the same bytes" cmp "$M/merges.txt" "$H/models/gpt2-medium/merges.txt"
+# a model folder put there by hand (curl into the cache) is used as it is
+mkdir -p "$H/models/gpt2-large"
+echo mine >"$H/models/gpt2-large/config.json"
+exits 0 "gpt2-large put there by hand" env ULMFIT_HF_BASE=$U/ untar -q gpt2-large
+is "$(cat "$H/models/gpt2-large/config.json"):$(hf gpt2-large config.json)" "mine:0" \
+	"... used as it is, nothing fetched"
 
 exits 0 "--force downloads again" untar -f "$U/f/good.tar.gz"
 is "$(gets /f/good.tar.gz)" 3 "... one more GET"

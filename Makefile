@@ -54,7 +54,9 @@ units: $(UNITS)
 # fuzz/driver.c (tests/fuzz_regress.t); `make fuzz` builds them again
 # with clang and libFuzzer in FUZZ_B and fuzzes each for FUZZ_SECONDS.
 # (-Wno-string-concatenation: spacy_en.c's tables split long literals;
-# -Wno-unknown-pragmas: the kernels' GCC optimize pragmas.)
+# -Wno-unknown-pragmas: the kernels' GCC optimize pragmas;
+# -fsanitize-link-c++-runtime: clang links C, and libcore/sp.cc's UBSan
+# checks need the C++ half of the runtime.)
 FUZZERS   := $(sort $(basename $(notdir $(filter-out fuzz/catch.c fuzz/driver.c,$(wildcard fuzz/*.c)))))
 FUZZ_BINS := $(FUZZERS:%=$(B)/fuzz/fuzz-%)
 FUZZ_MAIN ?= $(B)/fuzz/driver.o
@@ -77,7 +79,7 @@ fuzzers: $(FUZZ_BINS)
 fuzz: all
 	$(MAKE) B=$(FUZZ_B) CC=clang CXX=clang++ FUZZ_MAIN= \
 	  CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-string-concatenation -Wno-unknown-pragmas" \
-	  LDFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer" fuzzers
+	  LDFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer -fsanitize-link-c++-runtime" fuzzers
 	sh fuzz/seeds.sh $(B)/bin $(FUZZ_B)/corpus
 	sh fuzz/run.sh $(FUZZ_B) $(FUZZ_SECONDS) $(FUZZERS)
 

@@ -95,6 +95,18 @@ gemm_pack_b(float *pk, const float *W, int ldw, int K, int N)
 	kern_par_for(npanel(N), 4, pack_b_range, &x);
 }
 
+/* round to nearest even; a NaN stays a (quiet) NaN */
+unsigned short
+gemm_f2bf(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	if ((u & 0x7fffffffu) > 0x7f800000u)
+		return (unsigned short)(u >> 16 | 0x40);
+	u += 0x7fffu + (u >> 16 & 1);
+	return (unsigned short)(u >> 16);
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
@@ -200,17 +212,6 @@ gemm_bf16_ok(void)
 		     !getenv("ULMFIT_NO_BF16");
 	}
 	return ok;
-}
-
-unsigned short
-gemm_f2bf(float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, 4);
-	if ((u & 0x7fffffffu) > 0x7f800000u)
-		return (unsigned short)(u >> 16 | 0x40);
-	u += 0x7fffu + (u >> 16 & 1);
-	return (unsigned short)(u >> 16);
 }
 
 #define BF_KC 256               /* k per block (128 pairs) */
@@ -436,17 +437,6 @@ gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A,
 	(void)ta, (void)tb, (void)M, (void)N, (void)K, (void)alpha, (void)A,
 	(void)lda, (void)B, (void)ldb, (void)beta, (void)C, (void)ldc;
 	abort();        /* gemm_bf16_ok() is 0 here */
-}
-
-unsigned short
-gemm_f2bf(float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, 4);
-	if ((u & 0x7fffffffu) > 0x7f800000u)
-		return (unsigned short)(u >> 16 | 0x40);
-	u += 0x7fffu + (u >> 16 & 1);
-	return (unsigned short)(u >> 16);
 }
 
 void

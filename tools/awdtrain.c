@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "clas.h"
+#include "clasio.h"
 #include "kernels.h"
 #include "lm.h"
 #include "lmb.h"

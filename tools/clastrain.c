@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "clas.h"
+#include "clasio.h"
 #include "clsbatch.h"
 #include "ids.h"
 #include "kernels.h"

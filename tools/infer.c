@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clas.h"
+#include "clasio.h"
 #include "docsrc.h"
 #include "generate.h"
 #include "gpt2.h"

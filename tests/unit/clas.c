@@ -7,6 +7,7 @@
 
 #include "../tap.h"
 #include "clas.h"
+#include "clasio.h"
 #include "kernels.h"
 #include "util.h"
 

@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "clas.h"
+#include "clasio.h"
 #include "kernels.h"
 #include "pth.h"
 #include "../tap.h"

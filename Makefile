@@ -9,15 +9,15 @@ CFLAGS   ?= -O2 -g
 # -march: the reference kernels are plain C; let the compiler use the CPU.
 XCFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
             -Ilibcore -Ikernels -I/usr/include/x86_64-linux-gnu
-# libcore/*.cc (the SentencePiece shim, sp.cc) is C++; the tools stay C.
+# libcore/*/*.cc (the SentencePiece shim, text/sp.cc) is C++; the tools stay C.
 XCXXFLAGS := -std=c++17 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Ilibcore
 LDLIBS   := -lcjson -larchive -lcurl -lutf8proc -lpcre2-8 -lopenblas -lxxhash -lz -lm -pthread \
             -lsentencepiece_train -lsentencepiece -lstdc++
 PREFIX   ?= /usr/local
 
 TOOLS    := $(sort $(basename $(notdir $(wildcard tools/*.c))))
-CORE_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard libcore/*.c)) \
-            $(patsubst %.cc,$(B)/%.o,$(wildcard libcore/*.cc))
+CORE_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard libcore/*/*.c)) \
+            $(patsubst %.cc,$(B)/%.o,$(wildcard libcore/*/*.cc))
 KERN_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard kernels/cpu/*.c))
 UNITS    := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/*.c))
 BINS     := $(TOOLS:%=$(B)/bin/%)
@@ -55,7 +55,7 @@ units: $(UNITS)
 # with clang and libFuzzer in FUZZ_B and fuzzes each for FUZZ_SECONDS.
 # (-Wno-string-concatenation: spacy_en.c's tables split long literals;
 # -Wno-unknown-pragmas: the kernels' GCC optimize pragmas;
-# -fsanitize-link-c++-runtime: clang links C, and libcore/sp.cc's UBSan
+# -fsanitize-link-c++-runtime: clang links C, and libcore/text/sp.cc's UBSan
 # checks need the C++ half of the runtime.)
 FUZZERS   := $(sort $(basename $(notdir $(filter-out fuzz/catch.c fuzz/driver.c,$(wildcard fuzz/*.c)))))
 FUZZ_BINS := $(FUZZERS:%=$(B)/fuzz/fuzz-%)

@@ -9,8 +9,8 @@
 #include <time.h>
 
 #include "kernels.h"
-#include "lm.h"
-#include "util.h"
+#include "model/lm.h"
+#include "core/util.h"
 
 static double
 cpu_sec(void)

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpt2.h"
+#include "model/gpt2.h"
 #include "kernels.h"
-#include "util.h"
+#include "core/util.h"
 
 struct rd { const float *p; size_t n; double s; };
 

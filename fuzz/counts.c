@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "util.h"
-#include "vocab.h"
+#include "core/util.h"
+#include "data/vocab.h"
 
 struct run { const char *path; struct counter c; };
 

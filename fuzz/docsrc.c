@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "extract.h"
+#include "fetch/extract.h"
 
-#include "docsrc.h"
+#include "text/docsrc.h"
 #include "fuzz.h"
 
 struct run {

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "fuzz.h"
-#include "util.h"
+#include "core/util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "extract.h"
+#include "fetch/extract.h"
 #include "fuzz.h"
 
 #define LIMIT (1u << 20)

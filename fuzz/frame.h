@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stream.h"
-#include "util.h"
+#include "core/stream.h"
+#include "core/util.h"
 
 /* A stream in memory (free *out); the caller fmemopens it. */
 static inline size_t

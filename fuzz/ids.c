@@ -8,7 +8,7 @@
 
 #include "fuzz.h"
 #include "frame.h"
-#include "ids.h"
+#include "data/ids.h"
 
 struct run { FILE *f; };
 

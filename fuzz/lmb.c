@@ -8,7 +8,7 @@
 
 #include "fuzz.h"
 #include "frame.h"
-#include "lmb.h"
+#include "data/lmb.h"
 
 struct run { FILE *f; uint32_t *x, *y; };
 

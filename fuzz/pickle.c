@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "pickle.h"
-#include "tokfile.h"
+#include "torch/pickle.h"
+#include "text/tokfile.h"
 
 struct run { const struct pv *v; struct buf out; };
 

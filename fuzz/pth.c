@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "pth.h"
-#include "util.h"
+#include "torch/pth.h"
+#include "core/util.h"
 
 /* For every central directory entry, put the CRC-32 of its record's data
  * (sizes and offset from the entry, zip64 extra included: torch's local

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "tokfile.h"
+#include "text/tokfile.h"
 
 static void
 roundtrip(const char *x, size_t n)

@@ -8,7 +8,7 @@
 #include <xxhash.h>
 
 #include "fuzz.h"
-#include "vocab.h"
+#include "data/vocab.h"
 
 struct run { const char *path; struct vocab *v; };
 

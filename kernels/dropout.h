@@ -6,7 +6,7 @@
 #define KERN_DROPOUT_H
 
 #include <stddef.h>
-#include "rng.h"
+#include "core/rng.h"
 
 /* n factors, each 0 (probability p) or 1/(1-p).  p == 0: all 1. */
 void dropout_mask(float *mask, size_t n, float p, struct rng *r);

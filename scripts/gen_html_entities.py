@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Write libcore/html_entities.c: the HTML5 named character references and
+"""Write libcore/text/html_entities.c: the HTML5 named character references and
 the numeric-reference fix-up tables that Python's html.unescape uses.
 
 Run with Debian's /usr/bin/python3:  /usr/bin/python3 scripts/gen_html_entities.py
@@ -8,7 +8,7 @@ import html
 import sys
 from html.entities import html5
 
-out = sys.argv[1] if len(sys.argv) > 1 else "libcore/html_entities.c"
+out = sys.argv[1] if len(sys.argv) > 1 else "libcore/text/html_entities.c"
 
 
 def cstr(s):

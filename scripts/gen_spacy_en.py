@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Write libcore/spacy_en.c from the spec's spacy_en_tokenizer.json (the
+"""Write libcore/text/spacy_en.c from the spec's spacy_en_tokenizer.json (the
 data of spaCy 3.8 blank("en"), MIT licence): the prefix, suffix, infix and
 URL patterns joined the way spaCy joins them, translated from Python re to
 PCRE2 syntax, and the special-case (exception) table.

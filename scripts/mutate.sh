@@ -21,12 +21,12 @@ MUTANTS='lstm-bwd-df-sign@kernels/lstm_elem.h@*df = dct * cprev@*df = -dct * cpr
 lstm-bwd-dc-carry@kernels/lstm_elem.h@return dct * f;@return dct;@B/tests/kernels B/tests/awd
 dropout-no-rescale@kernels/cpu/dropout.c@float keep = 1.0f / (1.0f - p);@float keep = 1.0f;@B/tests/kernels B/tests/awd
 dropout-not-applied@kernels/cpu/dropout.c@y[i] = x[i] * mask[i];@y[i] = x[i] * (mask[i] * 0.0f + 1.0f);@B/tests/kernels B/tests/awd
-vocab-hash-unchecked@libcore/stream.c@r->hdr.vocab_n != vocab_n || r->hdr.vocab_xxh64 != vocab_xxh64@r->hdr.vocab_n != vocab_n@B/tests/stream tests/lmbatch.t tests/contract.t
-trailer-sum-unchecked@libcore/stream.c@if (get_u64(b) != digest || want_nrec@if ((get_u64(b) != digest && 0) || want_nrec@B/tests/stream tests/lmbatch.t
-lm-target-offset@libcore/lmb.c@memcpy(y + (size_t)r * b->len, row + 1,@memcpy(y + (size_t)r * b->len, row,@B/tests/lmb tests/awdtrain.t
+vocab-hash-unchecked@libcore/core/stream.c@r->hdr.vocab_n != vocab_n || r->hdr.vocab_xxh64 != vocab_xxh64@r->hdr.vocab_n != vocab_n@B/tests/stream tests/lmbatch.t tests/contract.t
+trailer-sum-unchecked@libcore/core/stream.c@if (get_u64(b) != digest || want_nrec@if ((get_u64(b) != digest && 0) || want_nrec@B/tests/stream tests/lmbatch.t
+lm-target-offset@libcore/data/lmb.c@memcpy(y + (size_t)r * b->len, row + 1,@memcpy(y + (size_t)r * b->len, row,@B/tests/lmb tests/awdtrain.t
 adam-debias-step@kernels/cpu/adam.c@(1 - pow(mom, (double)step))@(1 - pow(mom, (double)step + 1))@B/tests/optim B/tests/kernels
-tok-no-xxmaj@libcore/tokrules.c@mark = "xxmaj ";@mark = NULL;@B/tests/tokenizer tests/tok.t
-stale-temp-kept@libcore/util.c@		unlink(full);@		(void)full;@tests/faults.t'
+tok-no-xxmaj@libcore/text/tokrules.c@mark = "xxmaj ";@mark = NULL;@B/tests/tokenizer tests/tok.t
+stale-temp-kept@libcore/core/util.c@		unlink(full);@		(void)full;@tests/faults.t'
 
 say() { printf '%s\n' "$*" >&2; }
 

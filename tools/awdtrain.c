@@ -8,20 +8,20 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clas.h"
-#include "clasio.h"
+#include "model/clas.h"
+#include "learn/clasio.h"
 #include "kernels.h"
-#include "lm.h"
-#include "lmb.h"
-#include "optim.h"
-#include "pretrained.h"
-#include "pth.h"
-#include "recorder.h"
-#include "stream.h"
-#include "sp.h"
-#include "trainrun.h"
-#include "util.h"
-#include "vocab.h"
+#include "model/lm.h"
+#include "data/lmb.h"
+#include "learn/optim.h"
+#include "learn/pretrained.h"
+#include "torch/pth.h"
+#include "learn/recorder.h"
+#include "core/stream.h"
+#include "text/sp.h"
+#include "learn/trainrun.h"
+#include "core/util.h"
+#include "data/vocab.h"
 
 static const char usage_text[] =
 "usage: awdtrain [-hq] [-c lm.pth | -p wgts.pth -P old.vocab | --resume ckpt.pth]\n"

@@ -8,19 +8,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clas.h"
-#include "clasio.h"
-#include "clsbatch.h"
-#include "ids.h"
+#include "model/clas.h"
+#include "learn/clasio.h"
+#include "data/clsbatch.h"
+#include "data/ids.h"
 #include "kernels.h"
-#include "optim.h"
-#include "pth.h"
-#include "recorder.h"
-#include "stream.h"
-#include "trainrun.h"
-#include "sp.h"
-#include "util.h"
-#include "vocab.h"
+#include "learn/optim.h"
+#include "torch/pth.h"
+#include "learn/recorder.h"
+#include "core/stream.h"
+#include "learn/trainrun.h"
+#include "text/sp.h"
+#include "core/util.h"
+#include "data/vocab.h"
 
 static const char usage_text[] =
 "usage: clastrain [-hq] (-e enc.pth | -c clas.pth | --resume ckpt.pth)\n"

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pickle.h"
-#include "pth.h"
-#include "util.h"
+#include "torch/pickle.h"
+#include "torch/pth.h"
+#include "core/util.h"
 
 static const char usage_text[] =
 "usage: encsave [-hqv] [-o out] [lm.pth]\n"

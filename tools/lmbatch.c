@@ -9,13 +9,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ids.h"
-#include "spool.h"
-#include "lmb.h"
-#include "rng.h"
-#include "tokfile.h"
-#include "util.h"
-#include "vocab.h"
+#include "data/ids.h"
+#include "core/spool.h"
+#include "data/lmb.h"
+#include "core/rng.h"
+#include "text/tokfile.h"
+#include "core/util.h"
+#include "data/vocab.h"
 
 static const char usage_text[] =
 "usage: lmbatch [-hq] [-b bs] [-l seq_len] [-e epochs] [-s seed] [-o out]\n"

@@ -5,11 +5,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ids.h"
-#include "spool.h"
-#include "tokfile.h"
-#include "util.h"
-#include "vocab.h"
+#include "data/ids.h"
+#include "core/spool.h"
+#include "text/tokfile.h"
+#include "core/util.h"
+#include "data/vocab.h"
 
 static const char usage_text[] =
 "usage: numz [-hqd] [-v vocab | -w vocab | -c counts] [--counts]\n"

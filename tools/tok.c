@@ -2,21 +2,21 @@
  * Unix tool.  Reads a folder tree, CSV files, plain files or stdin; writes
  * .tok lines (split TAB label TAB tokens) in input order.
  *
- * The readers are libcore/docsrc.c; the ordered -j thread pipeline, in
- * bounded memory, is libcore/tokpool.c. */
+ * The readers are libcore/text/docsrc.c; the ordered -j thread pipeline, in
+ * bounded memory, is libcore/text/tokpool.c. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "docsrc.h"
-#include "sp.h"
-#include "spool.h"
-#include "sptrain.h"
-#include "tokenizer.h"
-#include "tokfile.h"
-#include "tokpool.h"
-#include "util.h"
+#include "text/docsrc.h"
+#include "text/sp.h"
+#include "core/spool.h"
+#include "text/sptrain.h"
+#include "text/tokenizer.h"
+#include "text/tokfile.h"
+#include "text/tokpool.h"
+#include "core/util.h"
 
 static const char usage_text[] =
 "usage: tok [-hlq] [-j threads] [-o out] [-L lengths] [-c] [-r rules] [-x rules]\n"

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "untar.h"
-#include "util.h"
+#include "fetch/untar.h"
+#include "core/util.h"
 
 static const char usage_text[] =
 "usage: untar [-fhlmq] [-c xxh64:HEX|md5:HEX] [-M size] [-r retries]\n"

@@ -9,10 +9,10 @@
 #include <sys/stat.h>
 
 #include "../tap.h"
-#include "awd.h"
+#include "model/awd.h"
 #include "kernels.h"
-#include "lm.h"
-#include "util.h"
+#include "model/lm.h"
+#include "core/util.h"
 
 static void
 test_shapes(void)

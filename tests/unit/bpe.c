@@ -1,4 +1,4 @@
-/* GPT-2's byte-level BPE (libcore/bpe.c) on a small hand-made vocabulary:
+/* GPT-2's byte-level BPE (libcore/text/bpe.c) on a small hand-made vocabulary:
  * the byte map, encoder.py's merge order, invalid UTF-8, round trips of
  * random bytes, a long pre-token (n log n, not n^2) and malformed files.
  * tests/gpt2.t checks the real GPT-2 files against the JavaScript
@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "../tap.h"
-#include "bpe.h"
-#include "rng.h"
-#include "util.h"
+#include "text/bpe.h"
+#include "core/rng.h"
+#include "core/util.h"
 
 static char dir[] = "/tmp/bpe-unit.XXXXXX";
 static char vpath[300], mpath[300];

@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include "../tap.h"
-#include "clas.h"
-#include "clasio.h"
+#include "model/clas.h"
+#include "learn/clasio.h"
 #include "kernels.h"
-#include "util.h"
+#include "core/util.h"
 
 /* ---- fixture file (see clas_ref.py) ---- */
 struct rec { char name[80]; int dt; size_t n; void *data; };

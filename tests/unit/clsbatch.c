@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "../tap.h"
-#include "clsbatch.h"
-#include "rng.h"
+#include "data/clsbatch.h"
+#include "core/rng.h"
 
 static int
 eq(const uint32_t *a, const uint32_t *b, size_t n)

@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include "../tap.h"
-#include "docsrc.h"
-#include "tokfile.h"
-#include "util.h"
+#include "text/docsrc.h"
+#include "text/tokfile.h"
+#include "core/util.h"
 
 /* ---- a sink that keeps every document ---- */
 

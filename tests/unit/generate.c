@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "../tap.h"
-#include "generate.h"
-#include "util.h"
+#include "learn/generate.h"
+#include "core/util.h"
 
 static int
 dec_is(const char *const *t, size_t n, const char *want)

@@ -1,4 +1,4 @@
-/* GPT-2 model (libcore/gpt2.c, kernels/cpu/gpt2.c).
+/* GPT-2 model (libcore/model/gpt2.c, kernels/cpu/gpt2.c).
  *
  * Without arguments: the KV-cache path against recomputing the whole
  * sequence (one token at a time, in uneven chunks, all at once) on a
@@ -14,9 +14,10 @@
 #include <unistd.h>
 
 #include "../tap.h"
-#include "gpt2.h"
+#include "model/gpt2.h"
+#include "learn/gpt2run.h"
 #include "kernels.h"
-#include "util.h"
+#include "core/util.h"
 
 /* the largest |a - b| relative to the largest |b|: the logits' scale
  * (an element near zero has no relative error of its own to speak of) */

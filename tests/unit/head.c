@@ -4,7 +4,7 @@
 
 #include "../tap.h"
 #include "head.h"
-#include "rng.h"
+#include "core/rng.h"
 
 static struct rng R;
 

@@ -6,7 +6,7 @@
 
 #include "../tap.h"
 #include "kernels.h"
-#include "rng.h"
+#include "core/rng.h"
 
 static struct rng R;
 

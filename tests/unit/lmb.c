@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include "../tap.h"
-#include "lmb.h"
-#include "util.h"
+#include "data/lmb.h"
+#include "core/util.h"
 
 /* Documents of the given lengths holding the ids 0, 1, 2, ... in order. */
 static unsigned char *
@@ -42,7 +42,7 @@ batch_is(const uint32_t *tok, uint32_t rows, uint32_t L,
 }
 
 static void
-read_all(const void *buf, size_t n)
+read_whole(const void *buf, size_t n)
 {
 	FILE *f = fmemopen((void *)buf, n, "rb");
 	struct lmb_reader r;
@@ -56,7 +56,7 @@ read_all(const void *buf, size_t n)
 static int
 read_status(const char *buf, size_t n)
 {
-	return child_status(read_all, buf, n);
+	return child_status(read_whole, buf, n);
 }
 
 int

@@ -8,9 +8,9 @@
 
 #include "../tap.h"
 #include "adam.h"
-#include "optim.h"
-#include "pth.h"
-#include "util.h"
+#include "learn/optim.h"
+#include "torch/pth.h"
+#include "core/util.h"
 
 static int
 near(double a, double b, double rel)

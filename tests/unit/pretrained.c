@@ -17,14 +17,14 @@
 #include <xxhash.h>
 
 #include "../tap.h"
-#include "awd.h"
-#include "lm.h"
-#include "pickle.h"
-#include "pretrained.h"
-#include "pth.h"
-#include "tokfile.h"
-#include "util.h"
-#include "vocab.h"
+#include "model/awd.h"
+#include "model/lm.h"
+#include "torch/pickle.h"
+#include "learn/pretrained.h"
+#include "torch/pth.h"
+#include "text/tokfile.h"
+#include "core/util.h"
+#include "data/vocab.h"
 
 enum { EMB = 6, HID = 10, LAYERS = 3 };
 

@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 #include "../tap.h"
-#include "pickle.h"
-#include "pth.h"
-#include "tokfile.h"
-#include "util.h"
+#include "torch/pickle.h"
+#include "torch/pth.h"
+#include "text/tokfile.h"
+#include "core/util.h"
 
 static const char *dtname[] = { "f32", "f64", "f16", "bf16", "i64", "i32",
                                 "i16", "i8", "u8", "bool" };

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "../tap.h"
-#include "recorder.h"
-#include "util.h"
+#include "learn/recorder.h"
+#include "core/util.h"
 
 static const char *lm_metrics[] = { "accuracy", "perplexity" };
 static const char *clas_metrics[] = { "accuracy" };

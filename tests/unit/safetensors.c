@@ -1,4 +1,4 @@
-/* safetensors reader (libcore/safetensors.c): a good file (F32 in place,
+/* safetensors reader (libcore/torch/safetensors.c): a good file (F32 in place,
  * F16/BF16/F64 converted), and every kind of damage refused with a
  * sentence: header length past the file, offsets out of range, bytes not
  * matching the shape, unknown dtype, duplicate names, bad JSON, and every
@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "../tap.h"
-#include "safetensors.h"
-#include "tokfile.h"
-#include "util.h"
+#include "torch/safetensors.h"
+#include "text/tokfile.h"
+#include "core/util.h"
 
 /* header JSON + data -> a file image in b */
 static void

@@ -10,12 +10,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "clas.h"
-#include "clasio.h"
+#include "model/clas.h"
+#include "learn/clasio.h"
 #include "kernels.h"
-#include "pth.h"
+#include "torch/pth.h"
 #include "../tap.h"
-#include "util.h"
+#include "core/util.h"
 
 static uint64_t rs = 88172645463325252ULL;
 static uint32_t

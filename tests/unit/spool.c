@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "../tap.h"
-#include "spool.h"
-#include "util.h"
+#include "core/spool.h"
+#include "core/util.h"
 
 static int
 entries(const char *dir)

@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include "../tap.h"
-#include "stream.h"
-#include "tokfile.h"
-#include "util.h"
+#include "core/stream.h"
+#include "text/tokfile.h"
+#include "core/util.h"
 
 static size_t
 make(char **buf)
@@ -31,7 +31,7 @@ make(char **buf)
 
 /* Read a whole stream from memory (run in a child: it dies on damage). */
 static void
-read_all(const void *buf, size_t n)
+read_whole(const void *buf, size_t n)
 {
 	FILE *f = fmemopen((void *)buf, n, "rb");
 	struct sreader r;
@@ -47,7 +47,7 @@ read_all(const void *buf, size_t n)
 static int
 read_status(const char *buf, size_t n)
 {
-	return child_status(read_all, buf, n);
+	return child_status(read_whole, buf, n);
 }
 
 int

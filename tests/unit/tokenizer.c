@@ -6,9 +6,9 @@
 #include <time.h>
 
 #include "../tap.h"
-#include "tokenizer.h"
-#include "tokint.h"
-#include "util.h"
+#include "text/tokenizer.h"
+#include "text/tokint.h"
+#include "core/util.h"
 
 /* ---- a small JSON reader: objects of strings and arrays of strings ---- */
 

@@ -9,9 +9,9 @@
 #include <xxhash.h>
 
 #include "../tap.h"
-#include "extract.h"
-#include "untar.h"
-#include "util.h"
+#include "fetch/extract.h"
+#include "fetch/untar.h"
+#include "core/util.h"
 
 static int
 md5_is(const void *p, size_t n, const char *want)

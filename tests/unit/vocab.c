@@ -6,9 +6,9 @@
 #include <xxhash.h>
 
 #include "../tap.h"
-#include "ids.h"
-#include "util.h"
-#include "vocab.h"
+#include "data/ids.h"
+#include "core/util.h"
+#include "data/vocab.h"
 
 /* Count the space-split texts, as numz's first pass does. */
 static void
@@ -73,7 +73,7 @@ fakes_from(const struct vocab *v, uint32_t from)
 
 /* Read a whole id stream from memory (in a child: it dies on damage). */
 static void
-read_all(const void *buf, size_t n)
+read_whole(const void *buf, size_t n)
 {
 	FILE *f = fmemopen((void *)buf, n, "rb");
 	struct ids_reader r;
@@ -87,7 +87,7 @@ read_all(const void *buf, size_t n)
 static int
 read_status(const char *buf, size_t n)
 {
-	return child_status(read_all, buf, n);
+	return child_status(read_whole, buf, n);
 }
 
 /* vocab_check_specials on n tokens (run in a child: it dies) */

@@ -1,0 +1,425 @@
+/* optim.c: fastai's Adam, parameter groups, freezing, lr forms,
+ * one-cycle, clipping, smoothed loss, and the optimizer's checkpoint
+ * state.  See optim.h. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adam.h"
+#include "learn/optim.h"
+#include "core/util.h"
+
+void
+optim_init(struct optim *o, int ngroups)
+{
+	memset(o, 0, sizeof *o);
+	if (ngroups < 1 || ngroups > OPT_MAX_GROUPS)
+		die("optim: %d parameter groups (1..%d)", ngroups,
+		    OPT_MAX_GROUPS);
+	o->ng = ngroups;
+	for (int i = 0; i < ngroups; i++)
+		o->g[i] = (struct opt_group){ 1e-3, 0.9, 0.99, 1e-5, 0.01 };
+}
+
+void
+optim_free(struct optim *o)
+{
+	for (int i = 0; i < o->np; i++) {
+		free(o->p[i].m);
+		free(o->p[i].v);
+	}
+	free(o->p);
+	free(o->saved);
+	memset(o, 0, sizeof *o);
+}
+
+int
+opt_add(struct optim *o, const char *name, float *p, float *g, int ndim,
+        const long *shape, int group, int flags)
+{
+	if (group < 0 || group >= o->ng)
+		die("optim: %s: group %d of %d", name, group, o->ng);
+	if (ndim < 0 || ndim > PTH_MAXDIM)
+		die("optim: %s: rank %d", name, ndim);
+	for (int i = 0; i < o->np; i++)
+		if (o->p[i].p == p)     /* a tied weight: one parameter */
+			return i;
+	if (o->np == o->cap) {
+		o->cap = o->cap ? 2 * o->cap : 32;
+		o->p = xrealloc(o->p, o->cap * sizeof *o->p);
+	}
+	struct opt_param *q = &o->p[o->np];
+	memset(q, 0, sizeof *q);
+	snprintf(q->name, sizeof q->name, "%s", name);
+	q->p = p;
+	q->g = g;
+	q->n = 1;
+	q->ndim = ndim;
+	for (int d = 0; d < ndim; d++)
+		q->n *= (size_t)(q->shape[d] = shape[d]);
+	q->group = group;
+	q->flags = flags;
+	q->train = 1;
+	q->m = xcalloc(q->n, sizeof *q->m);
+	q->v = xcalloc(q->n, sizeof *q->v);
+	return o->np++;
+}
+
+void
+opt_clear_state(struct optim *o)
+{
+	for (int i = 0; i < o->np; i++) {
+		memset(o->p[i].m, 0, o->p[i].n * sizeof *o->p[i].m);
+		memset(o->p[i].v, 0, o->p[i].n * sizeof *o->p[i].v);
+		o->p[i].step = 0;
+	}
+}
+
+void
+opt_freeze_to(struct optim *o, int n)
+{
+	int from = n >= 0 ? n : o->ng + n;
+
+	if (from < 0)
+		from = 0;
+	if (from >= o->ng)
+		warn("freezing %d groups; the model has %d: all of it is "
+		     "frozen", from, o->ng);
+	o->frozen = from;
+	for (int i = 0; i < o->np; i++)
+		o->p[i].train = o->p[i].group >= from ||
+		                (o->p[i].flags & OPT_FORCE_TRAIN);
+	opt_clear_state(o);
+}
+
+void
+lr_spread(double lo, double hi, int n, double *out)
+{
+	if (n == 1 || lo == hi) {
+		for (int i = 0; i < n; i++)
+			out[i] = hi;
+	} else if (lo == 0) {           /* slice(hi) */
+		for (int i = 0; i < n - 1; i++)
+			out[i] = hi / 10;
+		out[n - 1] = hi;
+	} else {                        /* fastai's even_mults(lo, hi, n) */
+		double step = pow(hi / lo, 1.0 / (n - 1));
+		for (int i = 0; i < n; i++)
+			out[i] = lo * pow(step, i);
+	}
+}
+
+void
+opt_set_lr(struct optim *o, const double *lr)
+{
+	for (int i = 0; i < o->ng; i++)
+		o->g[i].lr = lr[i];
+}
+
+void
+opt_set_mom(struct optim *o, double mom)
+{
+	for (int i = 0; i < o->ng; i++)
+		o->g[i].mom = mom;
+}
+
+void
+opt_set_wd(struct optim *o, double wd)
+{
+	for (int i = 0; i < o->ng; i++)
+		o->g[i].wd = wd;
+}
+
+void
+opt_step(struct optim *o)
+{
+	for (int i = 0; i < o->np; i++) {
+		struct opt_param *q = &o->p[i];
+		const struct opt_group *h = &o->g[q->group];
+		struct adam_args a;
+		if (!q->train)
+			continue;
+		q->step++;
+		adam_args_set(&a, h->lr, h->mom, h->sqr_mom, h->eps, h->wd,
+		              !(q->flags & OPT_NO_WD), q->step);
+		adam_step_cpu(q->p, q->g, q->m, q->v, q->n, &a);
+	}
+}
+
+void
+opt_zero_grad(struct optim *o)
+{
+	for (int i = 0; i < o->np; i++)
+		memset(o->p[i].g, 0, o->p[i].n * sizeof *o->p[i].g);
+}
+
+static double
+sumsq(const float *g, size_t n)
+{
+	double s = 0;
+
+	for (size_t i = 0; i < n; i++)
+		s += (double)g[i] * g[i];
+	return s;
+}
+
+/* Clip the trainable parameters of group (or all, group < 0). */
+static double
+clip(struct optim *o, int group, double max_norm)
+{
+	double s = 0;
+
+	for (int i = 0; i < o->np; i++)
+		if (o->p[i].train && (group < 0 || o->p[i].group == group))
+			s += sumsq(o->p[i].g, o->p[i].n);
+	double norm = sqrt(s), coef = max_norm / (norm + 1e-6);
+	if (coef < 1) {
+		float c = (float)coef;
+		for (int i = 0; i < o->np; i++)
+			if (o->p[i].train && (group < 0 || o->p[i].group == group))
+				for (size_t k = 0; k < o->p[i].n; k++)
+					o->p[i].g[k] *= c;
+	}
+	return norm;
+}
+
+double
+opt_clip_groups(struct optim *o, double max_norm)
+{
+	double most = 0;
+
+	for (int g = 0; g < o->ng; g++) {
+		double n = clip(o, g, max_norm);
+		if (n > most)
+			most = n;
+	}
+	return most;
+}
+
+double
+opt_clip_global(struct optim *o, double max_norm)
+{
+	return clip(o, -1, max_norm);
+}
+
+/* ---- schedules ---------------------------------------------------------- */
+
+double
+cos_anneal(double a, double b, double t)
+{
+	return a + (1 + cos(M_PI * (1 - t))) * (b - a) / 2;
+}
+
+void
+onecycle_init(struct onecycle *c, int n_epoch, int64_t n_iter,
+              const double *lr_max, int ng)
+{
+	memset(c, 0, sizeof *c);
+	if (n_epoch < 1 || n_iter < 1)
+		die("fit_one_cycle: %d epochs of %lld batches", n_epoch,
+		    (long long)n_iter);
+	c->n_epoch = n_epoch;
+	c->n_iter = n_iter;
+	c->ng = ng;
+	for (int i = 0; i < ng; i++)
+		c->lr_max[i] = lr_max[i];
+	c->div = 25;
+	c->div_final = 1e5;
+	c->pct_start = 0.25;
+	c->moms[0] = 0.8;
+	c->moms[1] = 0.7;
+	c->moms[2] = 0.8;
+}
+
+void
+onecycle_epoch(struct onecycle *c, int epoch)
+{
+	c->pos = (double)epoch / c->n_epoch;
+}
+
+void
+onecycle_next(struct onecycle *c)
+{
+	c->pos += 1. / (double)(c->n_iter * c->n_epoch);
+}
+
+void
+onecycle_seek(struct onecycle *c, int epoch, int64_t batch)
+{
+	onecycle_epoch(c, epoch);
+	for (int64_t b = 0; b < batch; b++)
+		onecycle_next(c);
+}
+
+/* fastai's combined_cos(pct, start, middle, end): the phase boundaries
+ * are a float32 tensor and the position within a phase is computed in
+ * float32, then the cosine in double; we do the same. */
+static double
+combined_cos(double pct, double start, double middle, double end, double pos)
+{
+	float p1 = (float)pct, p2 = p1 + (float)(1 - pct), pf = (float)pos;
+	float t;
+
+	if (pf >= p1) {
+		t = (pf - p1) / (p2 - p1);
+		return cos_anneal(middle, end, t);
+	}
+	t = pf / p1;
+	return cos_anneal(start, middle, t);
+}
+
+void
+onecycle_values(const struct onecycle *c, int g, double *lr, double *mom)
+{
+	double m = c->lr_max[g];
+
+	*lr = combined_cos(c->pct_start, m / c->div, m, m / c->div_final,
+	                   c->pos);
+	*mom = combined_cos(c->pct_start, c->moms[0], c->moms[1], c->moms[2],
+	                    c->pos);
+}
+
+void
+onecycle_apply(const struct onecycle *c, struct optim *o)
+{
+	for (int g = 0; g < o->ng && g < c->ng; g++)
+		onecycle_values(c, g, &o->g[g].lr, &o->g[g].mom);
+}
+
+int
+fine_tune_plan(int epochs, double base_lr, int freeze_epochs, double lr_mult,
+               double pct_start, double div, struct ft_phase out[2])
+{
+	int k = 0;
+
+	/* freeze(); fit_one_cycle(freeze_epochs, slice(base_lr), pct_start=0.99) */
+	if (freeze_epochs > 0)
+		out[k++] = (struct ft_phase){ -1, freeze_epochs, 0, base_lr,
+		                              0.99, 25 };
+	base_lr /= 2;                   /* then unfreeze() */
+	out[k++] = (struct ft_phase){ 0, epochs, base_lr / lr_mult, base_lr,
+	                              pct_start, div };
+	return k;
+}
+
+void
+smooth_reset(struct smooth_loss *s)
+{
+	s->val = 0;
+	s->count = 0;
+}
+
+double
+smooth_add(struct smooth_loss *s, double loss)
+{
+	const double beta = 0.98;
+
+	s->count++;
+	s->val = loss + beta * (s->val - loss);   /* torch.lerp(loss, val, beta) */
+	return s->val / (1 - pow(beta, (double)s->count));
+}
+
+/* ---- checkpoints -------------------------------------------------------- */
+
+struct pv *
+opt_state(struct optim *o, struct pv_pool *pool)
+{
+	struct pv *opt = pv_dict(pool), *state = pv_list(pool),
+	          *hypers = pv_list(pool);
+
+	free(o->saved);
+	o->saved = xcalloc(2 * (size_t)o->np + 1, sizeof *o->saved);
+	for (int i = 0; i < o->np; i++) {
+		struct opt_param *q = &o->p[i];
+		struct pv *d = pv_dict(pool);
+		if (q->flags & OPT_FORCE_TRAIN)
+			pv_sets(pool, d, "force_train", pv_bool(pool, 1));
+		pv_sets(pool, d, "do_wd", pv_bool(pool, !(q->flags & OPT_NO_WD)));
+		if (q->step) {
+			for (int k = 0; k < 2; k++) {
+				struct pth_tensor *t = &o->saved[2 * i + k];
+				t->name = q->name;
+				t->dtype = PTH_F32;
+				t->ndim = q->ndim;
+				memcpy(t->shape, q->shape, sizeof t->shape);
+				t->numel = (int64_t)q->n;
+				t->f = k ? q->v : q->m;
+				pv_sets(pool, d, k ? "sqr_avg" : "grad_avg",
+				        pv_tensor(pool, t));
+			}
+			pv_sets(pool, d, "step", pv_int(pool, q->step));
+		}
+		pv_push(state, d);
+	}
+	for (int g = 0; g < o->ng; g++) {
+		struct pv *h = pv_dict(pool);
+		pv_sets(pool, h, "wd", pv_float(pool, o->g[g].wd));
+		pv_sets(pool, h, "sqr_mom", pv_float(pool, o->g[g].sqr_mom));
+		pv_sets(pool, h, "lr", pv_float(pool, o->g[g].lr));
+		pv_sets(pool, h, "mom", pv_float(pool, o->g[g].mom));
+		pv_sets(pool, h, "eps", pv_float(pool, o->g[g].eps));
+		pv_push(hypers, h);
+	}
+	pv_sets(pool, opt, "state", state);
+	pv_sets(pool, opt, "hypers", hypers);
+	return opt;
+}
+
+static void
+restore_moment(const struct opt_param *q, const struct pv *t, float *dst,
+               const char *file, const char *what)
+{
+	/* The shape, not only the count: a (8,8) moment is no (64,) one. */
+	if (!t || t->kind != PV_TENSOR || !t->t->f ||
+	    t->t->numel != (int64_t)q->n || t->t->ndim != q->ndim ||
+	    memcmp(t->t->shape, q->shape, (size_t)q->ndim * sizeof *q->shape))
+		die("%s: optimizer state for %s: %s is missing or has the "
+		    "wrong shape; start without the optimizer state", file,
+		    q->name, what);
+	memcpy(dst, t->t->f, q->n * sizeof *dst);
+}
+
+void
+opt_restore(struct optim *o, const struct pv *opt, const char *file)
+{
+	size_t ns, nh;
+	struct pv *const *st = pv_items(pv_get(opt, "state"), &ns);
+	struct pv *const *hy = pv_items(pv_get(opt, "hypers"), &nh);
+
+	if (!st || !hy)
+		die("%s: no optimizer state in the file (saved without it?)",
+		    file);
+	if (ns != (size_t)o->np || nh != (size_t)o->ng)
+		die("%s: optimizer state for %zu parameters in %zu groups, "
+		    "this model has %d in %d; it was saved from another model",
+		    file, ns, nh, o->np, o->ng);
+	for (int i = 0; i < o->np; i++) {
+		struct opt_param *q = &o->p[i];
+		const struct pv *d = st[i];
+		int64_t step = 0;
+		if (d->kind != PV_DICT)
+			die("%s: optimizer state %d is not a dict", file, i);
+		if (!pv_get(d, "step")) {       /* never stepped, or cleared */
+			memset(q->m, 0, q->n * sizeof *q->m);
+			memset(q->v, 0, q->n * sizeof *q->v);
+			q->step = 0;
+			continue;
+		}
+		if (!pv_as_int(pv_get(d, "step"), &step) || step < 0)
+			die("%s: optimizer step of %s is not a count", file,
+			    q->name);
+		restore_moment(q, pv_get(d, "grad_avg"), q->m, file, "grad_avg");
+		restore_moment(q, pv_get(d, "sqr_avg"), q->v, file, "sqr_avg");
+		q->step = step;
+	}
+	for (int g = 0; g < o->ng; g++) {
+		struct opt_group *h = &o->g[g];
+		if (!pv_as_double(pv_get(hy[g], "lr"), &h->lr) ||
+		    !pv_as_double(pv_get(hy[g], "mom"), &h->mom) ||
+		    !pv_as_double(pv_get(hy[g], "sqr_mom"), &h->sqr_mom) ||
+		    !pv_as_double(pv_get(hy[g], "eps"), &h->eps) ||
+		    !pv_as_double(pv_get(hy[g], "wd"), &h->wd))
+			die("%s: hyper-parameters of group %d are incomplete",
+			    file, g);
+	}
+}

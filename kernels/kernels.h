@@ -19,6 +19,9 @@
 #define KERN_HD
 #endif
 
+/* the context and memory of a backend, passed to every operation */
+#include "ctx.h"
+
 /* language model compute (lstm/embedding/dropout/loss engineer) */
 #include "blas.h"
 #include "gemm.h"

@@ -1,0 +1,61 @@
+/* ctx.h: the compute context every kernel takes first, and the memory
+ * calls of a backend.
+ *
+ * A model holds one struct kern and passes it to every operation; all its
+ * tensors (parameters, gradients, optimizer moments, activations, masks,
+ * scratch) are kern_alloc'd memory of that backend.  The host touches
+ * them only through kern_upload / kern_download (and reads a step's
+ * scalars: loss, accuracy, norms, which kernels return).  On the CPU
+ * backend device memory is host memory and the copies are memcpy; the
+ * CUDA backend (kernels/cuda/, later) fills in stream and blas.
+ *
+ * Threads: the CPU backend runs GEMMs (OpenBLAS) and element loops
+ * (kern_par_for) on `threads` workers; the pool is the process's, so the
+ * last kern_init / kern_set_threads decides.  Results are bitwise the same
+ * for a fixed thread count. */
+#ifndef KERN_CTX_H
+#define KERN_CTX_H
+
+#include <stddef.h>
+
+enum kern_backend { KERN_CPU = 0, KERN_CUDA = 1 };
+
+struct kern {
+	int backend;            /* enum kern_backend */
+	int threads;            /* workers for GEMMs and element loops */
+	void *stream;           /* CUDA: cudaStream_t; NULL on the CPU */
+	void *blas;             /* CUDA: cublasHandle_t; NULL on the CPU */
+	void *ws;               /* scratch workspace (kern_scratch) */
+	size_t ws_bytes;
+};
+
+/* Start a context on backend with n threads (n <= 0: every online CPU).
+ * Returns 0, or -1 when the backend is not in this build or has no
+ * usable device (then k is left unusable and nothing is allocated). */
+int kern_init(struct kern *k, int backend, int threads);
+void kern_fini(struct kern *k);
+
+/* The process's context: the CPU backend with kern_set_threads' count
+ * (blas.h).  Models take it when a tool gives them none. */
+struct kern *kern_default(void);
+
+/* Device memory: 64-byte aligned, contents undefined.  Dies with a
+ * sentence when the memory is not there.  kern_free(k, NULL) is a no-op. */
+void *kern_alloc(struct kern *k, size_t bytes);
+void kern_free(struct kern *k, void *p);
+/* At least `bytes` of scratch, valid until the next kern_scratch call
+ * (grown, never shrunk; freed by kern_fini). */
+void *kern_scratch(struct kern *k, size_t bytes);
+
+/* Copies: host to device, device to host, device to device. */
+void kern_upload(struct kern *k, void *dev, const void *host, size_t bytes);
+void kern_download(struct kern *k, void *host, const void *dev,
+                   size_t bytes);
+void kern_copy(struct kern *k, void *dst, const void *src, size_t bytes);
+/* x[0..n) = v; kern_zero: all bytes 0 */
+void kern_fill(struct kern *k, float *x, size_t n, float v);
+void kern_zero(struct kern *k, void *p, size_t bytes);
+/* Wait until every operation issued on k has finished (CPU: nothing). */
+void kern_sync(struct kern *k);
+
+#endif

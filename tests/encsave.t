@@ -132,7 +132,7 @@ errmatch "local header names another record" "... is damage, not a bare fastai f
 exits 1 "awdtrain -c: drop_mult=nan in the metadata" awdtrain -q -c nan.pth -o y.pth h.lmb
 errmatch "metadata drop_mult=nan is not a finite number" "... refused as --drop-mult nan is"
 exits 1 "awdtrain -c: drop_mult=-3 in the metadata" awdtrain -q -c neg.pth -o y.pth h.lmb
-errmatch "neg.pth: its metadata holds settings the command line refuses \(drop_mult=-3" \
+errmatch "neg.pth: metadata drop_mult=-3: --drop-mult must be >= 0" \
 	"... refused as --drop-mult -3 is"
 exits 2 "... as the command line does" awdtrain -q -c hlm.pth --drop-mult -3 -o y.pth h.lmb
 exits 1 "awdtrain -c: freeze_to=9 in the metadata" awdtrain -q -c fr.pth -o y.pth h.lmb

@@ -181,10 +181,10 @@ exits 1 "drop_mult=nan in the metadata" infer -q nan.pth "the movie"
 errmatch "metadata drop_mult=nan is not a finite number" "... as --drop-mult nan is refused"
 exits 1 "clastrain -c: drop_mult=nan" clastrain -q -c nan.pth -o x.pth h.ids
 exits 1 "drop_mult=-3 in the metadata" infer -q neg.pth "the movie"
-errmatch "drop_mult=-3: clastrain --drop-mult must be >= 0" "... as --drop-mult -3 is refused"
+errmatch "drop_mult=-3: --drop-mult must be >= 0" "... as --drop-mult -3 is refused"
 exits 2 "... as the command line refuses it" clastrain -q -c hclas.pth --drop-mult -3 -o x.pth h.ids
 exits 1 "ps=1 in the metadata" infer -q ps.pth "the movie"
-errmatch "ps=1: clastrain --ps must be in \[0, 1\)" "... as --ps 1 is refused"
+errmatch "ps=1: --ps must be in \[0, 1\)" "... as --ps 1 is refused"
 exits 1 "bptt=0 in the metadata" infer -q bptt.pth "the movie"
 errmatch "metadata bptt=0 is not an integer from 1" "... says so"
 test ! -e x.pth; ok $? "no output from any refused run"

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "model/clas.h"
+#include "learn/ckpt.h"
 #include "learn/clasio.h"
+#include "learn/fit.h"
 #include "kernels.h"
 #include "model/lm.h"
 #include "data/lmb.h"
@@ -86,121 +88,157 @@ struct opts {
 	uint64_t seed;
 };
 
-/* ---- checkpoint -------------------------------------------------------- */
+/* ---- the learner ------------------------------------------------------ */
 
 static const char what[] = "an awdtrain checkpoint";
 
-/* The LSTM state in the middle of an epoch, as hex, so a resumed run
- * continues from exactly where it stopped. */
-static void
-hidden_add(char **m, const struct awd *a)
-{
-	static const char hx[] = "0123456789abcdef";
-	size_t n = 0;
-	for (int l = 0; l < a->cfg.layers; l++)
-		n += 2 * (size_t)a->state_bs * awd_layer_out(&a->cfg, l);
-	size_t old = strlen(*m), len = 7 + 8 * n + 1;
-	*m = xrealloc(*m, old + len + 1);
-	char *p = *m + old;
-	memcpy(p, "hidden=", 7), p += 7;
-	for (int l = 0; l < a->cfg.layers; l++)
-		for (int k = 0; k < 2; k++) {
-			const unsigned char *b = (const unsigned char *)
-			    (k ? a->c[l] : a->h[l]);
-			size_t nb = 4 * (size_t)a->state_bs *
-			            awd_layer_out(&a->cfg, l);
-			for (size_t i = 0; i < nb; i++) {
-				*p++ = hx[b[i] >> 4];
-				*p++ = hx[b[i] & 15];
-			}
-		}
-	*p++ = '\n', *p = 0;
-}
+struct awdl {
+	struct learner l;
+	const struct opts *o;
+	struct lm lm;
+	struct optim opt;
+	struct lmb_reader tr;
+	const char *tname, *vname;
+	uint32_t valid_batches;
+	int epoch;
+	uint32_t *x, *y;
+	struct lmb_batch b;
+	struct ckpt_meta m;     /* what every save records; run set per save */
+};
 
+/* Next batch of (epoch, split, index), skipping earlier epochs (a resumed
+ * run reads the stream from its start). */
 static void
-hidden_restore(const struct pth *p, struct awd *a, int rows)
+want(struct lmb_reader *r, struct lmb_batch *b, const char *name,
+     uint32_t epoch, int split, uint32_t index)
 {
-	const char *h = p->meta ? strstr(p->meta, "\nhidden=") : NULL;
-	if (!h)
-		die("%s: no LSTM state in it; it was not saved mid-epoch",
-		    p->path);
-	h += 8;
-	awd_reset(a);
-	awd_resize(a, rows);
-	for (int l = 0; l < a->cfg.layers; l++)
-		for (int k = 0; k < 2; k++) {
-			unsigned char *b = (unsigned char *)(k ? a->c[l] : a->h[l]);
-			size_t nb = 4 * (size_t)rows * awd_layer_out(&a->cfg, l);
-			for (size_t i = 0; i < nb; i++, h += 2) {
-				int v = 0;
-				for (int j = 0; j < 2; j++) {
-					char c = h[j];
-					int d = c >= '0' && c <= '9' ? c - '0' :
-					        c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-					if (d < 0)
-						die("%s: damaged LSTM state in its "
-						    "metadata", p->path);
-					v = v << 4 | d;
-				}
-				b[i] = (unsigned char)v;
-			}
-		}
-}
-
-/* si: the training stream */
-static char *
-make_meta(const struct opts *o, const struct lm *lm, const struct trainrun *r,
-          const struct lmb_info *si, const char *vocab_path)
-{
-	const struct awd_config *c = &lm->enc.cfg;
-	char *m = NULL;
-	params_add(&m, "kind", "lm");
-	params_add(&m, "tool", "awdtrain");
-	params_add(&m, "vocab_n", "%u", si->vocab_n);
-	params_add(&m, "vocab_xxh64", "%016llx",
-	           (unsigned long long)si->vocab_xxh64);
-	if (vocab_path)
-		params_add(&m, "vocab_path", "%s", vocab_path);
-	if (o->spm)
-		sp_meta_add(&m, o->spm, o->sp_file);
-	params_add(&m, "emb_sz", "%d", c->emb);
-	params_add(&m, "n_hid", "%d", c->hidden);
-	params_add(&m, "n_layers", "%d", c->layers);
-	params_add(&m, "pad_token", "%d", c->pad);
-	params_add(&m, "drop_mult", "%.9g", o->drop_mult);
-	params_add(&m, "seed", "%llu", (unsigned long long)o->seed);
-	fit_meta_add(&m, &o->fit);
-	params_add(&m, "bs", "%u", si->bs);
-	params_add(&m, "seq_len", "%u", si->seq_len);
-	params_add(&m, "stream_seed", "%llu", (unsigned long long)si->seed);
-	params_add(&m, "stream_epochs", "%u", si->epochs);
-	params_add(&m, "train_batches", "%u", si->train_batches);
-	trainrun_meta_add(&m, r);
-	if (r->batch > 0 && r->batch < (int64_t)si->train_batches) {
-		params_add(&m, "hidden_rows", "%d", lm->enc.state_bs);
-		hidden_add(&m, &lm->enc);
+	for (;;) {
+		if (!lmb_next(r, b))
+			die("%s: the stream ended before epoch %u, batch %u; "
+			    "re-run lmbatch", name, epoch, index);
+		if (b->epoch < epoch)
+			continue;
+		if (b->epoch != epoch || b->split != split || b->index != index)
+			die("%s: expected %s batch %u of epoch %u, got %s batch "
+			    "%u of epoch %u", name, split ? "valid" : "train", index,
+			    epoch, b->split ? "valid" : "train", b->index, b->epoch);
+		return;
 	}
-	return m;
 }
 
+static int64_t
+lm_epoch_begin(struct learner *l, const struct trainrun *r)
+{
+	struct awdl *a = l->self;
+	a->epoch = r->epoch;
+	if (r->batch == 0)
+		awd_reset(&a->lm.enc);  /* ModelResetter: before_train */
+	return a->tr.info.train_batches;
+}
+
+static void
+lm_fetch(struct learner *l, int epoch, int64_t i)
+{
+	struct awdl *a = l->self;
+	want(&a->tr, &a->b, a->tname, (uint32_t)epoch, LMB_SPLIT_TRAIN,
+	     (uint32_t)i);
+}
+
+static double
+lm_train_batch(struct learner *l, int64_t i, struct rng *drop, double *smooth)
+{
+	struct awdl *a = l->self;
+	struct lm_stats st;
+	(void)i;
+	lmb_xy(&a->b, a->x, a->y);
+	lm_train_step(&a->lm, a->x, a->y, (int)a->b.rows, (int)a->b.len, drop,
+	              &st);
+	*smooth = st.ce;
+	return st.loss;
+}
+
+struct eval { double loss, acc, rows; };
+
+static void
+eval_batch(struct awdl *a, struct eval *ev)
+{
+	struct lm_stats st;
+	const struct lmb_batch *b = &a->b;
+	lmb_xy(b, a->x, a->y);
+	lm_eval_step(&a->lm, a->x, a->y, (int)b->rows, (int)b->len, &st);
+	/* fastai weights each batch's mean by its size (first dim of y) */
+	ev->loss += st.ce * b->rows;
+	ev->acc += (double)st.hits / st.n * b->rows;
+	ev->rows += b->rows;
+}
+
+/* eval mode, state reset first; stops early on a signal */
 static int
-save_ckpt(const char *path, struct lm *lm, struct optim *opt,
-          const char *meta)
+lm_validate(struct learner *l, double *loss, double *metrics)
 {
-	struct awd_tensor at[AWD_MAX_TENSORS + 2];
-	struct pth_tensor t[AWD_MAX_TENSORS + 2];
-	int n = lm_tensors(lm, at, AWD_MAX_TENSORS + 2);
-	for (int i = 0; i < n; i++) {
-		t[i] = (struct pth_tensor){ .name = at[i].name, .dtype = PTH_F32,
-			.ndim = at[i].ndim, .f = at[i].w,
-			.numel = (int64_t)at[i].n };
-		for (int d = 0; d < at[i].ndim; d++)
-			t[i].shape[d] = at[i].shape[d];
+	struct awdl *a = l->self;
+	struct eval ev = {0};
+	awd_reset(&a->lm.enc);
+	if (a->vname) {
+		FILE *vf = open_in(a->vname);
+		struct lmb_reader vr;
+		lmb_open(&vr, vf, a->vname);
+		while (!trainrun_stop && lmb_next(&vr, &a->b))
+			eval_batch(a, &ev);
+		lmb_close(&vr);
+		if (!trainrun_stop)
+			close_in(vf, a->vname);
+		else if (vf != stdin)
+			fclose(vf);
+	} else {
+		for (uint32_t i = 0; !trainrun_stop && i < a->valid_batches; i++) {
+			want(&a->tr, &a->b, a->tname, (uint32_t)a->epoch,
+			     LMB_SPLIT_VALID, i);
+			eval_batch(a, &ev);
+		}
 	}
-	return trainrun_save(path, t, n, opt, meta);
+	if (trainrun_stop)
+		return 1;
+	*loss = ev.loss / ev.rows;
+	metrics[0] = ev.acc / ev.rows;
+	metrics[1] = exp(*loss);
+	return 0;
 }
 
-/* The settings the command line accepts; a checkpoint's must pass too. */
+/* The weights, Adam, the metadata, and mid-epoch the LSTM state (so a
+ * resumed run continues from exactly where it stopped). */
+static int
+lm_save(struct learner *l, const struct trainrun *r)
+{
+	struct awdl *a = l->self;
+	struct ckpt_table t;
+	struct pth_record rec[2 * AWD_MAX_LAYERS];
+	char names[2 * AWD_MAX_LAYERS][16];
+	int nrec = 0;
+	ckpt_lm_table(&a->lm, &t);
+	a->m.run = *r;
+	a->m.hidden_rows = 0;
+	if (r->batch > 0 && r->batch < (int64_t)a->tr.info.train_batches) {
+		a->m.hidden_rows = a->lm.enc.state_bs;
+		nrec = ckpt_state_records(&a->lm.enc, rec, names);
+	}
+	return ckpt_save(a->o->out, &t, &a->opt, &a->m, rec, nrec);
+}
+
+/* a pipe is checked as it comes: say what is left */
+static void
+lm_saved(struct learner *l, const struct trainrun *r)
+{
+	const char *out = ((struct awdl *)l->self)->o->out;
+	int more = r->epoch < r->n_epoch;
+	die_note("%s holds the run after epoch %d of %d%s%s%s%s%s", out,
+	         r->epoch, r->n_epoch, more ? "; continue with: awdtrain "
+	         "--resume " : "", more ? out : "", more ? " -o " : "",
+	         more ? out : "", more ? " (a good copy of the same stream)"
+	         : "");
+}
+
+/* The settings the command line accepts */
 static int
 opts_valid(const struct opts *o)
 {
@@ -208,64 +246,36 @@ opts_valid(const struct opts *o)
 	       isfinite(o->drop_mult);
 }
 
-static void
-meta_opts_check(const struct opts *o, const struct pth *p)
-{
-	if (!opts_valid(o))
-		die("%s: its metadata holds settings the command line refuses "
-		    "(drop_mult=%g; --wd, --clip, --drop-mult, --alpha, --beta "
-		    ">= 0, 0 <= --pct-start < 1, --div, --div-final > 0); the "
-		    "file is damaged or was not made by these tools", p->path,
-		    o->drop_mult);
-}
-
 /* --resume: every setting of the interrupted run comes from its file */
 static void
-resume_opts(struct opts *o, const struct pth *p, struct trainrun *r)
+resume_opts(struct opts *o, const struct ckpt_meta *m, struct trainrun *r)
 {
-	const char *v;
-	if (!(v = pth_meta(p, "kind")) || strcmp(v, "lm") ||
-	    !(v = pth_meta(p, "tool")) || strcmp(v, "awdtrain"))
-		die("%s: not %s", p->path, what);
-	trainrun_refuse_done(p, what);
-	o->seed = pth_meta_u64(p, "seed", what, 10);
-	fit_meta_read(&o->fit, p, what);
-	o->drop_mult = trainrun_meta_num(p, "drop_mult", what);
-	meta_opts_check(o, p);
-	trainrun_meta_read(r, p, what);
-	o->freeze_to = (int)pth_meta_int(p, "freeze_to", what, -4, 3);
+	if (m->kind != CKPT_LM || strcmp(m->tool, "awdtrain"))
+		die("%s: not %s", m->path, what);
+	ckpt_meta_need(m, CK_RUN, what);
+	if (m->run.done)
+		die("%s: its run finished; start the next stage with -c %s",
+		    m->path, m->path);
+	ckpt_meta_need(m, CK_SEED | CK_FIT | CK_DROP | CK_STREAM, what);
+	o->seed = m->seed;
+	o->fit = m->fit;
+	o->drop_mult = m->drop_mult;
+	*r = m->run;
+	o->freeze_to = r->freeze_to;
 	o->freeze_given = 1;
 }
 
 /* The stream must be the one the interrupted run read. */
 static void
-resume_check_stream(const struct pth *p, const struct lmb_info *si,
+resume_check_stream(const struct ckpt_meta *m, const struct lmb_info *si,
                     const char *name)
 {
-	if (pth_meta_u64(p, "stream_seed", what, 10) != si->seed ||
-	    trainrun_meta_num(p, "stream_epochs", what) != si->epochs ||
-	    trainrun_meta_num(p, "train_batches", what) != si->train_batches ||
-	    trainrun_meta_num(p, "bs", what) != si->bs ||
-	    trainrun_meta_num(p, "seq_len", what) != si->seq_len)
+	if (m->stream_seed != si->seed || m->stream_epochs != si->epochs ||
+	    m->train_batches != si->train_batches ||
+	    m->bs != (int64_t)si->bs || m->seq_len != si->seq_len)
 		die("%s: not the batch stream %s was trained on (seed, epochs, bs, "
 		    "seq_len or batches differ); re-run lmbatch as before",
-		    name, p->path);
-}
-
-/* ---- loading ----------------------------------------------------------- */
-
-static void
-load_lm(struct lm *lm, const struct pth *p)
-{
-	struct awd_tensor t[AWD_MAX_TENSORS + 2];
-	int n = lm_tensors(lm, t, AWD_MAX_TENSORS + 2);
-	for (int i = 0; i < n; i++) {
-		if (t[i].alias)
-			continue;
-		int64_t shape[2] = { t[i].shape[0], t[i].shape[1] };
-		memcpy(t[i].w, pth_need(p, t[i].name, t[i].ndim, shape)->f,
-		       t[i].n * sizeof *t[i].w);
-	}
+		    name, m->path);
 }
 
 /* fastai's language-model split: rnns[0..L-1], then embedding + decoder */
@@ -291,43 +301,6 @@ lm_apply_freeze(struct lm *lm, const struct optim *o)
 	for (int l = 0; l < lm->enc.cfg.layers; l++)
 		lm->enc.grad_rnn[l] = l >= o->frozen;
 	lm->enc.grad_emb = lm->enc.cfg.layers >= o->frozen;
-}
-
-/* ---- the stream -------------------------------------------------------- */
-
-/* Next batch of (epoch, split, index), skipping earlier epochs (a resumed
- * run reads the stream from its start). */
-static void
-want(struct lmb_reader *r, struct lmb_batch *b, const char *name,
-     uint32_t epoch, int split, uint32_t index)
-{
-	for (;;) {
-		if (!lmb_next(r, b))
-			die("%s: the stream ended before epoch %u, batch %u; "
-			    "re-run lmbatch", name, epoch, index);
-		if (b->epoch < epoch)
-			continue;
-		if (b->epoch != epoch || b->split != split || b->index != index)
-			die("%s: expected %s batch %u of epoch %u, got %s batch "
-			    "%u of epoch %u", name, split ? "valid" : "train", index,
-			    epoch, b->split ? "valid" : "train", b->index, b->epoch);
-		return;
-	}
-}
-
-struct eval { double loss, acc, rows; };
-
-static void
-eval_batch(struct lm *lm, const struct lmb_batch *b, uint32_t *x, uint32_t *y,
-           struct eval *ev)
-{
-	struct lm_stats st;
-	lmb_xy(b, x, y);
-	lm_eval_step(lm, x, y, (int)b->rows, (int)b->len, &st);
-	/* fastai weights each batch's mean by its size (first dim of y) */
-	ev->loss += st.ce * b->rows;
-	ev->acc += (double)st.hits / st.n * b->rows;
-	ev->rows += b->rows;
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -467,23 +440,26 @@ main(int argc, char *argv[])
 	kern_set_bf16(bf16);
 	kern_set_threads(o.threads);
 
+	struct awdl A = { .o = &o };
 	struct trainrun run = { .freeze_to = o.freeze_to };
+	struct ckpt_meta pm = {0};
 	struct pth *p = NULL;
 	const char *src = o.from ? o.from : o.resume;
 	if (src) {
 		p = pth_load(src);
+		ckpt_meta_read(&pm, p);
 		run.parent = pth_xxh64(p);
 		if (o.resume)
-			resume_opts(&o, p, &run);
+			resume_opts(&o, &pm, &run);
 	}
 
 	/* the streams */
 	const char *tname = argv[0], *vname = argc == 2 ? argv[1] : NULL;
 	FILE *tf = open_in(tname);
-	struct lmb_reader tr;
+	struct lmb_reader *tr = &A.tr;
 	lmb_verify(tf, tname);  /* a file: damage anywhere is found now */
-	lmb_open(&tr, tf, tname);
-	const struct lmb_info *si = &tr.info;
+	lmb_open(tr, tf, tname);
+	const struct lmb_info *si = &tr->info;
 	if (vname ? si->kind == LMB_VALID : si->kind != LMB_BOTH)
 		die("%s: %s; give one stream made by lmbatch with both splits, "
 		    "or train.lmb and valid.lmb", tname, si->kind == LMB_VALID ?
@@ -517,7 +493,7 @@ main(int argc, char *argv[])
 		die("%s: no validation batches; fastai needs a validation set",
 		    vname ? vname : tname);
 	if (o.resume) {
-		resume_check_stream(p, si, tname);
+		resume_check_stream(&pm, si, tname);
 		if ((uint32_t)run.n_epoch != si->epochs)
 			die("%s: the stream has %u epochs, the run had %d", tname,
 			    si->epochs, run.n_epoch);
@@ -529,16 +505,16 @@ main(int argc, char *argv[])
 	char *vocab_abs = NULL;
 	if (o.vocab) {
 		vocab = vocab_load(o.vocab);
-		lmb_check_vocab(&tr, vocab->n, vocab->xxh64, o.vocab);
+		lmb_check_vocab(tr, vocab->n, vocab->xxh64, o.vocab);
 		vocab_abs = realpath(o.vocab, NULL);
-	} else if (p && pth_meta(p, "vocab_path")) {
-		vocab_abs = xstrdup(pth_meta(p, "vocab_path"));
+	} else if (pm.vocab_path) {
+		vocab_abs = xstrdup(pm.vocab_path);
 	}
 	o.spm = sp_for_pth(p, o.sp, 0, &o.sp_file);
 
 	/* the model */
 	struct awd_config ac;
-	struct lm lm;
+	struct lm *lm = &A.lm;
 	int maxB = (int)(si->bs > val_bs ? si->bs : val_bs);
 	if (p) {
 		pth_clean_raw_keys(p);
@@ -546,16 +522,10 @@ main(int argc, char *argv[])
 		    !clas_encoder_sizes(p, "0.", &ac))
 			die("%s: not a language model checkpoint (no "
 			    "0.encoder.weight and 1.decoder.bias)", src);
-		if (!pth_check_vocab(p, si->vocab_n, si->vocab_xxh64, tname) &&
-		    (uint32_t)ac.vocab != si->vocab_n)
-			die("%s: its embedding has %d rows, but %s was made with a "
-			    "vocab of %u tokens; start with -p to match rows",
-			    src, ac.vocab, tname, si->vocab_n);
-		if (!drop_given && !o.resume && pth_meta(p, "drop_mult")) {
-			o.drop_mult = pth_meta_double(p, "drop_mult", "a "
-			                              "language model");
-			meta_opts_check(&o, p);
-		}
+		ckpt_check_vocab(p, ac.vocab, si->vocab_n, si->vocab_xxh64, tname,
+		                 "start with -p to match rows");
+		if (!drop_given && !o.resume && ckpt_meta_has(&pm, "drop_mult"))
+			o.drop_mult = pm.drop_mult;
 		int E = ac.emb, H = ac.hidden, L = ac.layers;
 		awd_config_lm(&ac, (int)si->vocab_n, (float)o.drop_mult);
 		ac.emb = E, ac.hidden = H, ac.layers = L;
@@ -563,27 +533,28 @@ main(int argc, char *argv[])
 		awd_config_lm(&ac, (int)si->vocab_n, (float)o.drop_mult);
 		ac.emb = o.emb, ac.hidden = o.hid, ac.layers = o.layers;
 	}
-	lm_create(&lm, &ac, maxB, (int)si->seq_len);
-	lm.alpha = (float)o.fit.alpha, lm.beta = (float)o.fit.beta;
+	lm_create(lm, &ac, maxB, (int)si->seq_len);
+	lm->alpha = (float)o.fit.alpha, lm->beta = (float)o.fit.beta;
+	struct ckpt_table tab;
+	ckpt_lm_table(lm, &tab);
 	if (p) {
-		load_lm(&lm, p);
+		ckpt_load(&tab, p, "", NULL);
 	} else {
 		struct rng init;
 		rng_seed(&init, o.seed, 0);
-		lm_init(&lm, &init);
+		lm_init(lm, &init);
 	}
 	if (o.wgts) {
-		struct awd_tensor t[AWD_MAX_TENSORS + 2];
-		struct pretrained_param dst[AWD_MAX_TENSORS + 2];
+		struct pretrained_param dst[CKPT_MAXROWS];
 		struct pretrained_report rep;
-		int n = lm_tensors(&lm, t, AWD_MAX_TENSORS + 2);
-		for (int i = 0; i < n; i++) {
-			dst[i] = (struct pretrained_param){ .name = t[i].name,
-				.w = t[i].w, .ndim = t[i].ndim };
-			for (int d = 0; d < t[i].ndim; d++)
-				dst[i].shape[d] = t[i].shape[d];
+		for (int i = 0; i < tab.n; i++) {
+			const struct ckpt_row *r = &tab.r[i];
+			dst[i] = (struct pretrained_param){ .name = r->name,
+				.w = r->w, .ndim = r->ndim };
+			for (int d = 0; d < r->ndim; d++)
+				dst[i].shape[d] = r->shape[d];
 		}
-		pretrained_load(o.wgts, o.oldvocab, vocab, dst, n, &rep);
+		pretrained_load(o.wgts, o.oldvocab, vocab, dst, tab.n, &rep);
 		if (!o.quiet)
 			pretrained_report_print(stderr, o.wgts, &rep, dst, 0);
 		pretrained_report_free(&rep);
@@ -592,33 +563,52 @@ main(int argc, char *argv[])
 	}
 
 	/* the optimizer */
-	struct optim opt;
+	struct optim *opt = &A.opt;
 	int ng = ac.layers + 1;
-	optim_init(&opt, ng);
-	lm_register(&lm, &opt);
-	if (o.from && !o.freeze_given) {
+	optim_init(opt, ng);
+	lm_register(lm, opt);
+	if (o.from && !o.freeze_given)
 		/* continue the checkpoint's stage: its freeze level and Adam
 		 * state, as calling fit_one_cycle again would */
-		run.freeze_to = pth_meta(p, "freeze_to") ? (int)pth_meta_int(p,
-		                "freeze_to", "a language model", -4, 3) : 0;
-	} else {
+		run.freeze_to = ckpt_meta_has(&pm, "freeze_to") ?
+		                pm.run.freeze_to : 0;
+	else
 		run.freeze_to = o.freeze_to;
-	}
-	opt_freeze_to(&opt, run.freeze_to);   /* clears the state */
+	opt_freeze_to(opt, run.freeze_to);   /* clears the state */
 	if (o.resume || (o.from && !o.freeze_given && p->opt))
-		opt_restore(&opt, p->opt, src);
-	lm_apply_freeze(&lm, &opt);
-	opt_set_wd(&opt, o.fit.wd);
+		opt_restore(opt, p->opt, src);
+	lm_apply_freeze(lm, opt);
+	opt_set_wd(opt, o.fit.wd);
 	struct onecycle cyc;
 	fit_cycle_init(&cyc, &o.fit, run.n_epoch, si->train_batches, ng);
 	if (!o.resume) {
 		trainrun_start(&run);
 	} else if (run.batch > 0 && run.batch < (int64_t)si->train_batches) {
-		hidden_restore(p, &lm.enc,
-		               (int)trainrun_meta_num(p, "hidden_rows", what));
+		if (!pm.hidden_rows)
+			die("%s: no 'hidden_rows' in its metadata: not %s", src,
+			    what);
+		ckpt_state_restore(p, &lm->enc, pm.hidden_rows);
 	}
+
+	/* what every checkpoint records */
+	struct ckpt_meta *m = &A.m;
+	m->kind = CKPT_LM;
+	snprintf(m->tool, sizeof m->tool, "awdtrain");
+	m->vocab_n = si->vocab_n, m->vocab_xxh64 = si->vocab_xxh64;
+	ckpt_set_str(&m->vocab_path, vocab_abs);
+	if (o.spm)
+		ckpt_set_sp(m, o.spm, o.sp_file);
+	m->emb = ac.emb, m->hid = ac.hidden, m->layers = ac.layers;
+	m->pad = ac.pad, m->has_pad = 1;
+	m->drop_mult = o.drop_mult;
+	m->seed = o.seed;
+	m->fit = o.fit;
+	m->bs = (int)si->bs, m->seq_len = si->seq_len;
+	m->stream_seed = si->seed, m->stream_epochs = si->epochs;
+	m->train_batches = si->train_batches;
 	if (p)
 		pth_free(p);
+	ckpt_meta_free(&pm);
 
 	/* go */
 	/* tests interrupt at an exact step through the real signal path */
@@ -628,114 +618,29 @@ main(int argc, char *argv[])
 	if (o.log)
 		recorder_open_log(&rec, o.log, !!o.resume);
 	size_t nxy = (size_t)maxB * si->seq_len;
-	uint32_t *x = xmalloc(nxy * sizeof *x), *y = xmalloc(nxy * sizeof *y);
-	int ret = 0;
-	struct lmb_batch b;
-
-	recorder_header(&rec, stdout);
-	for (; run.epoch < run.n_epoch; run.epoch++, run.batch = 0) {
-		double t0 = now_sec();
-		struct progress pr;
-		uint32_t nb = si->train_batches;
-		onecycle_seek(&cyc, run.epoch, run.batch);
-		if (run.batch == 0)
-			awd_reset(&lm.enc);     /* ModelResetter: before_train */
-		progress_init(&pr, "train", nb, o.quiet);
-		for (uint32_t i = 0; i < nb; i++) {
-			want(&tr, &b, tname, (uint32_t)run.epoch, LMB_SPLIT_TRAIN, i);
-			if (i < run.batch)
-				continue;       /* done before the interruption */
-			if (trainrun_stopping(run.step))
-				break;
-			struct rng drop;
-			struct lm_stats st;
-			trainrun_dropout_rng(&drop, o.seed, run.step);
-			onecycle_apply(&cyc, &opt);
-			lmb_xy(&b, x, y);
-			lm_train_step(&lm, x, y, (int)b.rows, (int)b.len, &drop, &st);
-			if (!isfinite(st.loss))
-				die("training diverged (loss %g at epoch %d, batch "
-				    "%u); lower the learning rate", st.loss, run.epoch,
-				    i);
-			smooth_add(&run.sm, st.ce);
-			fit_step(&o.fit, &opt, &cyc);
-			run.step++;
-			run.batch = i + 1;
-			progress_set(&pr, i + 1);
-		}
-		progress_end(&pr);
-
-		/* validation: eval mode, state reset first */
-		struct eval ev = {0};
-		if (!trainrun_stop) {
-			awd_reset(&lm.enc);
-			if (vname) {
-				FILE *vf = open_in(vname);
-				struct lmb_reader vr;
-				lmb_open(&vr, vf, vname);
-				while (!trainrun_stop && lmb_next(&vr, &b))
-					eval_batch(&lm, &b, x, y, &ev);
-				lmb_close(&vr);
-				if (!trainrun_stop)
-					close_in(vf, vname);
-				else if (vf != stdin)
-					fclose(vf);
-			} else {
-				for (uint32_t i = 0; !trainrun_stop && i < valid_batches; i++) {
-					want(&tr, &b, tname, (uint32_t)run.epoch,
-					     LMB_SPLIT_VALID, i);
-					eval_batch(&lm, &b, x, y, &ev);
-				}
-			}
-		}
-		if (trainrun_stop) {
-			char *meta = make_meta(&o, &lm, &run, si, vocab_abs);
-			ret = save_ckpt(o.out, &lm, &opt, meta);
-			free(meta);
-			if (!ret)
-				warn("interrupted at epoch %d, batch %lld; saved %s; "
-				     "continue with: awdtrain --resume %s -o %s "
-				     "(same stream)", run.epoch, (long long)run.batch,
-				     o.out, o.out, o.out);
-			ret = 128 + (int)trainrun_stop;
-			break;
-		}
-		double vl = ev.loss / ev.rows, acc = ev.acc / ev.rows;
-		double secs = now_sec() - t0;
-		double metrics[] = { acc, exp(vl) };
-		recorder_epoch(&rec, stdout, run.epoch, trainrun_train_loss(&run),
-		               vl, metrics, secs);
-		struct trainrun at = trainrun_next_epoch(&run);
-		char *meta = make_meta(&o, &lm, &at, si, vocab_abs);
-		if (save_ckpt(o.out, &lm, &opt, meta))
-			ret = 1;
-		else    /* a pipe is checked as it comes: say what is left */
-			die_note("%s holds the run after epoch %d of %d%s%s%s"
-			         "%s%s", o.out, run.epoch + 1, run.n_epoch,
-			         run.epoch + 1 < run.n_epoch ? "; continue with: "
-			         "awdtrain --resume " : "",
-			         run.epoch + 1 < run.n_epoch ? o.out : "",
-			         run.epoch + 1 < run.n_epoch ? " -o " : "",
-			         run.epoch + 1 < run.n_epoch ? o.out : "",
-			         run.epoch + 1 < run.n_epoch ? " (a good copy of "
-			         "the same stream)" : "");
-		free(meta);
-		if (ret)
-			break;
-	}
+	A.x = xmalloc(nxy * sizeof *A.x), A.y = xmalloc(nxy * sizeof *A.y);
+	A.tname = tname, A.vname = vname, A.valid_batches = valid_batches;
+	A.l = (struct learner){ .tool = "awdtrain",
+		.resume_tail = "(same stream)", .self = &A,
+		.epoch_begin = lm_epoch_begin, .fetch = lm_fetch,
+		.train_batch = lm_train_batch, .validate = lm_validate,
+		.save = lm_save, .saved = lm_saved, .out = o.out,
+		.quiet = o.quiet };
+	int ret = fit_run(&A.l, &run, &o.fit, opt, &cyc, &rec, o.seed);
 	if (!ret) {
 		/* the verified end: trailer and counts */
-		while (lmb_next(&tr, &b))
+		while (lmb_next(tr, &A.b))
 			;
 		close_in(tf, tname);
 	} else if (tf != stdin) {
 		fclose(tf);
 	}
-	lmb_close(&tr);
+	lmb_close(tr);
 	recorder_close(&rec);
-	free(x), free(y);
-	optim_free(&opt);
-	lm_free(&lm);
+	free(A.x), free(A.y);
+	optim_free(opt);
+	lm_free(lm);
+	ckpt_meta_free(m);
 	if (vocab)
 		vocab_free(vocab);
 	free(vocab_abs);

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "model/clas.h"
+#include "learn/ckpt.h"
 #include "learn/clasio.h"
+#include "learn/fit.h"
 #include "data/clsbatch.h"
 #include "data/ids.h"
 #include "kernels.h"
@@ -207,58 +209,70 @@ map_labels(struct docs *d, char **labels, int nc, const char *what)
 	}
 }
 
-/* ---- checkpoint -------------------------------------------------------- */
+/* ---- the learner ------------------------------------------------------ */
 
 static const char what[] = "a clastrain checkpoint";
 
-static char *
-make_meta(const struct opts *o, const struct clas *c, char **labels,
-          const struct trainrun *r, uint32_t vocab_n, uint64_t vocab_h,
-          const char *vocab_path)
+struct clasl {
+	struct learner l;
+	const struct opts *o;
+	struct clas cl;
+	struct optim opt;
+	struct docs train, valid;
+	uint32_t *order, *tmp, *yb, *x;
+	size_t xcap;
+	struct clas_scratch vs;
+	struct ckpt_meta m;     /* what every save records; run set per save */
+};
+
+/* fastai's SortedDL for training: shuffled chunks sorted by length */
+static int64_t
+cl_epoch_begin(struct learner *l, const struct trainrun *r)
 {
-	char *m = NULL;
-	params_add(&m, "kind", "clas");
-	params_add(&m, "tool", "clastrain");
-	params_add(&m, "vocab_n", "%u", vocab_n);
-	params_add(&m, "vocab_xxh64", "%016llx", (unsigned long long)vocab_h);
-	if (vocab_path)
-		params_add(&m, "vocab_path", "%s", vocab_path);
-	if (o->spm)
-		sp_meta_add(&m, o->spm, o->sp_file);
-	params_add(&m, "emb_sz", "%d", c->enc.cfg.emb);
-	params_add(&m, "n_hid", "%d", c->enc.cfg.hidden);
-	params_add(&m, "n_layers", "%d", c->enc.cfg.layers);
-	params_add(&m, "drop_mult", "%.9g", o->drop_mult);
-	params_add(&m, "ps", "%.9g", c->cfg.p1);
-	params_add(&m, "bptt", "%d", c->cfg.bptt);
-	params_add(&m, "max_len", "%d", c->cfg.max_len);
-	params_add(&m, "lin_ftrs", "%d", c->cfg.nhid);
-	params_add(&m, "nclass", "%d", c->cfg.nclass);
-	for (int k = 0; k < c->cfg.nclass; k++) {
-		char key[32];
-		snprintf(key, sizeof key, "label.%d", k);
-		params_add(&m, key, "%s", labels[k]);
-	}
-	params_add(&m, "seed", "%llu", (unsigned long long)o->seed);
-	params_add(&m, "bs", "%d", o->bs);
-	fit_meta_add(&m, &o->fit);
-	params_add(&m, "train_tags", "%s", o->ttags);
-	params_add(&m, "valid_tags", "%s", o->vtags);
-	trainrun_meta_add(&m, r);
-	return m;
+	struct clasl *a = l->self;
+	struct rng shuf;
+	rng_seed(&shuf, a->o->seed, 1 + (uint64_t)r->epoch);
+	size_t use = sorted_order(a->train.len, a->train.n, a->o->bs, 1, &shuf,
+	                          a->order, a->tmp);
+	return (int64_t)(use / a->o->bs);
+}
+
+static double
+cl_train_batch(struct learner *l, int64_t i, struct rng *drop, double *smooth)
+{
+	struct clasl *a = l->self;
+	int bs = a->o->bs;
+	const uint32_t *idx = a->order + i * bs;
+	clas_forward_docs(&a->cl, (const uint32_t *const *)a->train.ids,
+	                  a->train.len, idx, bs, &a->x, &a->xcap, 1, drop);
+	for (int b = 0; b < bs; b++)
+		a->yb[b] = a->train.y[idx[b]];
+	return *smooth = clas_loss(&a->cl, a->yb, NULL, 1, drop);
 }
 
 static int
-save_ckpt(const char *path, struct clas *c, struct optim *opt,
-          const char *meta)
+cl_validate(struct learner *l, double *loss, double *metrics)
 {
-	struct pth_tensor t[AWD_MAX_TENSORS + 16];
-	char names[AWD_MAX_TENSORS + 16][64];
-	int n = clas_state_dict(c, t, names, AWD_MAX_TENSORS + 16);
-	return trainrun_save(path, t, n, opt, meta);
+	struct clasl *a = l->self;
+	long hits = 0;
+	*loss = clas_predict(&a->cl, (const uint32_t *const *)a->valid.ids,
+	                     a->valid.len, a->valid.y, a->valid.n, NULL, NULL,
+	                     &hits, &a->vs) / a->valid.n;
+	metrics[0] = (double)hits / a->valid.n;
+	return 0;
 }
 
-/* The settings the command line accepts; a checkpoint's must pass too. */
+static int
+cl_save(struct learner *l, const struct trainrun *r)
+{
+	struct clasl *a = l->self;
+	struct ckpt_table t;
+	ckpt_clas_table(&a->cl, &t);
+	a->m.run = *r;
+	return ckpt_save(a->o->out, &t, &a->opt, &a->m, NULL, 0);
+}
+
+/* The settings the command line accepts */
 static int
 opts_valid(const struct opts *o)
 {
@@ -268,45 +282,39 @@ opts_valid(const struct opts *o)
 
 /* --resume: every setting of the interrupted run comes from its file */
 static void
-resume_opts(struct opts *o, const struct pth *p, struct trainrun *r)
+resume_opts(struct opts *o, const struct ckpt_meta *m, struct trainrun *r)
 {
-	const char *v;
-	if (!(v = pth_meta(p, "kind")) || strcmp(v, "clas"))
-		die("%s: not %s", p->path, what);
-	trainrun_refuse_done(p, what);
-	o->seed = pth_meta_u64(p, "seed", what, 10);
-	o->bs = (int)pth_meta_int(p, "bs", what, 2, 1 << 16);
-	fit_meta_read(&o->fit, p, what);
-	o->drop_mult = trainrun_meta_num(p, "drop_mult", what);
-	if (!opts_valid(o))
-		die("%s: its metadata holds settings the command line refuses "
-		    "(drop_mult=%g; --wd, --clip, --drop-mult, --alpha, --beta "
-		    ">= 0, 0 <= --ps < 1, 0 <= --pct-start < 1, --div, "
-		    "--div-final > 0); the file is damaged or was not made by "
-		    "these tools", p->path, o->drop_mult);
-	static char tt[1024], vt[1024];
-	snprintf(tt, sizeof tt, "%s", pth_meta_need(p, "train_tags", what));
-	snprintf(vt, sizeof vt, "%s", pth_meta_need(p, "valid_tags", what));
-	o->ttags = tt, o->vtags = vt;
-	trainrun_meta_read(r, p, what);
-	o->freeze_to = (int)pth_meta_int(p, "freeze_to", what, -5, 4);
+	if (m->kind != CKPT_CLAS)
+		die("%s: not %s", m->path, what);
+	ckpt_meta_need(m, CK_RUN, what);
+	if (m->run.done)
+		die("%s: its run finished; start the next stage with -c %s",
+		    m->path, m->path);
+	ckpt_meta_need(m, CK_SEED | CK_FIT | CK_DROP | CK_TAGS, what);
+	o->seed = m->seed;
+	o->bs = m->bs;
+	o->fit = m->fit;
+	o->drop_mult = m->drop_mult;
+	o->ttags = m->train_tags, o->vtags = m->valid_tags;
+	*r = m->run;
+	o->freeze_to = r->freeze_to;
 	o->freeze_given = 1;
 	o->epochs = r->n_epoch;
 }
 
 /* The sizes an encoder's metadata records must be its tensors' sizes. */
 static void
-check_sizes(const struct pth *p, const struct awd_config *ac)
+check_sizes(const struct ckpt_meta *m, const struct awd_config *ac)
 {
 	static const char *key[] = { "vocab_n", "emb_sz", "n_hid", "n_layers" };
-	int have[] = { ac->vocab, ac->emb, ac->hidden, ac->layers };
-	const char *v;
+	int64_t have[] = { ac->vocab, ac->emb, ac->hidden, ac->layers };
+	int64_t said[] = { m->vocab_n, m->emb, m->hid, m->layers };
 	for (int i = 0; i < 4; i++)
-		if ((v = pth_meta(p, key[i])) &&
-		    pth_meta_int(p, key[i], "an encoder", 0, INT_MAX) != have[i])
-			die("%s: its metadata says %s=%s but its tensors give %d: "
-			    "built with other sizes or damaged; re-run encsave on "
-			    "the language model", p->path, key[i], v, have[i]);
+		if (ckpt_meta_has(m, key[i]) && said[i] != have[i])
+			die("%s: its metadata says %s=%lld but its tensors give "
+			    "%lld: built with other sizes or damaged; re-run "
+			    "encsave on the language model", m->path, key[i],
+			    (long long)said[i], (long long)have[i]);
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -432,31 +440,33 @@ main(int argc, char *argv[])
 		die("--precision bf16: this CPU has no AVX512-BF16%s",
 		    getenv("ULMFIT_NO_BF16") ? " (ULMFIT_NO_BF16 is set)" : "");
 	kern_set_bf16(bf16);
-	if (o.threads)
-		kern_set_threads(o.threads);
+	kern_set_threads(o.threads);    /* 0: every online CPU */
 
 	/* the starting checkpoint */
+	struct clasl A = { .o = &o };
 	struct trainrun run = { .freeze_to = o.freeze_to, .n_epoch = o.epochs };
 	const char *src = o.enc ? o.enc : o.from ? o.from : o.resume;
 	struct pth *p = pth_load(src);
+	struct ckpt_meta pm;
+	ckpt_meta_read(&pm, p);
 	run.parent = pth_xxh64(p);
 	if (o.resume)
-		resume_opts(&o, p, &run);
+		resume_opts(&o, &pm, &run);
 
 	/* data */
-	struct docs train = {0}, valid = {0};
+	struct docs *train = &A.train, *valid = &A.valid;
 	uint32_t vocab_n = 0;
 	uint64_t vocab_h = 0;
 	if (argc == 2) {
-		read_stream(argv[0], &train, NULL, &o, &vocab_n, &vocab_h);
-		read_stream(argv[1], NULL, &valid, &o, &vocab_n, &vocab_h);
+		read_stream(argv[0], train, NULL, &o, &vocab_n, &vocab_h);
+		read_stream(argv[1], NULL, valid, &o, &vocab_n, &vocab_h);
 	} else {
-		read_stream(argv[0], &train, &valid, &o, &vocab_n, &vocab_h);
+		read_stream(argv[0], train, valid, &o, &vocab_n, &vocab_h);
 	}
-	if (train.n < (size_t)o.bs)
+	if (train->n < (size_t)o.bs)
 		die("%s: %zu training documents, fewer than one batch of %d; "
-		    "lower -b or check --train-tags", argv[0], train.n, o.bs);
-	if (!valid.n)
+		    "lower -b or check --train-tags", argv[0], train->n, o.bs);
+	if (!valid->n)
 		die("%s: no validation documents; give valid.ids or the split "
 		    "tags (--valid-tags)", argv[argc - 1]);
 	struct vocab *vocab = NULL;
@@ -467,13 +477,13 @@ main(int argc, char *argv[])
 			die("%s: not the vocab %s was made with; use that one",
 			    o.vocab, argv[0]);
 		vocab_abs = realpath(o.vocab, NULL);
-	} else if (!o.enc && pth_meta(p, "vocab_path")) {
-		vocab_abs = xstrdup(pth_meta(p, "vocab_path"));
+	} else if (!o.enc && pm.vocab_path) {
+		vocab_abs = xstrdup(pm.vocab_path);
 	}
 	o.spm = sp_for_pth(p, o.sp, 0, &o.sp_file);
 
 	/* the model */
-	struct clas cl;
+	struct clas *cl = &A.cl;
 	char **labels;
 	int nc;
 	struct rng init;
@@ -482,22 +492,19 @@ main(int argc, char *argv[])
 		struct awd_config ac;
 		struct clas_config cc;
 		pth_clean_raw_keys(p);
-		const char *pre = clas_encoder_prefix(p);
+		const char *pre = pth_encoder_prefix(p);
 		if (!pre || !clas_encoder_sizes(p, pre, &ac))
 			die("%s: no AWD-LSTM encoder in it (want encoder.weight "
 			    "and rnns.N.*: a file from encsave or fastai's "
 			    "save_encoder)", o.enc);
-		check_sizes(p, &ac);
-		if (!pth_check_vocab(p, vocab_n, vocab_h, argv[0]) &&
-		    (uint32_t)ac.vocab != vocab_n)
-			die("%s: its embedding has %d rows, but %s was made with a "
-			    "vocab of %u tokens; use the vocab the encoder's "
-			    "language model was trained with", o.enc, ac.vocab,
-			    argv[0], vocab_n);
+		check_sizes(&pm, &ac);
+		ckpt_check_vocab(p, ac.vocab, vocab_n, vocab_h, argv[0],
+		                 "use the vocab the encoder's language model "
+		                 "was trained with");
 		int V = ac.vocab, E = ac.emb, H = ac.hidden, L = ac.layers;
 		awd_config_clas(&ac, V, (float)o.drop_mult);
 		ac.emb = E, ac.hidden = H, ac.layers = L;
-		labels = labels_of(&train, &nc);
+		labels = labels_of(train, &nc);
 		if (nc < 2)
 			die("%s: the training documents have %d label%s; a "
 			    "classifier needs 2 or more", argv[0], nc,
@@ -505,18 +512,18 @@ main(int argc, char *argv[])
 		clas_config_default(&cc, &ac, nc, (float)o.fit.alpha,
 		                    (float)o.fit.beta);
 		cc.p1 = (float)o.ps;
-		clas_create(&cl, &ac, &cc, o.bs);
-		clas_load_encoder(&cl, p, pre);
-		clas_init_head(&cl, &init);
+		clas_create(cl, &ac, &cc, o.bs);
+		clas_load_encoder(cl, p, pre);
+		clas_init_head(cl, &init);
 	} else {
-		clas_open(&cl, p, o.bs, (float)o.fit.alpha, (float)o.fit.beta,
+		clas_open(cl, p, o.bs, (float)o.fit.alpha, (float)o.fit.beta,
 		          &labels);
-		nc = cl.cfg.nclass;
-		if (!pth_meta(p, "label.0")) {
+		nc = cl->cfg.nclass;
+		if (!pm.nlabels) {
 			/* a fastai file keeps its labels in the DataLoaders, not
 			 * the weights: take the stream's, in CategoryBlock order */
 			int n2;
-			char **l2 = labels_of(&train, &n2);
+			char **l2 = labels_of(train, &n2);
 			if (n2 == nc) {
 				clas_labels_free(labels, nc);
 				labels = l2;
@@ -524,59 +531,76 @@ main(int argc, char *argv[])
 				clas_labels_free(l2, n2);
 			}
 		}
-		if (!pth_check_vocab(p, vocab_n, vocab_h, argv[0]) &&
-		    (uint32_t)cl.enc.cfg.vocab != vocab_n)
-			die("%s: its embedding has %d rows, but %s was made with a "
-			    "vocab of %u tokens", src, cl.enc.cfg.vocab, argv[0],
-			    vocab_n);
+		ckpt_check_vocab(p, cl->enc.cfg.vocab, vocab_n, vocab_h, argv[0],
+		                 NULL);
 		/* the checkpoint's dropouts, unless this stage sets its own
 		 * (clas_open took them from the metadata) */
-		struct awd_config *ac = &cl.enc.cfg;
+		struct awd_config *ac = &cl->enc.cfg;
 		if (o.resume || drop_given) {
 			int V = ac->vocab, E = ac->emb, H = ac->hidden;
 			int L = ac->layers;
 			awd_config_clas(ac, V, (float)o.drop_mult);
 			ac->emb = E, ac->hidden = H, ac->layers = L;
-			if (cl.cfg.drop0)
-				cl.cfg.p0 = ac->output_p;
+			if (cl->cfg.drop0)
+				cl->cfg.p0 = ac->output_p;
 		} else {
 			o.drop_mult = ac->drop_mult;
 		}
-		if (ps_given && cl.cfg.drop1)
-			cl.cfg.p1 = (float)o.ps;
+		if (ps_given && cl->cfg.drop1)
+			cl->cfg.p1 = (float)o.ps;
 		else if (ps_given && o.ps > 0)
 			die("%s: its head has no Dropout before the last Linear "
 			    "(made with ps 0); --ps cannot add one", src);
-		o.ps = cl.cfg.p1;
+		o.ps = cl->cfg.p1;
 	}
-	map_labels(&train, labels, nc, argv[0]);
-	map_labels(&valid, labels, nc, argv[argc - 1]);
+	map_labels(train, labels, nc, argv[0]);
+	map_labels(valid, labels, nc, argv[argc - 1]);
 
 	/* the optimizer */
-	struct optim opt;
-	int ng = cl.enc.cfg.layers + 2;
-	optim_init(&opt, ng);
-	clas_register(&cl, &opt);
-	if (o.enc || o.freeze_given) {
-		opt_freeze_to(&opt, o.freeze_to);     /* clears the state */
+	struct optim *opt = &A.opt;
+	int ng = cl->enc.cfg.layers + 2;
+	optim_init(opt, ng);
+	clas_register(cl, opt);
+	if (o.enc || o.freeze_given)
 		run.freeze_to = o.freeze_to;
-	} else {
+	else
 		/* continue the checkpoint's stage: its freeze level and its
 		 * Adam state, as calling fit_one_cycle again would */
-		run.freeze_to = pth_meta(p, "freeze_to") ? (int)pth_meta_int(p,
-		                "freeze_to", "a classifier", -5, 4) : -1;
-		opt_freeze_to(&opt, run.freeze_to);
-	}
+		run.freeze_to = ckpt_meta_has(&pm, "freeze_to") ?
+		                pm.run.freeze_to : -1;
+	opt_freeze_to(opt, run.freeze_to);     /* clears the state */
 	if (o.resume || (o.from && !o.freeze_given && p->opt))
-		opt_restore(&opt, p->opt, src);
-	clas_apply_freeze(&cl, &opt);
-	opt_set_wd(&opt, o.fit.wd);
+		opt_restore(opt, p->opt, src);
+	clas_apply_freeze(cl, opt);
+	opt_set_wd(opt, o.fit.wd);
 	struct onecycle cyc;
-	int64_t n_iter = (int64_t)(train.n / o.bs);
+	int64_t n_iter = (int64_t)(train->n / o.bs);
 	fit_cycle_init(&cyc, &o.fit, run.n_epoch, n_iter, ng);
 	if (!o.resume)
 		trainrun_start(&run);
+
+	/* what every checkpoint records */
+	struct ckpt_meta *m = &A.m;
+	m->kind = CKPT_CLAS;
+	snprintf(m->tool, sizeof m->tool, "clastrain");
+	m->vocab_n = vocab_n, m->vocab_xxh64 = vocab_h;
+	ckpt_set_str(&m->vocab_path, vocab_abs);
+	if (o.spm)
+		ckpt_set_sp(m, o.spm, o.sp_file);
+	m->emb = cl->enc.cfg.emb, m->hid = cl->enc.cfg.hidden;
+	m->layers = cl->enc.cfg.layers;
+	m->drop_mult = o.drop_mult;
+	m->ps = cl->cfg.p1;
+	m->bptt = cl->cfg.bptt, m->max_len = cl->cfg.max_len;
+	m->lin_ftrs = cl->cfg.nhid, m->nclass = cl->cfg.nclass;
+	m->labels = labels, m->nlabels = nc;
+	m->seed = o.seed, m->bs = o.bs;
+	m->fit = o.fit;
+	ckpt_set_str(&m->train_tags, o.ttags);
+	ckpt_set_str(&m->valid_tags, o.vtags);
+	o.ttags = m->train_tags, o.vtags = m->valid_tags;
 	pth_free(p);
+	ckpt_meta_free(&pm);
 
 	/* go */
 	/* tests interrupt at an exact step through the real signal path */
@@ -585,83 +609,23 @@ main(int argc, char *argv[])
 	recorder_init(&rec, (const char *[]){ "accuracy" }, 1);
 	if (o.log)
 		recorder_open_log(&rec, o.log, !!o.resume);
-	uint32_t *order = xmalloc(train.n * sizeof *order);
-	uint32_t *tmp = xmalloc(2 * train.n * sizeof *tmp);
-	uint32_t *yb = xmalloc(o.bs * sizeof *yb);
-	uint32_t *x = NULL;
-	size_t xcap = 0;
-	struct clas_scratch vs = {0};
-	int ret = 0;
-
-	recorder_header(&rec, stdout);
-	for (; run.epoch < run.n_epoch; run.epoch++, run.batch = 0) {
-		double t0 = now_sec();
-		struct rng shuf;
-		struct progress pr;
-		rng_seed(&shuf, o.seed, 1 + (uint64_t)run.epoch);
-		size_t use = sorted_order(train.len, train.n, o.bs, 1, &shuf, order,
-		                          tmp);
-		int64_t nb = (int64_t)(use / o.bs);
-		onecycle_seek(&cyc, run.epoch, run.batch);
-		progress_init(&pr, "train", (uint64_t)nb, o.quiet);
-		for (; run.batch < nb; run.batch++) {
-			if (trainrun_stopping(run.step))
-				break;
-			const uint32_t *idx = order + run.batch * o.bs;
-			struct rng drop;
-			trainrun_dropout_rng(&drop, o.seed, run.step);
-			onecycle_apply(&cyc, &opt);
-			clas_forward_docs(&cl, (const uint32_t *const *)train.ids,
-			                  train.len, idx, o.bs, &x, &xcap, 1, &drop);
-			for (int b = 0; b < o.bs; b++)
-				yb[b] = train.y[idx[b]];
-			double loss = clas_loss(&cl, yb, NULL, 1, &drop);
-			if (!isfinite(loss))
-				die("training diverged (loss %g at epoch %d, batch "
-				    "%lld); lower the learning rate", loss, run.epoch,
-				    (long long)run.batch);
-			smooth_add(&run.sm, loss);
-			fit_step(&o.fit, &opt, &cyc);
-			run.step++;
-			progress_set(&pr, (uint64_t)run.batch + 1);
-		}
-		progress_end(&pr);
-		if (trainrun_stop) {
-			char *meta = make_meta(&o, &cl, labels, &run, vocab_n, vocab_h,
-			                       vocab_abs);
-			ret = save_ckpt(o.out, &cl, &opt, meta);
-			free(meta);
-			if (!ret)
-				warn("interrupted at epoch %d, batch %lld; saved %s; "
-				     "continue with: clastrain --resume %s -o %s ...",
-				     run.epoch, (long long)run.batch, o.out, o.out,
-				     o.out);
-			ret = 128 + (int)trainrun_stop;
-			break;
-		}
-		long hits = 0;
-		double vloss = clas_predict(&cl, (const uint32_t *const *)valid.ids,
-		                            valid.len, valid.y, valid.n, NULL, NULL,
-		                            &hits, &vs) / valid.n;
-		double acc = (double)hits / valid.n, secs = now_sec() - t0;
-		recorder_epoch(&rec, stdout, run.epoch, trainrun_train_loss(&run),
-		               vloss, &acc, secs);
-		struct trainrun at = trainrun_next_epoch(&run);
-		char *meta = make_meta(&o, &cl, labels, &at, vocab_n, vocab_h,
-		                       vocab_abs);
-		if (save_ckpt(o.out, &cl, &opt, meta))
-			ret = 1;
-		free(meta);
-		if (ret)
-			break;
-	}
+	A.order = xmalloc(train->n * sizeof *A.order);
+	A.tmp = xmalloc(2 * train->n * sizeof *A.tmp);
+	A.yb = xmalloc(o.bs * sizeof *A.yb);
+	A.l = (struct learner){ .tool = "clastrain", .resume_tail = "...",
+		.self = &A, .epoch_begin = cl_epoch_begin,
+		.train_batch = cl_train_batch, .validate = cl_validate,
+		.save = cl_save, .out = o.out, .quiet = o.quiet };
+	int ret = fit_run(&A.l, &run, &o.fit, opt, &cyc, &rec, o.seed);
 	recorder_close(&rec);
-	free(order), free(tmp), free(yb), free(x);
-	clas_scratch_free(&vs);
-	optim_free(&opt);
+	free(A.order), free(A.tmp), free(A.yb), free(A.x);
+	clas_scratch_free(&A.vs);
+	optim_free(opt);
+	m->labels = NULL, m->nlabels = 0;
+	ckpt_meta_free(m);
 	clas_labels_free(labels, nc);
-	clas_free(&cl);
-	docs_free(&train), docs_free(&valid);
+	clas_free(cl);
+	docs_free(train), docs_free(valid);
 	if (vocab)
 		vocab_free(vocab);
 	free(vocab_abs);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "model/clas.h"
+#include "learn/ckpt.h"
 #include "learn/clasio.h"
 #include "text/docsrc.h"
 #include "learn/generate.h"
@@ -103,13 +104,18 @@ exists(const char *p)
 static struct vocab *
 find_vocab(const struct opts *o, const struct pth *p)
 {
-	const char *m;
 	char *dir, *stem, path[4096];
 
 	if (o->vocab)
 		return vocab_load(o->vocab);
-	if ((m = pth_meta(p, "vocab_path")) && exists(m))
-		return vocab_load(m);
+	struct ckpt_meta cm;
+	ckpt_meta_read(&cm, p);
+	if (cm.vocab_path && exists(cm.vocab_path)) {
+		struct vocab *v = vocab_load(cm.vocab_path);
+		ckpt_meta_free(&cm);
+		return v;
+	}
+	ckpt_meta_free(&cm);
 	dir = xstrdup(o->model);
 	char *slash = strrchr(dir, '/');
 	stem = xstrdup(slash ? slash + 1 : dir);
@@ -134,10 +140,8 @@ static void
 check_vocab(const struct pth *p, const struct vocab *v, const char *vname,
             int rows)
 {
-	if (!pth_check_vocab(p, v->n, v->xxh64, vname) && (uint32_t)rows != v->n)
-		die("%s: its embedding has %d rows but %s has %u tokens; use "
-		    "the vocab the model was trained with", p->path, rows, vname,
-		    v->n);
+	ckpt_check_vocab(p, rows, v->n, v->xxh64, vname,
+	                 "use the vocab the model was trained with");
 }
 
 struct textenc {
@@ -410,11 +414,8 @@ evaluate(const struct opts *o, struct clas *c, char **labels,
 	ids_open(&r, f, o->eval);
 	if (v)
 		ids_check_vocab(&r, v->n, v->xxh64, o->vocab ? o->vocab : "vocab");
-	if (!pth_check_vocab(p, r.vocab_n, r.vocab_xxh64, o->eval) &&
-	    r.vocab_n != (uint32_t)c->enc.cfg.vocab)
-		die("%s: made with a vocab of %u tokens, the model has %d; "
-		    "numericalize with the model's vocab", o->eval, r.vocab_n,
-		    c->enc.cfg.vocab);
+	ckpt_check_vocab(p, c->enc.cfg.vocab, r.vocab_n, r.vocab_xxh64,
+	                 o->eval, "numericalize with the model's vocab");
 
 	struct clas_confusion cm;
 	struct clas_scratch s = {0};
@@ -544,7 +545,7 @@ generate(const struct opts *o, struct pth *p)
 {
 	struct awd_config ac;
 	struct lm lm;
-	struct awd_tensor t[AWD_MAX_TENSORS + 2];
+	struct ckpt_table t;
 
 	if (!pth_find(p, "1.decoder.bias") || !clas_encoder_sizes(p, "0.", &ac))
 		die("%s: not a language model checkpoint (no 0.encoder.weight "
@@ -553,14 +554,8 @@ generate(const struct opts *o, struct pth *p)
 	struct vocab *v = find_vocab(o, p);
 	check_vocab(p, v, o->vocab ? o->vocab : "the vocab", ac.vocab);
 	lm_create(&lm, &ac, 1, 72);
-	int n = lm_tensors(&lm, t, AWD_MAX_TENSORS + 2);
-	for (int i = 0; i < n; i++) {
-		if (t[i].alias)
-			continue;
-		int64_t shape[2] = { t[i].shape[0], t[i].shape[1] };
-		memcpy(t[i].w, pth_need(p, t[i].name, t[i].ndim, shape)->f,
-		       t[i].n * sizeof *t[i].w);
-	}
+	ckpt_lm_table(&lm, &t);
+	ckpt_load(&t, p, "", NULL);
 
 	struct textenc te = { tok_ctx_new(), {0}, v, {0} };
 	tok_opts_default(&te.to);
@@ -625,8 +620,7 @@ gpt2_mode(const struct opts *o, int argc, char **argv, int npath)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		g.seed = (uint64_t)ts.tv_sec * 1000000007ULL + ts.tv_nsec;
 	}
-	if (o->threads)
-		kern_set_threads(o->threads);
+	kern_set_threads(o->threads);   /* 0: every online CPU */
 	int ret = gpt2_complete(o->gpt2, (const char *const *)argv, argc, &g);
 	if (fflush(stdout) == EOF || ferror(stdout))
 		die("stdout: write error");
@@ -734,8 +728,7 @@ main(int argc, char *argv[])
 		clock_gettime(CLOCK_REALTIME, &ts);
 		o.seed = (uint64_t)ts.tv_sec * 1000000007ULL + ts.tv_nsec;
 	}
-	if (o.threads)
-		kern_set_threads(o.threads);
+	kern_set_threads(o.threads);    /* 0: every online CPU */
 
 	struct pth *p = pth_load(o.model);
 	int ret;

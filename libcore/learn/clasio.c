@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "model/clas.h"
+#include "learn/ckpt.h"
 #include "learn/clasio.h"
 #include "data/clsbatch.h"
 #include "kernels.h"
@@ -13,64 +14,26 @@
 #include "core/util.h"
 #include "data/vocab.h"
 
-static void
-pt_float(struct pth_tensor *t, const char *name, float *f, int ndim, long d0,
-         long d1)
-{
-	memset(t, 0, sizeof *t);
-	t->name = name, t->dtype = PTH_F32, t->f = f, t->ndim = ndim;
-	t->shape[0] = d0, t->shape[1] = d1;
-}
-
 int
 clas_state_dict(struct clas *c, struct pth_tensor *t, char (*names)[64],
                 int max)
 {
-	struct awd_tensor at[AWD_MAX_TENSORS + 8];
-	int na = clas_tensors(c, at, AWD_MAX_TENSORS + 8), n = 0;
-	if (max < na + 6)
+	struct ckpt_table tb;
+	ckpt_clas_table(c, &tb);
+	if (max < tb.n)
 		die("classifier: state dict table too small");
-	for (int i = 0; i < na; i++) {
-		size_t nl = strnlen(at[i].name, sizeof at[i].name - 1);
-		memcpy(names[n], at[i].name, nl);
-		names[n][nl] = 0;
-		pt_float(&t[n], names[n], at[i].w, at[i].ndim, at[i].shape[0],
-		         at[i].shape[1]);
-		n++;
-		/* BN buffers follow their layer's bias */
-		int bn = !strcmp(at[i].name, "1.layers.0.0.bias") ? 0 :
-		         !strcmp(at[i].name, "1.layers.1.0.bias") ? 1 : -1;
-		if (bn < 0)
-			continue;
-		float *mu = bn ? c->bn1_mean : c->bn0_mean;
-		float *var = bn ? c->bn1_var : c->bn0_var;
-		long C = bn ? c->cfg.nhid : c->D3;
-		snprintf(names[n], 64, "1.layers.%d.0.running_mean", bn);
-		pt_float(&t[n], names[n], mu, 1, C, 0);
-		n++;
-		snprintf(names[n], 64, "1.layers.%d.0.running_var", bn);
-		pt_float(&t[n], names[n], var, 1, C, 0);
-		n++;
-		snprintf(names[n], 64, "1.layers.%d.0.num_batches_tracked", bn);
-		memset(&t[n], 0, sizeof t[n]);
-		t[n].name = names[n], t[n].dtype = PTH_I64, t[n].ndim = 0;
-		t[n].l = bn ? &c->bn1_nbt : &c->bn0_nbt;
-		n++;
+	ckpt_tensors(&tb, t);
+	for (int i = 0; i < tb.n; i++) {
+		memcpy(names[i], tb.r[i].name, 64);
+		t[i].name = names[i];
 	}
-	return n;
+	return tb.n;
 }
 
 const char *
 clas_encoder_prefix(const struct pth *p)
 {
-	static const char *pre[] = { "", "0.", "0.module." };
-	char k[64];
-	for (int i = 0; i < 3; i++) {
-		snprintf(k, sizeof k, "%sencoder.weight", pre[i]);
-		if (pth_find(p, k))
-			return pre[i];
-	}
-	return NULL;
+	return pth_encoder_prefix(p);
 }
 
 int
@@ -111,17 +74,9 @@ clas_encoder_sizes(const struct pth *p, const char *prefix,
 void
 clas_load_encoder(struct clas *c, const struct pth *p, const char *prefix)
 {
-	struct awd *m = &c->enc;
-	char k[96];
-	for (int i = 0; i < m->ntensor; i++) {
-		struct awd_tensor *t = &m->tensor[i];
-		if (t->alias)
-			continue;
-		int64_t shape[2] = { t->shape[0], t->shape[1] };
-		snprintf(k, sizeof k, "%s%s", prefix, t->name);
-		struct pth_tensor *pt = pth_need(p, k, t->ndim, shape);
-		memcpy(t->w, pt->f, t->n * sizeof *t->w);
-	}
+	struct ckpt_table t;
+	ckpt_enc_table(&c->enc, &t);
+	ckpt_load(&t, p, prefix, NULL);
 }
 
 static const struct pth_tensor *
@@ -151,49 +106,11 @@ clas_head_sizes(const struct pth *p, int *nhid, int *nclass, int *has_drop0,
 }
 
 static void
-copy_need(const struct pth *p, const char *name, float *dst, long n)
-{
-	int64_t shape[1] = { n };
-	memcpy(dst, pth_need(p, name, 1, shape)->f, n * sizeof *dst);
-}
-
-static void
 load(struct clas *c, const struct pth *p, int borrow)
 {
-	struct awd_tensor t[AWD_MAX_TENSORS + 8];
-	int n = clas_tensors(c, t, AWD_MAX_TENSORS + 8);
-	for (int i = 0; i < n; i++) {
-		if (t[i].alias)
-			continue;
-		const char *nm = t[i].name;
-		char alt[64];
-		/* the Linear may sit at .1. or .2. (Dropout left out or not) */
-		size_t nl = strnlen(nm, sizeof alt - 1);
-		memcpy(alt, nm, nl);
-		alt[nl] = 0;
-		if (!strncmp(nm, "1.layers.", 9) && nm[11] != '0') {
-			alt[11] = alt[11] == '2' ? '1' : '2';
-			if (!pth_find(p, nm) && pth_find(p, alt))
-				nm = alt;
-		}
-		int64_t shape[2] = { t[i].shape[0], t[i].shape[1] };
-		float *w = pth_need(p, nm, t[i].ndim, shape)->f;
-		struct awd_tensor *et = borrow && !strncmp(nm, "0.module.", 9) ?
-		                        awd_tensor(&c->enc, nm + 9) : NULL;
-		if (et)
-			awd_borrow(&c->enc, et, w);
-		else
-			memcpy(t[i].w, w, t[i].n * sizeof *t[i].w);
-	}
-	copy_need(p, "1.layers.0.0.running_mean", c->bn0_mean, c->D3);
-	copy_need(p, "1.layers.0.0.running_var", c->bn0_var, c->D3);
-	copy_need(p, "1.layers.1.0.running_mean", c->bn1_mean, c->cfg.nhid);
-	copy_need(p, "1.layers.1.0.running_var", c->bn1_var, c->cfg.nhid);
-	const struct pth_tensor *nb;
-	nb = pth_find(p, "1.layers.0.0.num_batches_tracked");
-	c->bn0_nbt = nb && nb->l ? nb->l[0] : 0;
-	nb = pth_find(p, "1.layers.1.0.num_batches_tracked");
-	c->bn1_nbt = nb && nb->l ? nb->l[0] : 0;
+	struct ckpt_table t;
+	ckpt_clas_table(c, &t);
+	ckpt_load(&t, p, "", borrow ? &c->enc : NULL);
 }
 
 void
@@ -209,71 +126,48 @@ open_clas(struct clas *c, const struct pth *p, int maxB, float alpha,
 	struct awd_config ac;
 	struct clas_config cc;
 	int nhid, nclass, drop0, drop1;
-	const char *v;
 
 	if (!clas_encoder_sizes(p, "0.module.", &ac))
 		die("%s: not a text classifier checkpoint (no "
 		    "0.module.encoder.weight)", p->path);
 	clas_head_sizes(p, &nhid, &nclass, &drop0, &drop1);
-	/* the metadata's settings, as the command line would accept them */
-	double dmv = pth_meta(p, "drop_mult") ?
-	             pth_meta_double(p, "drop_mult", "a classifier") : 0.5;
-	if (!(dmv >= 0))
-		die("%s: metadata drop_mult=%g: clastrain --drop-mult must be "
-		    ">= 0; the file is damaged or was not made by these tools",
-		    p->path, dmv);
-	float dm = (float)dmv;
+	/* the metadata's settings (ckpt_meta_read checks them as the
+	 * command line would) */
+	struct ckpt_meta m;
+	ckpt_meta_read(&m, p);
+	float dm = ckpt_meta_has(&m, "drop_mult") ? (float)m.drop_mult : 0.5f;
 	int vocab = ac.vocab, emb = ac.emb, hid = ac.hidden, L = ac.layers;
 	awd_config_clas(&ac, vocab, dm);
 	ac.emb = emb, ac.hidden = hid, ac.layers = L;
 	clas_config_default(&cc, &ac, nclass, alpha, beta);
 	cc.nhid = nhid;
-	if (pth_meta(p, "ps")) {
-		double ps = pth_meta_double(p, "ps", "a classifier");
-		if (!(ps >= 0 && ps < 1))
-			die("%s: metadata ps=%g: clastrain --ps must be in "
-			    "[0, 1); the file is damaged or was not made by "
-			    "these tools", p->path, ps);
-		cc.p1 = (float)ps;
-	}
+	if (ckpt_meta_has(&m, "ps"))
+		cc.p1 = (float)m.ps;
 	cc.drop0 = drop0, cc.drop1 = drop1;
 	if (!drop0)
 		cc.p0 = 0;
 	if (!drop1)
 		cc.p1 = 0;
-	if (pth_meta(p, "bptt"))
-		cc.bptt = (int)pth_meta_int(p, "bptt", "a classifier", 1,
-		                            INT32_MAX);
-	if (pth_meta(p, "max_len"))
-		cc.max_len = (int)pth_meta_int(p, "max_len", "a classifier", 1,
-		                               INT32_MAX);
-	if (cc.bptt < 1 || cc.max_len < cc.bptt)
+	if (ckpt_meta_has(&m, "bptt"))
+		cc.bptt = m.bptt;
+	if (ckpt_meta_has(&m, "max_len"))
+		cc.max_len = m.max_len;
+	if (cc.max_len < cc.bptt)
 		die("%s: bad bptt/max_len in the metadata", p->path);
 	/* our file names its classes: exactly one per output of the head */
-	if (pth_meta(p, "label.0")) {
-		int nl = 0;
-		char key[32];
-		do
-			snprintf(key, sizeof key, "label.%d", ++nl);
-		while (nl <= nclass && pth_meta(p, key));
-		if (nl != nclass)
-			die("%s: head has %d outputs but %s%d labels", p->path,
-			    nclass, nl > nclass ? "more than " : "",
-			    nl > nclass ? nclass : nl);
-	}
+	if (m.nlabels && m.nlabels != nclass)
+		die("%s: head has %d outputs but %s%d labels", p->path, nclass,
+		    m.nlabels > nclass ? "more than " : "",
+		    m.nlabels > nclass ? nclass : m.nlabels);
 	clas_create(c, &ac, &cc, maxB);
 	load(c, p, borrow);
 	*labels = xcalloc(nclass, sizeof **labels);
 	for (int k = 0; k < nclass; k++) {
 		char key[32];
-		snprintf(key, sizeof key, "label.%d", k);
-		if ((v = pth_meta(p, key)))
-			(*labels)[k] = xstrdup(v);
-		else {
-			snprintf(key, sizeof key, "%d", k);
-			(*labels)[k] = xstrdup(key);
-		}
+		snprintf(key, sizeof key, "%d", k);
+		(*labels)[k] = xstrdup(m.nlabels ? m.labels[k] : key);
 	}
+	ckpt_meta_free(&m);
 }
 
 void

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "learn/ckpt.h"
 #include "torch/pth.h"
 #include "text/sp.h"
 #include "core/stream.h"
@@ -16,6 +17,16 @@ sp_meta_add(char **meta, const struct sp_model *m, const char *path)
 	params_add(meta, "sp_xxh64", "%016llx",
 	           (unsigned long long)sp_xxh64(m));
 	params_add(meta, "sp_path", "%s", abs ? abs : path);
+	free(abs);
+}
+
+void
+ckpt_set_sp(struct ckpt_meta *c, const struct sp_model *m, const char *path)
+{
+	char *abs = realpath(path, NULL);
+
+	c->sp_xxh64 = sp_xxh64(m);
+	ckpt_set_str(&c->sp_path, abs ? abs : path);
 	free(abs);
 }
 

@@ -1,15 +1,12 @@
 /* trainrun.h: the plumbing the training tools (awdtrain, clastrain) share
  * around one fit_one_cycle per run: its settings, the run's position, both
- * kept in the checkpoint's metadata so that --resume continues bit for bit,
- * the stop flag SIGINT/SIGTERM set, and one optimizer step.
+ * kept in the checkpoint's metadata (ckpt.h) so that --resume continues bit
+ * for bit, the stop flag SIGINT/SIGTERM set, and one optimizer step.
+ * fit.h's fit_run is the loop that uses them:
  *
  *   trainrun_catch_stop("TOOL_STOP_AT");
  *   fit_cycle_init(&cyc, &fit, run.n_epoch, n_iter, ng);
- *   per batch: if (trainrun_stopping(run.step)) break;
- *              onecycle_apply(&cyc, &opt); ...forward, backward...;
- *              fit_step(&fit, &opt, &cyc); run.step++;
- *   interrupted: save with the position reached, exit 128 + trainrun_stop
- *   per epoch: save with trainrun_next_epoch(&run) */
+ *   fit_run(&learner, &run, &fit, &opt, &cyc, &rec, seed); */
 #ifndef TRAINRUN_H
 #define TRAINRUN_H
 
@@ -53,7 +50,7 @@ struct trainrun {
 	uint64_t parent;        /* xxh64 of the checkpoint it started from */
 };
 /* A new fit: position 0, smoothed loss reset (a resumed run instead
- * reads its position with trainrun_meta_read). */
+ * takes its position from ckpt_meta_read). */
 void trainrun_start(struct trainrun *r);
 /* The generator of step's dropout masks: one stream per step (after
  * 2^40: below are the tools' other streams), so a resumed run draws the
@@ -64,25 +61,8 @@ double trainrun_train_loss(const struct trainrun *r);
 /* The position saved after an epoch: the next epoch's start. */
 struct trainrun trainrun_next_epoch(const struct trainrun *r);
 
-/* ---- metadata (stream.h params) --------------------------------------- */
-
-/* Keys lr_lo .. beta, then freeze_to .. parent, in this order. */
-void fit_meta_add(char **m, const struct fit_opts *f);
-void trainrun_meta_add(char **m, const struct trainrun *r);
-/* Read back; a missing key dies "p: no 'key' in its metadata: not WHAT"
- * (what: e.g. "an awdtrain checkpoint"). */
-double trainrun_meta_num(const struct pth *p, const char *key,
-                         const char *what);
-void fit_meta_read(struct fit_opts *f, const struct pth *p, const char *what);
-void trainrun_meta_read(struct trainrun *r, const struct pth *p,
-                        const char *what);
-/* --resume of a finished run: dies, saying to start the next stage. */
-void trainrun_refuse_done(const struct pth *p, const char *what);
-
-/* A checkpoint: fastai's Learner.save of state dict t[0..n) and opt's
- * state, with meta.  Returns 0, or 1 after saying why. */
-int trainrun_save(const char *path, const struct pth_tensor *t, int n,
-                  struct optim *opt, const char *meta);
+/* The checkpoint's metadata (settings, position) is ckpt.h's; the loop
+ * that moves the position is fit.h's. */
 
 /* ---- stopping ---------------------------------------------------------- */
 

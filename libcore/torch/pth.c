@@ -604,6 +604,12 @@ zip_parse(struct rd *r)
 		if (!strncmp(rel, "data/", 5) && rel[5] &&
 		    strspn(rel + 5, "0123456789") == strlen(rel + 5))
 			ok = 1;
+		/* ours: the LSTM state of a mid-epoch checkpoint */
+		size_t dl = strncmp(rel, "ulmfit/state.", 13) ? 0 :
+		            strspn(rel + 13, "0123456789");
+		if (dl && (!strcmp(rel + 13 + dl, ".h") ||
+		           !strcmp(rel + 13 + dl, ".c")))
+			ok = 1;
 		if (!ok)
 			rd_fail(r, "record %s is not one a PyTorch checkpoint "
 			        "has; %s", nm, damaged);
@@ -708,6 +714,17 @@ load_zip(struct rd *r)
 		p->meta = xmalloc(e->size + 1);
 		memcpy(p->meta, r->buf + e->off, e->size);
 		p->meta[e->size] = 0;
+	}
+	for (size_t i = 0; i < r->nz; i++) {
+		const char *rel = r->z[i].name + strlen(p->archive) + 1;
+		if (strncmp(rel, "ulmfit/", 7) || !strcmp(rel, "ulmfit/meta"))
+			continue;
+		crc_check(r, &r->z[i]);
+		p->rec = xrealloc(p->rec, (p->nrec + 1) * sizeof *p->rec);
+		void *d = xmalloc(r->z[i].size ? r->z[i].size : 1);
+		memcpy(d, r->buf + r->z[i].off, r->z[i].size);
+		p->rec[p->nrec++] = (struct pth_record){ xstrdup(rel + 7), d,
+		                                         r->z[i].size };
 	}
 	/* the format version: what torch.save has written since torch 1.6 */
 	static const char *ver[] = { "version", ".data/version" };
@@ -1051,6 +1068,11 @@ pth_free(struct pth *p)
 	free(p->st);
 	free(p->t);
 	free(p->meta);
+	for (int i = 0; i < p->nrec; i++) {
+		free((void *)p->rec[i].name);
+		free((void *)p->rec[i].data);
+	}
+	free(p->rec);
 	free(p->archive);
 	free(p->path);
 	pv_pool_free(&p->pool);
@@ -1099,6 +1121,17 @@ pth_need(const struct pth *p, const char *name, int ndim, const int64_t *shape)
 		    p->path, name, a, b);
 	}
 	return t;
+}
+
+const void *
+pth_record(const struct pth *p, const char *name, size_t *size)
+{
+	for (int i = 0; i < p->nrec; i++)
+		if (!strcmp(p->rec[i].name, name)) {
+			*size = p->rec[i].size;
+			return p->rec[i].data;
+		}
+	return NULL;
 }
 
 const char *
@@ -1490,7 +1523,8 @@ key_cmp(const void *a, const void *b)
 
 static void
 pth_write_to(FILE *f, const char *path, const char *archive,
-             const struct pv *root, const char *meta)
+             const struct pv *root, const char *meta,
+             const struct pth_record *rec, int nrec)
 {
 	struct wctx c = { 0 };
 	struct buf pkl = { 0 };
@@ -1520,6 +1554,13 @@ pth_write_to(FILE *f, const char *path, const char *archive,
 	zentry(&z, archive, "version", "3\n", 2);
 	if (meta)
 		zentry(&z, archive, "ulmfit/meta", meta, strlen(meta));
+	for (int i = 0; i < nrec; i++) {
+		char rel[128];
+		if (snprintf(rel, sizeof rel, "ulmfit/%s", rec[i].name) >=
+		    (int)sizeof rel || !strcmp(rec[i].name, "meta"))
+			die("pth: bad record name %s", rec[i].name);
+		zentry(&z, archive, rel, rec[i].data, rec[i].size);
+	}
 	zfinish(&z);
 	free(c.st);
 	buf_free(&pkl);
@@ -1529,11 +1570,18 @@ void
 pth_write(FILE *f, const char *archive, const struct pv *root,
           const char *meta)
 {
-	pth_write_to(f, NULL, archive, root, meta);
+	pth_write_to(f, NULL, archive, root, meta, NULL, 0);
 }
 
 int
 pth_save(const char *path, const struct pv *root, const char *meta)
+{
+	return pth_save_records(path, root, meta, NULL, 0);
+}
+
+int
+pth_save_records(const char *path, const struct pv *root, const char *meta,
+                 const struct pth_record *rec, int nrec)
 {
 	struct out *o = out_open(path, 1);
 	const char *base = strrchr(path, '/');
@@ -1546,7 +1594,7 @@ pth_save(const char *path, const struct pv *root, const char *meta)
 	char *dot = strrchr(archive, '.');
 	if (dot && dot != archive)
 		*dot = 0;
-	pth_write_to(o->f, path, archive, root, meta);
+	pth_write_to(o->f, path, archive, root, meta, rec, nrec);
 	free(archive);
 	return out_close(o);
 }
@@ -1575,22 +1623,27 @@ pth_learner(struct pv_pool *pool, struct pv *sd, struct pv *opt)
 
 /* ---- save_encoder -------------------------------------------------------- */
 
-static const char *enc_prefixes[] = { "0.module.", "0.", "" };
+const char *
+pth_encoder_prefix(const struct pth *p)
+{
+	static const char *pre[] = { "0.module.", "0.", "" };
+	char k[64];
+
+	for (size_t i = 0; i < sizeof pre / sizeof *pre; i++) {
+		snprintf(k, sizeof k, "%sencoder.weight", pre[i]);
+		if (pth_find(p, k))
+			return pre[i];
+	}
+	return NULL;
+}
 
 int
 pth_encoder(const struct pth *p, struct pth_tensor *out, struct awd_shape *sh)
 {
-	const char *pre = NULL;
+	const char *pre = pth_encoder_prefix(p);
 	char want[96];
 	int n = 0;
 
-	for (size_t k = 0; k < sizeof enc_prefixes / sizeof *enc_prefixes; k++) {
-		snprintf(want, sizeof want, "%sencoder.weight", enc_prefixes[k]);
-		if (pth_find(p, want)) {
-			pre = enc_prefixes[k];
-			break;
-		}
-	}
 	if (!pre)
 		die("%s: no AWD-LSTM encoder (no 0.encoder.weight, "
 		    "0.module.encoder.weight or encoder.weight): is it a "

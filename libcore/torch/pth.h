@@ -63,6 +63,15 @@ struct pth_storage {
 	int view;               /* data points into pth_load's copy */
 };
 
+/* One record of ours besides the metadata: <top>/ulmfit/NAME, raw bytes
+ * that torch.load never reads (name "state.0.h": an LSTM state tensor).
+ * NAME is letters, digits, '.' and '_'; never "meta". */
+struct pth_record {
+	const char *name;
+	const void *data;
+	size_t size;
+};
+
 struct pth {
 	char *path;
 	int legacy;             /* 1: pre-1.6 format */
@@ -76,6 +85,8 @@ struct pth {
 	struct pth_tensor *t;   /* the state dict's tensors, in file order */
 	int n;
 	char *meta;             /* our "key=value\n" lines, or NULL */
+	struct pth_record *rec; /* our other records (ulmfit/NAME), read */
+	int nrec;
 	/* private */
 	struct pv_pool pool;
 	struct pth_storage *st;
@@ -97,6 +108,9 @@ struct pth *pth_load(const char *path);
 struct pth *pth_load_mem(const unsigned char *buf, size_t n, const char *name,
                          char **err);
 void pth_free(struct pth *p);
+
+/* Our record ulmfit/NAME as read (data and *size), or NULL. */
+const void *pth_record(const struct pth *p, const char *name, size_t *size);
 
 /* The state dict's tensor called name, or NULL. */
 struct pth_tensor *pth_find(const struct pth *p, const char *name);
@@ -141,6 +155,10 @@ void pth_write(FILE *f, const char *archive, const struct pv *root,
  * folder is the base name without its extension.  Returns 0, or 1 after
  * printing why. */
 int pth_save(const char *path, const struct pv *root, const char *meta);
+/* The same with our records rec[0..nrec) after the metadata. */
+int pth_save_records(const char *path, const struct pv *root,
+                     const char *meta, const struct pth_record *rec,
+                     int nrec);
 
 /* A state dict (OrderedDict) of n tensors, as TENSOR nodes in pool. */
 struct pv *pth_state_dict(struct pv_pool *pool, const struct pth_tensor *t,
@@ -152,6 +170,12 @@ struct pv *pth_learner(struct pv_pool *pool, struct pv *sd, struct pv *opt);
 /* fastai's clean_raw_keys (§11.1): drop "X.module.Y" when "X.Y_raw"
  * exists, for files from fastai v1.  Returns how many were dropped. */
 int pth_clean_raw_keys(struct pth *p);
+
+/* Where p keeps an AWD-LSTM encoder: "0.module." (a classifier), "0." (a
+ * language model) or "" (save_encoder's file), the first whose
+ * encoder.weight is there, in fastai's order (get_model(m)[0], its
+ * .module when it has one; a bare encoder last); NULL if none. */
+const char *pth_encoder_prefix(const struct pth *p);
 
 /* fastai's save_encoder: the AWD-LSTM encoder of an LM ("0." keys), a
  * classifier ("0.module.") or an encoder file (no prefix), renamed

@@ -65,6 +65,7 @@ is "$(awk 'NR > 1 {print $3}' "$T/.out")" "$(awk -F'\t' '{print $0}' f.jsonl | s
 AWDTRAIN_STOP_AT=65 awdtrain -q $S -l 3e-2 -v vocab -o r.pth d10.lmb >/dev/null 2>"$T/.err"
 ok $(($? != 130)) "SIGINT at step 65 exits 130"
 errmatch "interrupted at epoch 1, batch 15; saved r.pth" "says where it stopped"
+cp r.pth r0.pth
 awdtrain -q --resume r.pth -o r.pth d10.lmb >rtable 2>err
 ok $? "--resume finishes the run"
 is "$(tail -1 rtable | cut -c1-58)" "$(tail -1 table | cut -c1-58)" \
@@ -153,6 +154,49 @@ h = torch.load('f.pth')['model']
 for k in keys:
     assert torch.equal(g[k], h[k]), k
 PY
+
+# the LSTM state of a mid-epoch checkpoint: float32 records next to the
+# weights that torch.load (and so fastai's learn.load) never sees; a
+# checkpoint of the earlier format (the state as hex in the metadata)
+# still resumes to the same run; one with neither is refused
+"$PY" - <<'PY'; ok $? "mid-epoch: ulmfit/state.L.{h,c} records of (rows, out) float32, invisible to torch.load"
+import torch, zipfile, struct
+z = zipfile.ZipFile('r0.pth')
+top = z.namelist()[0].split('/')[0]
+meta = dict(l.split('=', 1) for l in z.read(top + '/ulmfit/meta').decode().splitlines())
+rows, outs = int(meta['hidden_rows']), [32, 32, 16]
+st = sorted(n for n in z.namelist() if '/ulmfit/state.' in n)
+assert st == ['%s/ulmfit/state.%d.%s' % (top, l, k) for l in range(3) for k in 'ch'], st
+for l in range(3):
+    for k in 'hc':
+        d = z.read('%s/ulmfit/state.%d.%s' % (top, l, k))
+        assert len(d) == 4 * rows * outs[l], (l, k, len(d))
+        assert any(struct.unpack('<%df' % (rows * outs[l]), d)), 'state all zero'
+d = torch.load('r0.pth')
+assert set(d) == {'model', 'opt'} and len(d['model']) == 16, list(d['model'])
+# the same file as the earlier format wrote it, and one without any state
+hx = ''.join(z.read('%s/ulmfit/state.%d.%s' % (top, l, k)).hex()
+             for l in range(3) for k in 'hc')
+for out, extra in (('rh.pth', 'hidden=' + hx + '\n'), ('rn.pth', '')):
+    w = zipfile.ZipFile(out, 'w', zipfile.ZIP_STORED)
+    for n in z.namelist():
+        if '/ulmfit/state.' in n:
+            continue
+        data = z.read(n)
+        if n.endswith('/ulmfit/meta'):
+            data += extra.encode()
+        w.writestr(zipfile.ZipInfo(n), data)
+    w.close()
+PY
+awdtrain -q --resume rh.pth -o rh.pth d10.lmb >htable 2>err
+ok $? "--resume of a checkpoint with the state as hex text (the earlier format)"
+is "$(tail -1 htable | cut -c1-58)" "$(tail -1 table | cut -c1-58)" \
+   "... continues to the uninterrupted run's last row"
+"$PY" -c "import torch; a = torch.load('rh.pth')['model']; b = torch.load('lm.pth')['model']; assert all(torch.equal(a[k], b[k]) for k in a)"
+ok $? "... and weights"
+exits 1 "a mid-epoch checkpoint without its LSTM state is refused" \
+	awdtrain -q --resume rn.pth -o rn2.pth d10.lmb
+errmatch "rn.pth: no LSTM state in it" "... saying so"
 
 # issue 16: a stream damaged in the middle.  A file is read through before
 # training, so nothing is trained on and no -o is written; a pipe is

@@ -280,4 +280,40 @@ for sig in INT TERM; do
 	rm -f out/*
 done
 
+# -j: every tool that computes (awdtrain, clastrain, infer) runs on all
+# online CPUs unless -j N, as -h says (clastrain and infer ran their element
+# loops on one thread without -j).  Counted as the threads each starts
+# (strace: clones with CLONE_THREAD), not timed; and the results are those
+# of -j N bit for bit (the same thread count gives the same bits).
+if command -v strace >/dev/null 2>&1; then
+	threads() {     # threads DIR [-j N]: threads each tool started
+		d=$1; shift; j="$*"
+		for t in awdtrain clastrain infer; do
+			case $t in
+			awdtrain) set -- awdtrain -q $j $S -o $d/a.pth d.lmb ;;
+			clastrain) set -- clastrain -q $j -e enc.pth -b 16 -o $d/c.pth d.ids ;;
+			infer) set -- infer -q $j --eval d.ids c.pth ;;
+			esac
+			strace -f -qq -e trace=clone,clone3 -o st.log "$@" \
+				>$d/$t.out 2>/dev/null
+			echo "$t $(grep -c CLONE_THREAD st.log)"
+		done
+	}
+	N=$(getconf _NPROCESSORS_ONLN)
+	mkdir -p j1 jd jn
+	threads jd >jd/n
+	threads jn -j $N >jn/n
+	threads j1 -j 1 >j1/n
+	for t in awdtrain clastrain infer; do
+		def=$(sed -n "s/^$t //p" jd/n) jn=$(sed -n "s/^$t //p" jn/n)
+		j1=$(sed -n "s/^$t //p" j1/n)
+		is "$def" "$jn" "$t: the default starts the threads of -j $N (all online CPUs)"
+		[ "$N" -gt 1 ] &&
+			check "$t: ... more than -j 1 ($def > $j1)" test "$def" -gt "$j1"
+	done
+	for f in a.pth c.pth infer.out; do
+		check "$f: the default = -j $N, bit for bit" cmp jd/$f jn/$f
+	done
+fi
+
 done_testing

@@ -213,7 +213,7 @@ lm_save(struct learner *l, const struct trainrun *r)
 	struct awdl *a = l->self;
 	struct ckpt_table t;
 	struct pth_record rec[2 * AWD_MAX_LAYERS];
-	char names[2 * AWD_MAX_LAYERS][16];
+	char names[2 * AWD_MAX_LAYERS][24];
 	int nrec = 0;
 	ckpt_lm_table(&a->lm, &t);
 	a->m.run = *r;

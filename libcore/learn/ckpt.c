@@ -551,12 +551,12 @@ ckpt_save(const char *path, const struct ckpt_table *t, struct optim *opt,
 
 int
 ckpt_state_records(const struct awd *a, struct pth_record *rec,
-                   char (*names)[16])
+                   char (*names)[24])
 {
 	int n = 0;
 	for (int l = 0; l < a->cfg.layers; l++)
 		for (int k = 0; k < 2; k++, n++) {
-			snprintf(names[n], 16, "state.%d.%c", l, k ? 'c' : 'h');
+			snprintf(names[n], 24, "state.%d.%c", l, k ? 'c' : 'h');
 			rec[n] = (struct pth_record){ names[n],
 				k ? a->c[l] : a->h[l], sizeof(float) *
 				(size_t)a->state_bs * awd_layer_out(&a->cfg, l) };
@@ -605,7 +605,7 @@ ckpt_state_restore(const struct pth *p, struct awd *a, int rows)
 	}
 	for (int l = 0; l < a->cfg.layers; l++)
 		for (int k = 0; k < 2; k++) {
-			char name[16];
+			char name[24];
 			snprintf(name, sizeof name, "state.%d.%c", l, k ? 'c' : 'h');
 			size_t want = sizeof(float) * (size_t)rows *
 			              awd_layer_out(&a->cfg, l);

@@ -151,10 +151,10 @@ int ckpt_tensors(const struct ckpt_table *t, struct pth_tensor *out);
 /* ---- the LSTM state of a mid-epoch checkpoint ------------------------- */
 
 /* Records "state.L.h" and "state.L.c" of a's live state (state_bs rows,
- * float32, shape (rows, out_L)); names[][16] holds the names.  Returns the
+ * float32, shape (rows, out_L)); names[][24] holds the names.  Returns the
  * count (2 * layers). */
 int ckpt_state_records(const struct awd *a, struct pth_record *rec,
-                       char (*names)[16]);
+                       char (*names)[24]);
 /* Put the saved state of rows rows back into a (reset and resized).  A
  * checkpoint of before this format (the state as hex text in the
  * metadata's hidden=) is read as well.  Dies when neither is there or a

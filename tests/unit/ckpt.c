@@ -211,7 +211,7 @@ test_tables_state(void)
 		for (int i = 0; i < 2 * awd_layer_out(&ac, l); i++)
 			lm.enc.h[l][i] = 0.5f + i + l, lm.enc.c[l][i] = -i - 0.25f * l;
 	struct pth_record rec[4];
-	char names[4][16];
+	char names[4][24];
 	int nrec = ckpt_state_records(&lm.enc, rec, names);
 	ok(nrec == 4 && !strcmp(names[3], "state.1.c") &&
 	   rec[0].size == 2 * 6 * sizeof(float), "state records: 2 per layer");

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
+#include "ctx.h"
 
 #ifndef KERN_HD
 #ifdef __CUDACC__
@@ -55,7 +56,7 @@ adam_elem(float *p, float g, float *m, float *v, const struct adam_args *a)
 }
 
 /* p, m, v updated in place; g read.  n elements. */
-void adam_step_cpu(float *p, const float *g, float *m, float *v, size_t n,
-                   const struct adam_args *a);
+void adam_step_cpu(struct kern *k, float *p, const float *g, float *m, float *v,
+                   size_t n, const struct adam_args *a);
 
 #endif

@@ -12,6 +12,7 @@
 #define KERN_BLAS_H
 
 #include <stddef.h>
+#include "ctx.h"
 
 /* Call first thing in main() of every tool that does maths, with main's
  * argv before getopt permutes it.  Returns OpenBLAS's core name in force
@@ -25,28 +26,31 @@ int kern_threads(void);
 
 /* C(M,N) = alpha op(A)(M,K) op(B)(K,N) + beta C.  Row-major; ta/tb 1 means
  * the stored matrix is transposed (A is stored (K,M), B is stored (N,K)). */
-void blas_sgemm(int ta, int tb, int M, int N, int K, float alpha,
-                const float *A, int lda, const float *B, int ldb,
+void blas_sgemm(struct kern *k, int ta, int tb, int M, int N, int K,
+                float alpha, const float *A, int lda, const float *B, int ldb,
                 float beta, float *C, int ldc);
 
-/* Precision of blas_sgemm: 0 fp32 (default), 1 bf16 (gemm_bf16 in
- * gemm.h: operands rounded to bfloat16, fp32 sums; products smaller than
- * 2^18 multiply-adds stay fp32).  The caller checks gemm_bf16_ok() first.
- * blas_sgemv and the recurrence (gemm_packed) stay fp32. */
+/* Precision of blas_sgemm is the context's k->bf16: 0 fp32 (default), 1
+ * bf16 (gemm_bf16 in gemm.h: operands rounded to bfloat16, fp32 sums;
+ * products smaller than 2^18 multiply-adds stay fp32).  kern_set_bf16
+ * sets it on kern_default(), the context the tools' models take; the
+ * caller checks gemm_bf16_ok() first.  blas_sgemv and the recurrence
+ * (gemm_packed) stay fp32. */
 void kern_set_bf16(int on);
 int kern_bf16(void);
 
 /* y(M) = alpha op(A) x + beta y.  A stored row-major (M,N) when ta is 0,
  * (N,M) when ta is 1.  For one row (B = 1, infer's single review) this
  * reads A once instead of packing it as sgemm does on every call. */
-void blas_sgemv(int ta, int M, int N, float alpha, const float *A, int lda,
-                const float *x, float beta, float *y);
+void blas_sgemv(struct kern *k, int ta, int M, int N, float alpha,
+                const float *A, int lda, const float *x, float beta, float *y);
 
 /* Run fn(ctx, lo, hi) over [0, n) split into kern_threads() contiguous,
  * equal pieces (the split depends only on n and the thread count, so the
  * result does too).  Small n runs inline. */
 typedef void (*kern_range_fn)(void *ctx, long lo, long hi);
-void kern_par_for(long n, long min_per_thread, kern_range_fn fn, void *ctx);
+void kern_par_for(struct kern *k, long n, long min_per_thread, kern_range_fn fn,
+                  void *ctx);
 
 /* For the element loops of kernels/cpu (they vectorise: restrict
  * pointers, branch-free maths in *_elem.h): target_clones adds AVX2 and

@@ -23,6 +23,7 @@ enum kern_backend { KERN_CPU = 0, KERN_CUDA = 1 };
 struct kern {
 	int backend;            /* enum kern_backend */
 	int threads;            /* workers for GEMMs and element loops */
+	int bf16;               /* GEMM precision: 0 fp32, 1 bf16 (blas.h) */
 	void *stream;           /* CUDA: cudaStream_t; NULL on the CPU */
 	void *blas;             /* CUDA: cublasHandle_t; NULL on the CPU */
 	void *ws;               /* scratch workspace (kern_scratch) */
@@ -49,8 +50,7 @@ void *kern_scratch(struct kern *k, size_t bytes);
 
 /* Copies: host to device, device to host, device to device. */
 void kern_upload(struct kern *k, void *dev, const void *host, size_t bytes);
-void kern_download(struct kern *k, void *host, const void *dev,
-                   size_t bytes);
+void kern_download(struct kern *k, void *host, const void *dev, size_t bytes);
 void kern_copy(struct kern *k, void *dst, const void *src, size_t bytes);
 /* x[0..n) = v; kern_zero: all bytes 0 */
 void kern_fill(struct kern *k, float *x, size_t n, float v);

@@ -18,6 +18,7 @@
 #define KERN_GEMM_H
 
 #include <stddef.h>
+#include "ctx.h"
 
 #define GEMM_NR 32
 #define GEMM_MR 8
@@ -30,13 +31,15 @@ size_t gemm_pack_size(int K, int N);
 
 /* B = W^T with W stored (N,K) row-major (ldw >= K): the LSTM forward's
  * h W_hh^T with W_hh (4H,H). */
-void gemm_pack_bt(float *pk, const float *W, int ldw, int K, int N);
+void gemm_pack_bt(struct kern *k, float *pk, const float *W, int ldw, int K,
+                  int N);
 /* B = W stored (K,N) row-major (ldw >= N): the backward's dpre W_hh. */
-void gemm_pack_b(float *pk, const float *W, int ldw, int K, int N);
+void gemm_pack_b(struct kern *k, float *pk, const float *W, int ldw, int K,
+                 int N);
 
 /* C(M,N) += A(M,K) B, A row-major (lda), C row-major (ldc), B packed by
  * gemm_pack_* with the same K and N.  Threads: kern_par_for. */
-void gemm_packed(int M, int N, int K, const float *A, int lda,
+void gemm_packed(struct kern *k, int M, int N, int K, const float *A, int lda,
                  const float *pk, float *C, int ldc);
 
 /* bf16 GEMM: C(M,N) = alpha op(A) op(B) + beta C (ta/tb as blas_sgemm)
@@ -45,7 +48,7 @@ void gemm_packed(int M, int N, int K, const float *A, int lda,
  * Packing buffers grow as needed and are kept (call from one thread).
  * gemm_bf16_ok(): the CPU has AVX512-BF16 (and ULMFIT_NO_BF16 is unset). */
 int gemm_bf16_ok(void);
-void gemm_bf16(int ta, int tb, int M, int N, int K, float alpha,
+void gemm_bf16(struct kern *k, int ta, int tb, int M, int N, int K, float alpha,
                const float *A, int lda, const float *B, int ldb, float beta,
                float *C, int ldc);
 /* float -> bfloat16 bits, round to nearest even (NaN stays NaN) */

@@ -20,23 +20,25 @@ static inline KERN_HD float gelu_new_elem(float x)
 
 /* y(T,C) = (x - mean) / sqrt(var + eps) * w + b per row (biased var,
  * as torch.nn.LayerNorm).  y may equal x. */
-void gpt2_layernorm(float *y, const float *x, const float *w, const float *b,
-                    int T, int C, float eps);
+void gpt2_layernorm(struct kern *k, float *y, const float *x, const float *w,
+                    const float *b, int T, int C, float eps);
 
 /* x[i] = gelu_new(x[i]) for i < n */
-void gpt2_gelu(float *x, long n);
+void gpt2_gelu(struct kern *k, float *x, long n);
 
 /* x[i] += y[i] for i < n (the residual stream) */
-void gpt2_add(float *x, const float *y, long n);
+void gpt2_add(struct kern *k, float *x, const float *y, long n);
 
 /* Causal attention for T new positions P..P+T-1.  q: (T, ldq) with head h
  * at q[t*ldq + h*HS]; kc, vc: the cache, (P+T, C) rows, position p at row
  * p (the new positions' keys and values already written).  out (T, C):
  * out[t, h*HS..] = softmax_p<=P+t(q.k_p / sqrt(HS)) . v_p.  HS <= 1024. */
-void gpt2_attention(float *out, const float *q, int ldq, const float *kc,
-                    const float *vc, int T, int P, int C, int NH);
+void gpt2_attention(struct kern *k, float *out, const float *q, int ldq,
+                    const float *kc, const float *vc, int T, int P, int C,
+                    int NH);
 
 /* p(n) = softmax(x / temp) in double (for sampling); returns max logit */
-void gpt2_softmax(double *p, const float *x, int n, double temp);
+void gpt2_softmax(struct kern *k, double *p, const float *x, int n,
+                  double temp);
 
 #endif

@@ -37,46 +37,49 @@ static inline KERN_HD float bn_elem(float x, float mean, float rstd, float w,
  *   avg  = sum over non-pad t / number of non-pad t.
  * A row made only of pads gives zeros (fastai would give -inf/NaN; our
  * batching never produces one).  last (B) saves the index used. */
-void pool_concat_fwd(float *y, int32_t *argmax, int32_t *last,
-                     const float *out, const uint8_t *mask,
-                     int B, int T, int D, int bptt);
+void pool_concat_fwd(struct kern *k, float *y, int32_t *argmax, int32_t *last,
+                     const float *out, const uint8_t *mask, int B, int T, int D,
+                     int bptt);
 /* dout (B,T,D) overwritten: the pad positions get 0. */
-void pool_concat_bwd(float *dout, const float *dy, const int32_t *argmax,
-                     const int32_t *last, const uint8_t *mask,
-                     int B, int T, int D);
+void pool_concat_bwd(struct kern *k, float *dout, const float *dy,
+                     const int32_t *argmax, const int32_t *last,
+                     const uint8_t *mask, int B, int T, int D);
 
 /* ---- BatchNorm1d over x (B,C) ----
  * Training: batch mean and biased variance normalise; the running stats
  * move by momentum with the UNBIASED variance (torch: var * B/(B-1)), so B
  * must be >= 2 (torch refuses B == 1 too).  Saves xhat (B,C), mean (C),
  * rstd (C) = 1/sqrt(var + eps) for backward. */
-void bn_train_fwd(float *y, float *xhat, float *mean, float *rstd,
-                  const float *x, const float *w, const float *b,
-                  float *run_mean, float *run_var, int B, int C,
-                  float momentum, float eps);
+void bn_train_fwd(struct kern *k, float *y, float *xhat, float *mean,
+                  float *rstd, const float *x, const float *w, const float *b,
+                  float *run_mean, float *run_var, int B, int C, float momentum,
+                  float eps);
 /* dx (B,C) overwritten (may be NULL, may be dy itself); dw, db (C)
  * accumulated. */
-void bn_train_bwd(float *dx, float *dw, float *db, const float *dy,
-                  const float *xhat, const float *rstd, const float *w,
-                  int B, int C);
+void bn_train_bwd(struct kern *k, float *dx, float *dw, float *db,
+                  const float *dy, const float *xhat, const float *rstd,
+                  const float *w, int B, int C);
 /* Eval: normalise with the running statistics; saves xhat and rstd too,
  * so a backward in eval mode (a fixed affine map) is possible. */
-void bn_eval_fwd(float *y, float *xhat, float *rstd, const float *x,
-                 const float *w, const float *b, const float *run_mean,
-                 const float *run_var, int B, int C, float eps);
-void bn_eval_bwd(float *dx, float *dw, float *db, const float *dy,
-                 const float *xhat, const float *rstd, const float *w,
-                 int B, int C);
+void bn_eval_fwd(struct kern *k, float *y, float *xhat, float *rstd,
+                 const float *x, const float *w, const float *b,
+                 const float *run_mean, const float *run_var, int B, int C,
+                 float eps);
+void bn_eval_bwd(struct kern *k, float *dx, float *dw, float *db,
+                 const float *dy, const float *xhat, const float *rstd,
+                 const float *w, int B, int C);
 
 /* ---- Linear without bias: y (B,nout) = x (B,nin) W^T, W (nout,nin) ---- */
-void linnb_fwd(float *y, const float *x, const float *w, int B, int nin, int nout);
+void linnb_fwd(struct kern *k, float *y, const float *x, const float *w, int B,
+               int nin, int nout);
 /* dx (B,nin) = dy W (overwritten; may be NULL); dw += dy^T x */
-void linnb_bwd(float *dx, float *dw, const float *dy, const float *x,
-               const float *w, int B, int nin, int nout);
+void linnb_bwd(struct kern *k, float *dx, float *dw, const float *dy,
+               const float *x, const float *w, int B, int nin, int nout);
 
 /* ---- ReLU (n elements; y may equal x).  Dropout is dropout.h's
  * dropout_mask + dropout_apply (mask = 0 or 1/(1-p)). ---- */
-void relu_fwd(float *y, const float *x, long n);
-void relu_bwd(float *dx, const float *dy, const float *y, long n);
+void relu_fwd(struct kern *k, float *y, const float *x, long n);
+void relu_bwd(struct kern *k, float *dx, const float *dy, const float *y,
+              long n);
 
 #endif

@@ -45,9 +45,10 @@ adam_loop(float *restrict p, const float *restrict g, float *restrict m,
 }
 
 void
-adam_step_cpu(float *p, const float *g, float *m, float *v, size_t n,
-              const struct adam_args *a)
+adam_step_cpu(struct kern *k, float *p, const float *g, float *m, float *v,
+              size_t n, const struct adam_args *a)
 {
+	(void)k;
 	static int fma = -1;
 
 	if (fma < 0)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "blas.h"
+#include "ctx.h"
 #include "gemm.h"
 
 /* OpenBLAS's own choice is kept when it is one of its AVX2/AVX-512
@@ -53,28 +54,29 @@ blas_setup(char **argv)
 	return have;
 }
 
-static int use_bf16;
-
+/* the precision is the context's (k->bf16); these set and read the
+ * process's default context, the one the tools' models take */
 void
 kern_set_bf16(int on)
 {
-	use_bf16 = on;
+	kern_default()->bf16 = on;
 }
 
 int
 kern_bf16(void)
 {
-	return use_bf16;
+	return kern_default()->bf16;
 }
 
 void
-blas_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A,
-           int lda, const float *B, int ldb, float beta, float *C, int ldc)
+blas_sgemm(struct kern *k, int ta, int tb, int M, int N, int K, float alpha,
+           const float *A, int lda, const float *B, int ldb, float beta,
+           float *C, int ldc)
 {
 	if (M <= 0 || N <= 0)
 		return;
-	if (use_bf16 && (double)M * N * K >= (1 << 18)) {
-		gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+	if (k->bf16 && (double)M * N * K >= (1 << 18)) {
+		gemm_bf16(k, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 		return;
 	}
 	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
@@ -83,9 +85,10 @@ blas_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A,
 }
 
 void
-blas_sgemv(int ta, int M, int N, float alpha, const float *A, int lda,
-           const float *x, float beta, float *y)
+blas_sgemv(struct kern *k, int ta, int M, int N, float alpha, const float *A,
+           int lda, const float *x, float beta, float *y)
 {
+	(void)k;
 	if (M <= 0)
 		return;
 	if (ta)         /* A stored (N,M): y = A^T x */
@@ -177,8 +180,10 @@ kern_threads(void)
 }
 
 void
-kern_par_for(long n, long min_per_thread, kern_range_fn fn, void *ctx)
+kern_par_for(struct kern *k, long n, long min_per_thread, kern_range_fn fn,
+             void *ctx)
 {
+	(void)k;        /* the pool is the process's (ctx.h) */
 	int nthr = pool.nthr;
 	if (n <= 0)
 		return;

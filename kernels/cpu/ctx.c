@@ -22,7 +22,7 @@ kern_init(struct kern *k, int backend, int threads)
 void
 kern_fini(struct kern *k)
 {
-	free(k->ws);
+	kern_free(k, k->ws);
 	k->ws = NULL, k->ws_bytes = 0;
 }
 
@@ -35,31 +35,47 @@ kern_default(void)
 	return &k;
 }
 
+/* Every block starts with a 64-byte header holding its size, so
+ * kern_free knows how it was made.  Blocks of 1 MiB and more are mmap'd
+ * (core/util.h big_alloc: 2 MiB aligned, transparent huge pages, pages
+ * cost nothing until touched), the rest come from aligned_alloc. */
+#define HDR 64
+#define BIG (1u << 20)
+
 void *
 kern_alloc(struct kern *k, size_t bytes)
 {
 	(void)k;
-	size_t n = (bytes + 63) & ~(size_t)63;
+	size_t n = (bytes + HDR + 63) & ~(size_t)63;
 	if (n < bytes)
 		die("%zu bytes: more memory than can be addressed", bytes);
-	void *p = aligned_alloc(64, n ? n : 64);
-	if (!p)
-		die("out of memory (%zu bytes of tensors)", bytes);
-	return p;
+	char *raw = n >= BIG ? big_alloc(n) : aligned_alloc(64, n);
+	if (!raw)
+		die("out of memory (%.1f MiB of tensors); lower the batch size "
+		    "or the sequence length", bytes / 1048576.0);
+	*(size_t *)raw = n;
+	return raw + HDR;
 }
 
 void
 kern_free(struct kern *k, void *p)
 {
 	(void)k;
-	free(p);
+	if (!p)
+		return;
+	char *raw = (char *)p - HDR;
+	size_t n = *(size_t *)raw;
+	if (n >= BIG)
+		big_free(raw, n);
+	else
+		free(raw);
 }
 
 void *
 kern_scratch(struct kern *k, size_t bytes)
 {
 	if (bytes > k->ws_bytes) {
-		free(k->ws);
+		kern_free(k, k->ws);
 		k->ws = kern_alloc(k, bytes);
 		k->ws_bytes = bytes;
 	}

@@ -2,8 +2,9 @@
 #include "kernels.h"
 
 void
-dropout_mask(float *mask, size_t n, float p, struct rng *r)
+dropout_mask(struct kern *k, float *mask, size_t n, float p, struct rng *r)
 {
+	(void)k;
 	if (p <= 0.0f) {
 		for (size_t i = 0; i < n; i++)
 			mask[i] = 1.0f;
@@ -16,8 +17,9 @@ dropout_mask(float *mask, size_t n, float p, struct rng *r)
 }
 
 void
-dropout_apply_rows(float *x, const float *mask, int T, long N)
+dropout_apply_rows(struct kern *k, float *x, const float *mask, int T, long N)
 {
+	(void)k;
 	for (int t = 0; t < T; t++) {
 		float *row = x + (size_t)t * N;
 		for (long i = 0; i < N; i++)
@@ -26,15 +28,19 @@ dropout_apply_rows(float *x, const float *mask, int T, long N)
 }
 
 void
-dropout_apply(float *y, const float *x, const float *mask, size_t n)
+dropout_apply(struct kern *k, float *y, const float *x, const float *mask,
+              size_t n)
 {
+	(void)k;
 	for (size_t i = 0; i < n; i++)
 		y[i] = x[i] * mask[i];
 }
 
 void
-dropout_acc_mul(float *acc, const float *d, const float *mask, size_t n)
+dropout_acc_mul(struct kern *k, float *acc, const float *d, const float *mask,
+                size_t n)
 {
+	(void)k;
 	for (size_t i = 0; i < n; i++)
 		acc[i] += d[i] * mask[i];
 }

@@ -82,17 +82,17 @@ pack_b_range(void *arg, long lo, long hi)
 }
 
 void
-gemm_pack_bt(float *pk, const float *W, int ldw, int K, int N)
+gemm_pack_bt(struct kern *k, float *pk, const float *W, int ldw, int K, int N)
 {
 	struct pack_ctx x = { pk, W, ldw, K, N };
-	kern_par_for(npanel(N), 4, pack_bt_range, &x);
+	kern_par_for(k, npanel(N), 4, pack_bt_range, &x);
 }
 
 void
-gemm_pack_b(float *pk, const float *W, int ldw, int K, int N)
+gemm_pack_b(struct kern *k, float *pk, const float *W, int ldw, int K, int N)
 {
 	struct pack_ctx x = { pk, W, ldw, K, N };
-	kern_par_for(npanel(N), 4, pack_b_range, &x);
+	kern_par_for(k, npanel(N), 4, pack_b_range, &x);
 }
 
 /* round to nearest even; a NaN stays a (quiet) NaN */
@@ -190,14 +190,14 @@ gemm_range(void *arg, long lo, long hi)
 }
 
 void
-gemm_packed(int M, int N, int K, const float *A, int lda, const float *pk,
-            float *C, int ldc)
+gemm_packed(struct kern *k, int M, int N, int K, const float *A, int lda,
+            const float *pk, float *C, int ldc)
 {
 	if (M <= 0 || N <= 0 || K <= 0)
 		return;
 	struct gemm_ctx x = { M, N, K, lda, ldc, A, pk, C };
 	/* at least 2 panels a thread; the split is by whole panels */
-	kern_par_for(npanel(N), 2, gemm_range, &x);
+	kern_par_for(k, npanel(N), 2, gemm_range, &x);
 }
 /* ---- bf16 ---- */
 
@@ -387,8 +387,9 @@ bf_range(void *arg, long lo, long hi)
 }
 
 void
-gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A,
-          int lda, const float *B, int ldb, float beta, float *C, int ldc)
+gemm_bf16(struct kern *k, int ta, int tb, int M, int N, int K, float alpha,
+          const float *A, int lda, const float *B, int ldb, float beta,
+          float *C, int ldc)
 {
 	if (M <= 0 || N <= 0)
 		return;
@@ -419,9 +420,9 @@ gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A,
 		fputs("gemm_bf16: out of memory\n", stderr);
 		exit(1);
 	}
-	kern_par_for(M, 16, bf_pack_a, &x);
-	kern_par_for(npanel(N), 2, bf_pack_b, &x);
-	kern_par_for(npanel(N), 2, bf_range, &x);
+	kern_par_for(k, M, 16, bf_pack_a, &x);
+	kern_par_for(k, npanel(N), 2, bf_pack_b, &x);
+	kern_par_for(k, npanel(N), 2, bf_range, &x);
 }
 #else
 int
@@ -431,8 +432,9 @@ gemm_bf16_ok(void)
 }
 
 void
-gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A,
-          int lda, const float *B, int ldb, float beta, float *C, int ldc)
+gemm_bf16(struct kern *k, int ta, int tb, int M, int N, int K, float alpha,
+          const float *A, int lda, const float *B, int ldb, float beta,
+          float *C, int ldc)
 {
 	(void)ta, (void)tb, (void)M, (void)N, (void)K, (void)alpha, (void)A,
 	(void)lda, (void)B, (void)ldb, (void)beta, (void)C, (void)ldc;
@@ -440,8 +442,8 @@ gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A,
 }
 
 void
-gemm_packed(int M, int N, int K, const float *A, int lda, const float *pk,
-            float *C, int ldc)
+gemm_packed(struct kern *k, int M, int N, int K, const float *A, int lda,
+            const float *pk, float *C, int ldc)
 {
 	(void)M, (void)N, (void)K, (void)A, (void)lda, (void)pk, (void)C,
 	(void)ldc;

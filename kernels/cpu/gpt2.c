@@ -33,11 +33,11 @@ ln_range(void *arg, long lo, long hi)
 }
 
 void
-gpt2_layernorm(float *y, const float *x, const float *w, const float *b,
-               int T, int C, float eps)
+gpt2_layernorm(struct kern *k, float *y, const float *x, const float *w,
+               const float *b, int T, int C, float eps)
 {
 	struct ln_ctx c = { y, x, w, b, C, eps };
-	kern_par_for(T, 4, ln_range, &c);
+	kern_par_for(k, T, 4, ln_range, &c);
 }
 
 struct gelu_ctx { float *x; };
@@ -51,15 +51,16 @@ gelu_range(void *arg, long lo, long hi)
 }
 
 void
-gpt2_gelu(float *x, long n)
+gpt2_gelu(struct kern *k, float *x, long n)
 {
 	struct gelu_ctx c = { x };
-	kern_par_for(n, 16384, gelu_range, &c);
+	kern_par_for(k, n, 16384, gelu_range, &c);
 }
 
 void
-gpt2_add(float *x, const float *y, long n)
+gpt2_add(struct kern *k, float *x, const float *y, long n)
 {
+	(void)k;
 	for (long i = 0; i < n; i++)
 		x[i] += y[i];
 }
@@ -112,19 +113,20 @@ att_range(void *arg, long lo, long hi)
 }
 
 void
-gpt2_attention(float *out, const float *q, int ldq, const float *kc,
-               const float *vc, int T, int P, int C, int NH)
+gpt2_attention(struct kern *k, float *out, const float *q, int ldq,
+               const float *kc, const float *vc, int T, int P, int C, int NH)
 {
 	struct att_ctx c = { out, q, kc, vc, ldq, T, P, C, NH };
 	/* one position (a generation step) runs inline: waking the workers
 	 * costs more than its few dot products, and OpenBLAS's threads are
 	 * still spinning from the GEMV before */
-	kern_par_for((long)T * NH, NH, att_range, &c);
+	kern_par_for(k, (long)T * NH, NH, att_range, &c);
 }
 
 void
-gpt2_softmax(double *p, const float *x, int n, double temp)
+gpt2_softmax(struct kern *k, double *p, const float *x, int n, double temp)
 {
+	(void)k;
 	double m = -INFINITY, s = 0;
 	for (int i = 0; i < n; i++)
 		if (x[i] > m)

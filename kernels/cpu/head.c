@@ -5,9 +5,11 @@
 #include "head.h"
 
 void
-pool_concat_fwd(float *y, int32_t *argmax, int32_t *last, const float *out,
-                const uint8_t *mask, int B, int T, int D, int bptt)
+pool_concat_fwd(struct kern *k, float *y, int32_t *argmax, int32_t *last,
+                const float *out, const uint8_t *mask, int B, int T, int D,
+                int bptt)
 {
+	(void)k;
 	(void)bptt;   /* see head.h: the true last token, not T-last_pads-1 */
 	for (int b = 0; b < B; b++) {
 		const float *o = out + (long)b * T * D;
@@ -56,9 +58,11 @@ pool_concat_fwd(float *y, int32_t *argmax, int32_t *last, const float *out,
 }
 
 void
-pool_concat_bwd(float *dout, const float *dy, const int32_t *argmax,
-                const int32_t *last, const uint8_t *mask, int B, int T, int D)
+pool_concat_bwd(struct kern *k, float *dout, const float *dy,
+                const int32_t *argmax, const int32_t *last, const uint8_t *mask,
+                int B, int T, int D)
 {
+	(void)k;
 	for (int b = 0; b < B; b++) {
 		float *g = dout + (long)b * T * D;
 		const uint8_t *m = mask + (long)b * T;
@@ -88,10 +92,11 @@ pool_concat_bwd(float *dout, const float *dy, const int32_t *argmax,
 }
 
 void
-bn_train_fwd(float *y, float *xhat, float *mean, float *rstd, const float *x,
-             const float *w, const float *b, float *run_mean, float *run_var,
-             int B, int C, float momentum, float eps)
+bn_train_fwd(struct kern *k, float *y, float *xhat, float *mean, float *rstd,
+             const float *x, const float *w, const float *b, float *run_mean,
+             float *run_var, int B, int C, float momentum, float eps)
 {
+	(void)k;
 	for (int c = 0; c < C; c++) {
 		/* two passes in double: B is small, precision is cheap */
 		double s = 0, ss = 0;
@@ -118,10 +123,10 @@ bn_train_fwd(float *y, float *xhat, float *mean, float *rstd, const float *x,
 }
 
 void
-bn_train_bwd(float *dx, float *dw, float *db, const float *dy,
-             const float *xhat, const float *rstd, const float *w, int B,
-             int C)
+bn_train_bwd(struct kern *k, float *dx, float *dw, float *db, const float *dy,
+             const float *xhat, const float *rstd, const float *w, int B, int C)
 {
+	(void)k;
 	for (int c = 0; c < C; c++) {
 		double sdy = 0, sdyx = 0;
 		for (int i = 0; i < B; i++) {
@@ -144,10 +149,11 @@ bn_train_bwd(float *dx, float *dw, float *db, const float *dy,
 }
 
 void
-bn_eval_fwd(float *y, float *xhat, float *rstd, const float *x, const float *w,
-            const float *b, const float *run_mean, const float *run_var, int B,
-            int C, float eps)
+bn_eval_fwd(struct kern *k, float *y, float *xhat, float *rstd, const float *x,
+            const float *w, const float *b, const float *run_mean,
+            const float *run_var, int B, int C, float eps)
 {
+	(void)k;
 	for (int c = 0; c < C; c++)
 		rstd[c] = 1.0f / sqrtf(run_var[c] + eps);
 	for (int i = 0; i < B; i++)
@@ -159,9 +165,10 @@ bn_eval_fwd(float *y, float *xhat, float *rstd, const float *x, const float *w,
 }
 
 void
-bn_eval_bwd(float *dx, float *dw, float *db, const float *dy,
+bn_eval_bwd(struct kern *k, float *dx, float *dw, float *db, const float *dy,
             const float *xhat, const float *rstd, const float *w, int B, int C)
 {
+	(void)k;
 	for (int i = 0; i < B; i++)
 		for (int c = 0; c < C; c++) {
 			long k = (long)i * C + c;
@@ -173,16 +180,19 @@ bn_eval_bwd(float *dx, float *dw, float *db, const float *dy,
 }
 
 void
-linnb_fwd(float *y, const float *x, const float *w, int B, int nin, int nout)
+linnb_fwd(struct kern *k, float *y, const float *x, const float *w, int B,
+          int nin, int nout)
 {
+	(void)k;
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, nout, nin, 1.0f, x, nin,
 	            w, nin, 0.0f, y, nout);
 }
 
 void
-linnb_bwd(float *dx, float *dw, const float *dy, const float *x,
+linnb_bwd(struct kern *k, float *dx, float *dw, const float *dy, const float *x,
           const float *w, int B, int nin, int nout)
 {
+	(void)k;
 	if (dx)
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, nin, nout,
 		            1.0f, dy, nout, w, nin, 0.0f, dx, nin);
@@ -192,15 +202,17 @@ linnb_bwd(float *dx, float *dw, const float *dy, const float *x,
 }
 
 void
-relu_fwd(float *y, const float *x, long n)
+relu_fwd(struct kern *k, float *y, const float *x, long n)
 {
+	(void)k;
 	for (long i = 0; i < n; i++)
 		y[i] = relu_elem(x[i]);
 }
 
 void
-relu_bwd(float *dx, const float *dy, const float *y, long n)
+relu_bwd(struct kern *k, float *dx, const float *dy, const float *y, long n)
 {
+	(void)k;
 	for (long i = 0; i < n; i++)
 		dx[i] = relu_grad_elem(y[i], dy[i]);
 }

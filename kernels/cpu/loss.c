@@ -103,16 +103,17 @@ ce_rows(void *p, long lo, long hi)
 }
 
 void
-ce_fwd_bwd(float *logits, const uint32_t *y, double *loss, int *hit, int N,
-           int V, float gscale)
+ce_fwd_bwd(struct kern *k, float *logits, const uint32_t *y, double *loss,
+           int *hit, int N, int V, float gscale)
 {
 	struct ce_ctx x = { logits, y, loss, hit, V, gscale };
-	kern_par_for(N, 1, ce_rows, &x);
+	kern_par_for(k, N, 1, ce_rows, &x);
 }
 
 double
-ar_fwd_bwd(const float *x, float *dx, long n, float alpha)
+ar_fwd_bwd(struct kern *k, const float *x, float *dx, long n, float alpha)
 {
+	(void)k;
 	double s = 0;
 	for (long i = 0; i < n; i++)
 		s += (double)x[i] * x[i];
@@ -125,12 +126,14 @@ ar_fwd_bwd(const float *x, float *dx, long n, float alpha)
 }
 
 double
-tar_fwd_bwd(const float *x, float *dx, int B, int T, int E, float beta)
+tar_fwd_bwd(struct kern *k, const float *x, float *dx, int B, int T, int E,
+            float beta)
 {
+	(void)k;
 	if (T < 2 || B == 1)
 		return 0;
 	long cnt = (long)B * (T - 1) * E;
-	float k = 2.0f * beta / (float)cnt;
+	float g = 2.0f * beta / (float)cnt;
 	double s = 0;
 	for (int b = 0; b < B; b++)
 		for (int t = 0; t + 1 < T; t++) {
@@ -140,8 +143,8 @@ tar_fwd_bwd(const float *x, float *dx, int B, int T, int E, float beta)
 				float d = c[e] - a[e];
 				s += (double)d * d;
 				if (da) {
-					da[E + e] += k * d;
-					da[e] -= k * d;
+					da[E + e] += g * d;
+					da[e] -= g * d;
 				}
 			}
 		}

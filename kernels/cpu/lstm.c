@@ -46,12 +46,12 @@ cell_fwd_rows(void *p, long lo, long hi)
 }
 
 void
-lstm_cell_fwd(float *pre, const float *cprev, float *c, float *tc, float *h,
-              int B, int H)
+lstm_cell_fwd(struct kern *k, float *pre, const float *cprev, float *c,
+              float *tc, float *h, int B, int H)
 {
 	struct cell_ctx x = { .pre = pre, .cprev = cprev, .c = c, .tcw = tc,
 	                      .h = h, .H = H };
-	kern_par_for(B, 4096 / (H > 0 ? H : 1) + 1, cell_fwd_rows, &x);
+	kern_par_for(k, B, 4096 / (H > 0 ? H : 1) + 1, cell_fwd_rows, &x);
 }
 
 static void
@@ -73,12 +73,13 @@ cell_bwd_rows(void *p, long lo, long hi)
 }
 
 void
-lstm_cell_bwd(const float *act, const float *cprev, const float *tc,
-              const float *dh, float *dc, float *dpre, int B, int H)
+lstm_cell_bwd(struct kern *k, const float *act, const float *cprev,
+              const float *tc, const float *dh, float *dc, float *dpre, int B,
+              int H)
 {
 	struct cell_ctx x = { .act = act, .cprev = cprev, .tc = tc, .dh = dh,
 	                      .dc = dc, .dpre = dpre, .H = H };
-	kern_par_for(B, 4096 / (H > 0 ? H : 1) + 1, cell_bwd_rows, &x);
+	kern_par_for(k, B, 4096 / (H > 0 ? H : 1) + 1, cell_bwd_rows, &x);
 }
 
 size_t
@@ -89,13 +90,14 @@ lstm_pack_size(int H)
 }
 
 void
-lstm_fwd_pk(float *xg, const float *w_hh, const float *h0, const float *c0,
-            float *y, float *c, float *tc, int T, int B, int H, float *pk)
+lstm_fwd_pk(struct kern *k, float *xg, const float *w_hh, const float *h0,
+            const float *c0, float *y, float *c, float *tc, int T, int B, int H,
+            float *pk)
 {
 	size_t BH = (size_t)B * H, BG = 4 * BH;
 	int packed = pk && B >= 2 && T >= 2 && gemm_packed_ok();
 	if (packed)     /* W_hh^T (H,4H) once for the T steps */
-		gemm_pack_bt(pk, w_hh, H, H, 4 * H);
+		gemm_pack_bt(k, pk, w_hh, H, H, 4 * H);
 	for (int t = 0; t < T; t++) {
 		const float *hp = t ? y + (t - 1) * BH : h0;
 		const float *cp = t ? c + (t - 1) * BH : c0;
@@ -103,55 +105,55 @@ lstm_fwd_pk(float *xg, const float *w_hh, const float *h0, const float *c0,
 		/* pre(B,4H) += h_{t-1}(B,H) W_hh^T; one row: a GEMV, since
 		 * sgemm would repack all of W_hh for a single product */
 		if (packed)
-			gemm_packed(B, 4 * H, H, hp, H, pk, pre, 4 * H);
+			gemm_packed(k, B, 4 * H, H, hp, H, pk, pre, 4 * H);
 		else if (B == 1)
-			blas_sgemv(0, 4 * H, H, 1.0f, w_hh, H, hp, 1.0f, pre);
+			blas_sgemv(k, 0, 4 * H, H, 1.0f, w_hh, H, hp, 1.0f, pre);
 		else
-			blas_sgemm(0, 1, B, 4 * H, H, 1.0f, hp, H, w_hh, H,
+			blas_sgemm(k, 0, 1, B, 4 * H, H, 1.0f, hp, H, w_hh, H,
 			           1.0f, pre, 4 * H);
-		lstm_cell_fwd(pre, cp, c + t * BH, tc + t * BH, y + t * BH, B, H);
+		lstm_cell_fwd(k, pre, cp, c + t * BH, tc + t * BH, y + t * BH, B, H);
 	}
 }
 
 void
-lstm_fwd(float *xg, const float *w_hh, const float *h0, const float *c0,
-         float *y, float *c, float *tc, int T, int B, int H)
+lstm_fwd(struct kern *k, float *xg, const float *w_hh, const float *h0,
+         const float *c0, float *y, float *c, float *tc, int T, int B, int H)
 {
-	lstm_fwd_pk(xg, w_hh, h0, c0, y, c, tc, T, B, H, NULL);
+	lstm_fwd_pk(k, xg, w_hh, h0, c0, y, c, tc, T, B, H, NULL);
 }
 
 void
-lstm_bwd_pk(const float *act, const float *w_hh, const float *c0,
-            const float *c, const float *tc, float *dy, float *dpre,
-            float *dc, int T, int B, int H, float *pk)
+lstm_bwd_pk(struct kern *k, const float *act, const float *w_hh,
+            const float *c0, const float *c, const float *tc, float *dy,
+            float *dpre, float *dc, int T, int B, int H, float *pk)
 {
 	size_t BH = (size_t)B * H, BG = 4 * BH;
 	int packed = pk && B >= 2 && T >= 3 && gemm_packed_ok();
 	if (packed)     /* W_hh (4H,H) as it is stored */
-		gemm_pack_b(pk, w_hh, H, 4 * H, H);
+		gemm_pack_b(k, pk, w_hh, H, 4 * H, H);
 	memset(dc, 0, BH * sizeof *dc);
 	for (int t = T - 1; t >= 0; t--) {
 		float *dh = dy + t * BH;
 		/* dh(B,H) += dpre_{t+1}(B,4H) W_hh: the recurrent path */
 		if (t < T - 1 && packed)
-			gemm_packed(B, H, 4 * H, dpre + (t + 1) * BG, 4 * H, pk,
+			gemm_packed(k, B, H, 4 * H, dpre + (t + 1) * BG, 4 * H, pk,
 			            dh, H);
 		else if (t < T - 1 && B == 1)
-			blas_sgemv(1, H, 4 * H, 1.0f, w_hh, H,
+			blas_sgemv(k, 1, H, 4 * H, 1.0f, w_hh, H,
 			           dpre + (t + 1) * BG, 1.0f, dh);
 		else if (t < T - 1)
-			blas_sgemm(0, 0, B, H, 4 * H, 1.0f, dpre + (t + 1) * BG,
+			blas_sgemm(k, 0, 0, B, H, 4 * H, 1.0f, dpre + (t + 1) * BG,
 			           4 * H, w_hh, H, 1.0f, dh, H);
 		const float *cp = t ? c + (t - 1) * BH : c0;
-		lstm_cell_bwd(act + t * BG, cp, tc + t * BH, dh, dc,
+		lstm_cell_bwd(k, act + t * BG, cp, tc + t * BH, dh, dc,
 		              dpre + t * BG, B, H);
 	}
 }
 
 void
-lstm_bwd(const float *act, const float *w_hh, const float *c0,
+lstm_bwd(struct kern *k, const float *act, const float *w_hh, const float *c0,
          const float *c, const float *tc, float *dy, float *dpre, float *dc,
          int T, int B, int H)
 {
-	lstm_bwd_pk(act, w_hh, c0, c, tc, dy, dpre, dc, T, B, H, NULL);
+	lstm_bwd_pk(k, act, w_hh, c0, c, tc, dy, dpre, dc, T, B, H, NULL);
 }

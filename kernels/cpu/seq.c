@@ -33,12 +33,12 @@ copy_rows(void *p, long lo, long hi)
 }
 
 static void
-rows(char *dst, size_t ldd, const char *src, size_t lds, size_t n,
-     long ncopy, long nall)
+rows(struct kern *k, char *dst, size_t ldd, const char *src, size_t lds,
+     size_t n, long ncopy, long nall)
 {
 	struct rows_ctx x = { dst, src, ldd, lds, n, ncopy };
 	if (n)
-		kern_par_for(nall, min_rows((long)n), copy_rows, &x);
+		kern_par_for(k, nall, min_rows((long)n), copy_rows, &x);
 }
 
 void
@@ -47,7 +47,7 @@ seq_chunk_gather(struct kern *k, float *dst, const float *src, int nrow,
 {
 	(void)k;
 	size_t rw = (size_t)len * w * sizeof *dst;
-	rows((char *)dst, rw, (const char *)(src + (size_t)col * w),
+	rows(k, (char *)dst, rw, (const char *)(src + (size_t)col * w),
 	     (size_t)T * w * sizeof *src, rw, nrow, nrow);
 }
 
@@ -57,8 +57,8 @@ seq_chunk_gather_u32(struct kern *k, uint32_t *dst, const uint32_t *src,
 {
 	(void)k;
 	size_t rw = (size_t)len * sizeof *dst;
-	rows((char *)dst, rw, (const char *)(src + col), (size_t)T * sizeof *src,
-	     rw, nrow, nrow);
+	rows(k, (char *)dst, rw, (const char *)(src + col),
+	     (size_t)T * sizeof *src, rw, nrow, nrow);
 }
 
 void
@@ -67,7 +67,7 @@ seq_chunk_scatter(struct kern *k, float *dst, const float *src, int B,
 {
 	(void)k;
 	size_t rw = (size_t)len * w * sizeof *dst;
-	rows((char *)(dst + (size_t)col * w), (size_t)T * w * sizeof *dst,
+	rows(k, (char *)(dst + (size_t)col * w), (size_t)T * w * sizeof *dst,
 	     (const char *)src, rw, rw, nrow, B);
 }
 

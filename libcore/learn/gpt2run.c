@@ -176,7 +176,7 @@ complete_one(struct gpt2 *m, struct bpe *b, const char *text, size_t len,
 		if (s)
 			lg = gpt2_forward(m, &(*ids)[k - 1], 1, NULL);
 		double temp = o->temp > 0 ? o->temp : 1;
-		gpt2_softmax(p, lg, V, temp);
+		gpt2_softmax(m->k, p, lg, V, temp);
 		uint32_t next;
 		int nc = top_k(p, V, ncand, cand, all);
 		if (o->temp <= 0 && !o->top_k) {

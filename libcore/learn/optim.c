@@ -142,7 +142,7 @@ opt_step(struct optim *o)
 		q->step++;
 		adam_args_set(&a, h->lr, h->mom, h->sqr_mom, h->eps, h->wd,
 		              !(q->flags & OPT_NO_WD), q->step);
-		adam_step_cpu(q->p, q->g, q->m, q->v, q->n, &a);
+		adam_step_cpu(kern_default(), q->p, q->g, q->m, q->v, q->n, &a);
 	}
 }
 

@@ -158,6 +158,7 @@ awd_create(struct awd *m, const struct awd_config *cfg, int maxB, int maxT,
            size_t extra)
 {
 	memset(m, 0, sizeof *m);
+	m->k = kern_default();
 	if (cfg->layers < 1 || cfg->layers > AWD_MAX_LAYERS || cfg->vocab < 1 ||
 	    cfg->emb < 1 || cfg->hidden < 1 || maxB < 1 || maxT < 1)
 		die("awd: bad model size (layers 1..%d, sizes >= 1)",
@@ -167,14 +168,11 @@ awd_create(struct awd *m, const struct awd_config *cfg, int maxB, int maxT,
 	struct arena a = { NULL, 0 };
 	layout(m, &a);
 	size_t bytes = (a.off + 63) & ~(size_t)63;
-	/* Fresh pages read as zero and cost nothing until first touched: the
+	/* On the CPU, pages cost nothing until first touched: the
 	 * activations are sized for (maxB, maxT) and the gradients for
 	 * training, but an eval run of one short text touches only its own
 	 * rows (no up-front memset of the whole arena). */
-	void *base = big_alloc(bytes);
-	if (!base)
-		die("awd: arena: cannot allocate %.1f GiB; lower the batch size "
-		    "or the sequence length", bytes / 1073741824.0);
+	void *base = kern_alloc(m->k, bytes);
 	a = (struct arena){ base, 0 };
 	layout(m, &a);
 	m->arena = base, m->arena_bytes = bytes;
@@ -206,7 +204,7 @@ awd_create(struct awd *m, const struct awd_config *cfg, int maxB, int maxT,
 void
 awd_free(struct awd *m)
 {
-	big_free(m->arena, m->arena_bytes);
+	kern_free(m->k, m->arena);
 	memset(m, 0, sizeof *m);
 }
 
@@ -309,7 +307,8 @@ fill1(float *x, size_t n)
 
 /* xg(T*B,4H) = x W_ih^T + b_ih + b_hh */
 static void
-input_proj(const struct awd_rnn *p, const struct awd_rnn_act *r, int TB)
+input_proj(struct kern *k, const struct awd_rnn *p,
+           const struct awd_rnn_act *r, int TB)
 {
 	int H = r->hid, G = 4 * H;
 	for (int n = 0; n < TB; n++) {
@@ -317,8 +316,8 @@ input_proj(const struct awd_rnn *p, const struct awd_rnn_act *r, int TB)
 		for (int j = 0; j < G; j++)
 			row[j] = p->b_ih[j] + p->b_hh[j];
 	}
-	blas_sgemm(0, 1, TB, G, r->in, 1.0f, r->x, r->in, p->w_ih, r->in, 1.0f,
-	           r->act, G);
+	blas_sgemm(k, 0, 1, TB, G, r->in, 1.0f, r->x, r->in, p->w_ih, r->in,
+	           1.0f, r->act, G);
 }
 
 float *
@@ -341,8 +340,8 @@ awd_forward(struct awd *m, const uint32_t *tok, int B, int T, int train,
 
 	/* masks, drawn in fastai's module order */
 	if (train) {
-		dropout_mask(m->emb_mask, c->vocab, c->embed_p, r);
-		dropout_mask(m->in_mask, (size_t)B * E, c->input_p, r);
+		dropout_mask(m->k, m->emb_mask, c->vocab, c->embed_p, r);
+		dropout_mask(m->k, m->in_mask, (size_t)B * E, c->input_p, r);
 	} else {
 		fill1(m->emb_mask, c->vocab);
 		fill1(m->in_mask, (size_t)B * E);
@@ -350,9 +349,10 @@ awd_forward(struct awd *m, const uint32_t *tok, int B, int T, int train,
 
 	/* encoder_dp + encoder, then input_dp; x of layer 0 is (T,B,E) */
 	struct awd_rnn_act *a0 = &m->act[0];
-	embed_fwd(m->p.emb, train ? m->emb_mask : NULL, tok, a0->x, B, T, E);
+	embed_fwd(m->k, m->p.emb, train ? m->emb_mask : NULL, tok, a0->x, B, T,
+	          E);
 	if (train)
-		dropout_apply_rows(a0->x, m->in_mask, T, (long)B * E);
+		dropout_apply_rows(m->k, a0->x, m->in_mask, T, (long)B * E);
 
 	for (int l = 0; l < L; l++) {
 		struct awd_rnn_act *a = &m->act[l];
@@ -360,8 +360,9 @@ awd_forward(struct awd *m, const uint32_t *tok, int B, int T, int train,
 		size_t H = a->hid, BH = (size_t)B * H;
 		/* WeightDropout: the weight used this call */
 		if (train) {
-			dropout_mask(m->w_mask[l], 4 * H * H, c->weight_p, r);
-			dropout_apply(m->w_used[l], p->w_hh, m->w_mask[l],
+			dropout_mask(m->k, m->w_mask[l], 4 * H * H, c->weight_p,
+			             r);
+			dropout_apply(m->k, m->w_used[l], p->w_hh, m->w_mask[l],
 			              4 * H * H);
 			a->w_eff = m->w_used[l];
 		} else {
@@ -369,9 +370,9 @@ awd_forward(struct awd *m, const uint32_t *tok, int B, int T, int train,
 		}
 		memcpy(a->h0, m->h[l], BH * sizeof(float));
 		memcpy(a->c0, m->c[l], BH * sizeof(float));
-		input_proj(p, a, (int)TB);
-		lstm_fwd_pk(a->act, a->w_eff, a->h0, a->c0, a->y, a->c, a->tc, T,
-		            B, (int)H, m->wpack);
+		input_proj(m->k, p, a, (int)TB);
+		lstm_fwd_pk(m->k, a->act, a->w_eff, a->h0, a->c0, a->y, a->c,
+		            a->tc, T, B, (int)H, m->wpack);
 		/* new state, detached */
 		memcpy(m->h[l], a->y + (T - 1) * BH, BH * sizeof(float));
 		memcpy(m->c[l], a->c + (T - 1) * BH, BH * sizeof(float));
@@ -380,8 +381,10 @@ awd_forward(struct awd *m, const uint32_t *tok, int B, int T, int train,
 			struct awd_rnn_act *n = &m->act[l + 1];
 			memcpy(n->x, a->y, TB * H * sizeof(float));
 			if (train) {
-				dropout_mask(m->hid_mask[l], BH, c->hidden_p, r);
-				dropout_apply_rows(n->x, m->hid_mask[l], T, BH);
+				dropout_mask(m->k, m->hid_mask[l], BH,
+				             c->hidden_p, r);
+				dropout_apply_rows(m->k, n->x, m->hid_mask[l],
+				                   T, BH);
 			} else {
 				fill1(m->hid_mask[l], BH);
 			}
@@ -437,20 +440,20 @@ awd_backward(struct awd *m, const float *dout)
 		const struct awd_rnn *p = &m->p.rnn[l];
 		struct awd_rnn *g = &m->g.rnn[l];
 		int H = a->hid, I = a->in, G = 4 * H;
-		lstm_bwd_pk(a->act, a->w_eff, a->c0, a->c, a->tc, dy, dpre, dc, T,
-		            B, H, m->wpack);
+		lstm_bwd_pk(m->k, a->act, a->w_eff, a->c0, a->c, a->tc, dy,
+		            dpre, dc, T, B, H, m->wpack);
 		if (m->grad_rnn[l]) {
 			/* dW_ih += dpre^T x */
-			blas_sgemm(1, 0, G, I, (int)TB, 1.0f, dpre, G, a->x, I,
-			           1.0f, g->w_ih, I);
+			blas_sgemm(m->k, 1, 0, G, I, (int)TB, 1.0f, dpre, G,
+			           a->x, I, 1.0f, g->w_ih, I);
 			/* dW_used = sum_t dpre_t^T h_{t-1} (h_{-1} = h0) */
-			blas_sgemm(1, 0, G, H, B, 1.0f, dpre, G, a->h0, H, 0.0f,
-			           dw, H);
-			blas_sgemm(1, 0, G, H, (int)(TB - B), 1.0f,
+			blas_sgemm(m->k, 1, 0, G, H, B, 1.0f, dpre, G, a->h0, H,
+			           0.0f, dw, H);
+			blas_sgemm(m->k, 1, 0, G, H, (int)(TB - B), 1.0f,
 			           dpre + (size_t)B * G, G, a->y, H, 1.0f, dw, H);
 			/* WeightDropout: d raw = d used * mask */
 			if (m->train)
-				dropout_acc_mul(g->w_hh, dw, m->w_mask[l],
+				dropout_acc_mul(m->k, g->w_hh, dw, m->w_mask[l],
 				                (size_t)G * H);
 			else
 				for (size_t i = 0; i < (size_t)G * H; i++)
@@ -463,18 +466,19 @@ awd_backward(struct awd *m, const float *dout)
 		if (l == lo && l > 0)
 			break;
 		/* dx(T*B,I) = dpre W_ih, through this layer's input dropout */
-		blas_sgemm(0, 0, (int)TB, I, G, 1.0f, dpre, G, p->w_ih, I, 0.0f,
-		           dx, I);
+		blas_sgemm(m->k, 0, 0, (int)TB, I, G, 1.0f, dpre, G, p->w_ih, I,
+		           0.0f, dx, I);
 		if (l > 0) {
 			if (m->train)
-				dropout_apply_rows(dx, m->hid_mask[l - 1], T,
-				                   (long)B * I);
+				dropout_apply_rows(m->k, dx, m->hid_mask[l - 1],
+				                   T, (long)B * I);
 			float *t = dy; dy = dx; dx = t;
 		} else {
 			if (m->train)
-				dropout_apply_rows(dx, m->in_mask, T, (long)B * E);
-			embed_bwd(m->g.emb, m->train ? m->emb_mask : NULL, m->tok,
-			          dx, B, T, E, c->pad);
+				dropout_apply_rows(m->k, dx, m->in_mask, T,
+				                   (long)B * E);
+			embed_bwd(m->k, m->g.emb, m->train ? m->emb_mask : NULL,
+			          m->tok, dx, B, T, E, c->pad);
 		}
 	}
 }

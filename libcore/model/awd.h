@@ -81,8 +81,12 @@ struct awd_tensor {
 };
 
 struct awd_rnn_act;     /* per-layer activation views, see awd.c */
+struct kern;
 
 struct awd {
+	struct kern *k;         /* compute context (kernels/ctx.h): every
+	                         * operation runs on it, the arena is its
+	                         * memory */
 	struct awd_config cfg;
 	int maxB, maxT;
 
@@ -124,7 +128,8 @@ struct awd {
 	float *scratch;         /* backward work space */
 	float *wpack;           /* W_hh packed for the recurrence (gemm.h),
 	                           once per layer per forward / backward */
-	void *arena;            /* one block: params, grads, activations */
+	void *arena;            /* one block of k's memory: params, grads,
+	                         * activations */
 	size_t arena_bytes;
 };
 

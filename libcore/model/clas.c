@@ -210,36 +210,37 @@ head_forward(struct clas *c, int B, int train, struct rng *r)
 	const struct clas_config *cc = &c->cfg;
 	int D3 = c->D3, nh = cc->nhid, nc = cc->nclass;
 
-	pool_concat_fwd(c->pooled, c->argmax, c->last, c->out, c->mask, B,
-	                c->Tk, c->E, cc->bptt);
+	pool_concat_fwd(c->enc.k, c->pooled, c->argmax, c->last, c->out,
+	                c->mask, B, c->Tk, c->E, cc->bptt);
 	/* LinBnDrop 0: BN(3E) -> Dropout(p0) -> Linear -> ReLU */
 	if (train) {
-		bn_train_fwd(c->a0, c->xh0, c->mu0, c->rs0, c->pooled, c->p.bn0_w,
-		             c->p.bn0_b, c->bn0_mean, c->bn0_var, B, D3,
-		             CLAS_BN_MOM, CLAS_BN_EPS);
+		bn_train_fwd(c->enc.k, c->a0, c->xh0, c->mu0, c->rs0, c->pooled,
+		             c->p.bn0_w, c->p.bn0_b, c->bn0_mean, c->bn0_var, B,
+		             D3, CLAS_BN_MOM, CLAS_BN_EPS);
 		c->bn0_nbt++;
-		dropout_mask(c->m0, (size_t)B * D3, cc->p0, r);
-		dropout_apply(c->a0, c->a0, c->m0, (size_t)B * D3);
+		dropout_mask(c->enc.k, c->m0, (size_t)B * D3, cc->p0, r);
+		dropout_apply(c->enc.k, c->a0, c->a0, c->m0, (size_t)B * D3);
 	} else {
-		bn_eval_fwd(c->a0, c->xh0, c->rs0, c->pooled, c->p.bn0_w,
-		            c->p.bn0_b, c->bn0_mean, c->bn0_var, B, D3,
-		            CLAS_BN_EPS);
+		bn_eval_fwd(c->enc.k, c->a0, c->xh0, c->rs0, c->pooled,
+		            c->p.bn0_w, c->p.bn0_b, c->bn0_mean, c->bn0_var, B,
+		            D3, CLAS_BN_EPS);
 	}
-	linnb_fwd(c->h0, c->a0, c->p.lin0_w, B, D3, nh);
-	relu_fwd(c->r0, c->h0, (long)B * nh);
+	linnb_fwd(c->enc.k, c->h0, c->a0, c->p.lin0_w, B, D3, nh);
+	relu_fwd(c->enc.k, c->r0, c->h0, (long)B * nh);
 	/* LinBnDrop 1: BN(nh) -> Dropout(p1) -> Linear, no activation */
 	if (train) {
-		bn_train_fwd(c->a1, c->xh1, c->mu1, c->rs1, c->r0, c->p.bn1_w,
-		             c->p.bn1_b, c->bn1_mean, c->bn1_var, B, nh,
-		             CLAS_BN_MOM, CLAS_BN_EPS);
+		bn_train_fwd(c->enc.k, c->a1, c->xh1, c->mu1, c->rs1, c->r0,
+		             c->p.bn1_w, c->p.bn1_b, c->bn1_mean, c->bn1_var, B,
+		             nh, CLAS_BN_MOM, CLAS_BN_EPS);
 		c->bn1_nbt++;
-		dropout_mask(c->m1, (size_t)B * nh, cc->p1, r);
-		dropout_apply(c->a1, c->a1, c->m1, (size_t)B * nh);
+		dropout_mask(c->enc.k, c->m1, (size_t)B * nh, cc->p1, r);
+		dropout_apply(c->enc.k, c->a1, c->a1, c->m1, (size_t)B * nh);
 	} else {
-		bn_eval_fwd(c->a1, c->xh1, c->rs1, c->r0, c->p.bn1_w, c->p.bn1_b,
-		            c->bn1_mean, c->bn1_var, B, nh, CLAS_BN_EPS);
+		bn_eval_fwd(c->enc.k, c->a1, c->xh1, c->rs1, c->r0, c->p.bn1_w,
+		            c->p.bn1_b, c->bn1_mean, c->bn1_var, B, nh,
+		            CLAS_BN_EPS);
 	}
-	linnb_fwd(c->logits, c->a1, c->p.lin1_w, B, nh, nc);
+	linnb_fwd(c->enc.k, c->logits, c->a1, c->p.lin1_w, B, nh, nc);
 }
 
 const float *
@@ -322,19 +323,19 @@ head_backward(struct clas *c, int B)
 	int hg = c->grad_head;
 
 	/* Linear 1 */
-	linnb_bwd(c->dh, hg ? c->g.lin1_w : NULL, c->dlogits, c->a1,
+	linnb_bwd(c->enc.k, c->dh, hg ? c->g.lin1_w : NULL, c->dlogits, c->a1,
 	          c->p.lin1_w, B, nh, nc);
-	dropout_apply(c->dh, c->dh, c->m1, (size_t)B * nh);
+	dropout_apply(c->enc.k, c->dh, c->dh, c->m1, (size_t)B * nh);
 	/* BN 1 (train mode); its weight and bias always train (train_bn) */
-	bn_train_bwd(c->dh, c->g.bn1_w, c->g.bn1_b, c->dh, c->xh1, c->rs1,
-	             c->p.bn1_w, B, nh);
-	relu_bwd(c->dh, c->dh, c->r0, (long)B * nh);
+	bn_train_bwd(c->enc.k, c->dh, c->g.bn1_w, c->g.bn1_b, c->dh, c->xh1,
+	             c->rs1, c->p.bn1_w, B, nh);
+	relu_bwd(c->enc.k, c->dh, c->dh, c->r0, (long)B * nh);
 	/* Linear 0 */
-	linnb_bwd(c->d3, hg ? c->g.lin0_w : NULL, c->dh, c->a0, c->p.lin0_w, B,
-	          D3, nh);
-	dropout_apply(c->d3, c->d3, c->m0, (size_t)B * D3);
-	bn_train_bwd(c->d3, c->g.bn0_w, c->g.bn0_b, c->d3, c->xh0, c->rs0,
-	             c->p.bn0_w, B, D3);
+	linnb_bwd(c->enc.k, c->d3, hg ? c->g.lin0_w : NULL, c->dh, c->a0,
+	          c->p.lin0_w, B, D3, nh);
+	dropout_apply(c->enc.k, c->d3, c->d3, c->m0, (size_t)B * D3);
+	bn_train_bwd(c->enc.k, c->d3, c->g.bn0_w, c->g.bn0_b, c->d3, c->xh0,
+	             c->rs0, c->p.bn0_w, B, D3);
 }
 
 static void
@@ -344,12 +345,14 @@ encoder_backward(struct clas *c, struct rng *r)
 	int B = c->B, E = c->E;
 	struct rng after = *r;
 
-	pool_concat_bwd(c->dout, c->d3, c->argmax, c->last, c->mask, B, c->Tk,
-	                E);
+	pool_concat_bwd(c->enc.k, c->dout, c->d3, c->argmax, c->last, c->mask,
+	                B, c->Tk, E);
 	size_t n = (size_t)B * c->Tk * E;
-	c->ar = c->cfg.alpha ? ar_fwd_bwd(c->out, c->dout, n, c->cfg.alpha) : 0;
+	c->ar = c->cfg.alpha ? ar_fwd_bwd(c->enc.k, c->out, c->dout, n,
+	                                  c->cfg.alpha) : 0;
 	c->tar = c->cfg.beta ?
-	         tar_fwd_bwd(c->out, c->dout, B, c->Tk, E, c->cfg.beta) : 0;
+	         tar_fwd_bwd(c->enc.k, c->out, c->dout, B, c->Tk, E,
+	                     c->cfg.beta) : 0;
 	int first = c->T - c->Tk;
 	/* last chunk first: the encoder still holds its forward caches */
 	for (int k = c->nchunk - 1; k >= 0; k--) {
@@ -383,7 +386,7 @@ clas_loss(struct clas *c, const uint32_t *y, int *hits, int grad,
 		if (y[b] >= (uint32_t)nc)
 			die("classifier: label %u outside the %d classes", y[b], nc);
 	memcpy(c->dlogits, c->logits, (size_t)B * nc * sizeof *c->dlogits);
-	ce_fwd_bwd(c->dlogits, y, c->row_loss, c->row_hit, B, nc,
+	ce_fwd_bwd(c->enc.k, c->dlogits, y, c->row_loss, c->row_hit, B, nc,
 	           grad ? 1.0f / B : 0.0f);
 	double loss = 0;
 	int h = 0;

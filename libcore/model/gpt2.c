@@ -148,9 +148,9 @@ alloc_state(struct gpt2 *m)
 {
 	const struct gpt2_config *c = &m->c;
 	size_t kv = (size_t)c->L * c->ctx * c->C;
-	m->kc = xmalloc(kv * sizeof *m->kc);
-	m->vc = xmalloc(kv * sizeof *m->vc);
-	m->logits = xmalloc((size_t)c->vocab * sizeof *m->logits);
+	m->kc = kern_alloc(m->k, kv * sizeof *m->kc);
+	m->vc = kern_alloc(m->k, kv * sizeof *m->vc);
+	m->logits = kern_alloc(m->k, (size_t)c->vocab * sizeof *m->logits);
 	m->pos = 0;
 }
 
@@ -198,6 +198,7 @@ gpt2_load_file(struct gpt2 *m, const struct gpt2_config *c,
                const char *weights)
 {
 	memset(m, 0, sizeof *m);
+	m->k = kern_default();
 	m->c = *c;
 	if (has_suffix(weights, ".safetensors")) {
 		char *err;
@@ -231,13 +232,14 @@ void
 gpt2_init_random(struct gpt2 *m, const struct gpt2_config *c, uint64_t seed)
 {
 	memset(m, 0, sizeof *m);
+	m->k = kern_default();
 	m->c = *c;
 	int C = c->C, I = c->inner;
 	size_t per = (size_t)4 * C + (size_t)C * 3 * C + 3 * C + (size_t)C * C +
 	             C + (size_t)C * I + I + (size_t)I * C + C;
 	size_t tot = (size_t)c->vocab * C + (size_t)c->ctx * C + 2 * C +
 	             per * c->L;
-	float *p = m->own = xmalloc(tot * sizeof *p);
+	float *p = m->own = kern_alloc(m->k, tot * sizeof *p);
 	struct rng r;
 	rng_seed(&r, seed, 0);
 	for (size_t i = 0; i < tot; i++)        /* uniform, std 0.02 */
@@ -271,9 +273,12 @@ gpt2_init_random(struct gpt2 *m, const struct gpt2_config *c, uint64_t seed)
 void
 gpt2_free(struct gpt2 *m)
 {
-	free(m->l), free(m->kc), free(m->vc);
-	free(m->x), free(m->xn), free(m->qkv), free(m->att), free(m->h);
-	free(m->y), free(m->logits), free(m->own);
+	struct kern *k = m->k;
+	free(m->l);
+	float *dev[] = { m->kc, m->vc, m->x, m->xn, m->qkv, m->att, m->h,
+	                 m->y, m->logits, m->own };
+	for (size_t i = 0; i < sizeof dev / sizeof *dev; i++)
+		kern_free(k, dev[i]);
 	if (m->st)
 		st_close(m->st);
 	if (m->pth)
@@ -285,15 +290,15 @@ gpt2_free(struct gpt2 *m)
 
 /* y(T,out) = x(T,in) W(in,out) + b */
 static void
-linear(float *y, const float *x, const float *W, const float *b, int T,
-       int in, int out)
+linear(struct kern *k, float *y, const float *x, const float *W,
+       const float *b, int T, int in, int out)
 {
 	for (int t = 0; t < T; t++)
 		memcpy(y + (size_t)t * out, b, out * sizeof *y);
 	if (T == 1)
-		blas_sgemv(1, out, in, 1, W, out, x, 1, y);
+		blas_sgemv(k, 1, out, in, 1, W, out, x, 1, y);
 	else
-		blas_sgemm(0, 0, T, out, in, 1, x, in, W, out, 1, y, out);
+		blas_sgemm(k, 0, 0, T, out, in, 1, x, in, W, out, 1, y, out);
 }
 
 static void
@@ -303,12 +308,14 @@ scratch(struct gpt2 *m, int T)
 		return;
 	const struct gpt2_config *c = &m->c;
 	size_t t = T;
-	m->x = xrealloc(m->x, t * c->C * sizeof(float));
-	m->xn = xrealloc(m->xn, t * c->C * sizeof(float));
-	m->qkv = xrealloc(m->qkv, t * 3 * c->C * sizeof(float));
-	m->att = xrealloc(m->att, t * c->C * sizeof(float));
-	m->y = xrealloc(m->y, t * c->C * sizeof(float));
-	m->h = xrealloc(m->h, t * c->inner * sizeof(float));
+	struct { float **p; size_t n; } s[] = {
+		{ &m->x, t * c->C }, { &m->xn, t * c->C },
+		{ &m->qkv, t * 3 * c->C }, { &m->att, t * c->C },
+		{ &m->y, t * c->C }, { &m->h, t * c->inner } };
+	for (size_t i = 0; i < sizeof s / sizeof *s; i++) {
+		kern_free(m->k, *s[i].p);       /* contents need not survive */
+		*s[i].p = kern_alloc(m->k, s[i].n * sizeof(float));
+	}
 	m->tcap = T;
 }
 
@@ -337,34 +344,38 @@ gpt2_forward(struct gpt2 *m, const uint32_t *ids, int T, float *all)
 		const struct gpt2_layer *l = &m->l[li];
 		float *kc = m->kc + (size_t)li * c->ctx * C;
 		float *vc = m->vc + (size_t)li * c->ctx * C;
-		gpt2_layernorm(m->xn, m->x, l->ln1_w, l->ln1_b, T, C, c->eps);
-		linear(m->qkv, m->xn, l->attn_w, l->attn_b, T, C, 3 * C);
+		gpt2_layernorm(m->k, m->xn, m->x, l->ln1_w, l->ln1_b, T, C,
+		               c->eps);
+		linear(m->k, m->qkv, m->xn, l->attn_w, l->attn_b, T, C, 3 * C);
 		for (int t = 0; t < T; t++) {
 			const float *r = m->qkv + (size_t)t * 3 * C;
 			memcpy(kc + (size_t)(P + t) * C, r + C, C * sizeof *r);
 			memcpy(vc + (size_t)(P + t) * C, r + 2 * C,
 			       C * sizeof *r);
 		}
-		gpt2_attention(m->att, m->qkv, 3 * C, kc, vc, T, P, C, c->NH);
-		linear(m->y, m->att, l->proj_w, l->proj_b, T, C, C);
-		gpt2_add(m->x, m->y, (long)T * C);
-		gpt2_layernorm(m->xn, m->x, l->ln2_w, l->ln2_b, T, C, c->eps);
-		linear(m->h, m->xn, l->fc_w, l->fc_b, T, C, c->inner);
-		gpt2_gelu(m->h, (long)T * c->inner);
-		linear(m->y, m->h, l->fcp_w, l->fcp_b, T, c->inner, C);
-		gpt2_add(m->x, m->y, (long)T * C);
+		gpt2_attention(m->k, m->att, m->qkv, 3 * C, kc, vc, T, P, C,
+		               c->NH);
+		linear(m->k, m->y, m->att, l->proj_w, l->proj_b, T, C, C);
+		gpt2_add(m->k, m->x, m->y, (long)T * C);
+		gpt2_layernorm(m->k, m->xn, m->x, l->ln2_w, l->ln2_b, T, C,
+		               c->eps);
+		linear(m->k, m->h, m->xn, l->fc_w, l->fc_b, T, C, c->inner);
+		gpt2_gelu(m->k, m->h, (long)T * c->inner);
+		linear(m->k, m->y, m->h, l->fcp_w, l->fcp_b, T, c->inner, C);
+		gpt2_add(m->k, m->x, m->y, (long)T * C);
 	}
 	m->pos = P + T;
 	if (all) {
-		gpt2_layernorm(m->xn, m->x, m->lnf_w, m->lnf_b, T, C, c->eps);
-		blas_sgemm(0, 1, T, c->vocab, C, 1, m->xn, C, m->wte, C, 0, all,
-		           c->vocab);
+		gpt2_layernorm(m->k, m->xn, m->x, m->lnf_w, m->lnf_b, T, C,
+		               c->eps);
+		blas_sgemm(m->k, 0, 1, T, c->vocab, C, 1, m->xn, C, m->wte, C,
+		           0, all, c->vocab);
 		memcpy(m->logits, all + (size_t)(T - 1) * c->vocab,
 		       c->vocab * sizeof *all);
 		return m->logits;
 	}
 	const float *xl = m->x + (size_t)(T - 1) * C;
-	gpt2_layernorm(m->xn, xl, m->lnf_w, m->lnf_b, 1, C, c->eps);
-	blas_sgemv(0, c->vocab, C, 1, m->wte, C, m->xn, 0, m->logits);
+	gpt2_layernorm(m->k, m->xn, xl, m->lnf_w, m->lnf_b, 1, C, c->eps);
+	blas_sgemv(m->k, 0, c->vocab, C, 1, m->wte, C, m->xn, 0, m->logits);
 	return m->logits;
 }

@@ -31,7 +31,10 @@ struct gpt2_layer {
 	const float *ln2_w, *ln2_b, *fc_w, *fc_b, *fcp_w, *fcp_b;
 };
 
+struct kern;
+
 struct gpt2 {
+	struct kern *k;         /* compute context (kernels/ctx.h) */
 	struct gpt2_config c;
 	const float *wte, *wpe, *lnf_w, *lnf_b;
 	struct gpt2_layer *l;
@@ -44,6 +47,8 @@ struct gpt2 {
 	struct safetensors *st;
 	struct pth *pth;
 	float *own;             /* gpt2_init_random */
+	/* m->k's memory: kc, vc, the scratch, logits, own; the loaded
+	 * weights are the mapping (host memory: the CPU backend reads it) */
 };
 
 /* Read config.json (dies with "path: reason"). */

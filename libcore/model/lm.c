@@ -22,21 +22,24 @@ lm_create(struct lm *lm, const struct awd_config *cfg, int maxB, int maxT)
 	if (ch > N)
 		ch = N;
 	lm->chunk = (int)ch;
-	lm->out_mask = xmalloc((size_t)maxB * E * sizeof(float));
-	lm->dropped = xmalloc(N * E * sizeof(float));
-	lm->dout = xmalloc(N * E * sizeof(float));
-	lm->logits = xmalloc(ch * V * sizeof(float));
-	lm->row_loss = xmalloc(N * sizeof(double));
-	lm->row_hit = xmalloc(N * sizeof(int));
+	struct kern *k = lm->enc.k;
+	lm->out_mask = kern_alloc(k, (size_t)maxB * E * sizeof(float));
+	lm->dropped = kern_alloc(k, N * E * sizeof(float));
+	lm->dout = kern_alloc(k, N * E * sizeof(float));
+	lm->logits = kern_alloc(k, ch * V * sizeof(float));
+	lm->row_loss = kern_alloc(k, N * sizeof(double));
+	lm->row_hit = kern_alloc(k, N * sizeof(int));
 	lm->alpha = 2.0f, lm->beta = 1.0f;
 }
 
 void
 lm_free(struct lm *lm)
 {
+	struct kern *k = lm->enc.k;
+	kern_free(k, lm->out_mask), kern_free(k, lm->dropped);
+	kern_free(k, lm->dout), kern_free(k, lm->logits);
+	kern_free(k, lm->row_loss), kern_free(k, lm->row_hit);
 	awd_free(&lm->enc);
-	free(lm->out_mask), free(lm->dropped), free(lm->dout);
-	free(lm->logits), free(lm->row_loss), free(lm->row_hit);
 	memset(lm, 0, sizeof *lm);
 }
 
@@ -80,7 +83,7 @@ decode(struct lm *lm, const float *x, int k)
 	int V = lm->enc.cfg.vocab, E = lm->enc.cfg.emb;
 	for (int n = 0; n < k; n++)
 		memcpy(lm->logits + (size_t)n * V, lm->dec_b, V * sizeof(float));
-	blas_sgemm(0, 1, k, V, E, 1.0f, x, E, lm->enc.p.emb, E, 1.0f,
+	blas_sgemm(lm->enc.k, 0, 1, k, V, E, 1.0f, x, E, lm->enc.p.emb, E, 1.0f,
 	           lm->logits, V);
 }
 
@@ -95,7 +98,7 @@ decode_loss(struct lm *lm, const float *x, const uint32_t *y, long N,
 	for (long n0 = 0; n0 < N; n0 += lm->chunk) {
 		int k = (int)(N - n0 < lm->chunk ? N - n0 : lm->chunk);
 		decode(lm, x + n0 * E, k);
-		ce_fwd_bwd(lm->logits, y + n0, lm->row_loss + n0,
+		ce_fwd_bwd(lm->enc.k, lm->logits, y + n0, lm->row_loss + n0,
 		           lm->row_hit + n0, k, V, dx ? 1.0f / (float)N : 0.0f);
 		if (!dx)
 			continue;
@@ -105,11 +108,11 @@ decode_loss(struct lm *lm, const float *x, const uint32_t *y, long N,
 			for (int v = 0; v < V; v++)
 				lm->dec_gb[v] += row[v];
 		}
-		blas_sgemm(0, 0, k, E, V, 1.0f, g, V, m->p.emb, E, 0.0f,
-		           dx + n0 * E, E);
+		blas_sgemm(lm->enc.k, 0, 0, k, E, V, 1.0f, g, V, m->p.emb, E,
+		           0.0f, dx + n0 * E, E);
 		if (m->grad_emb)
-			blas_sgemm(1, 0, V, E, k, 1.0f, g, V, x + n0 * E, E, 1.0f,
-			           m->g.emb, E);
+			blas_sgemm(lm->enc.k, 1, 0, V, E, k, 1.0f, g, V,
+			           x + n0 * E, E, 1.0f, m->g.emb, E);
 	}
 	double s = 0;
 	long hits = 0;
@@ -130,9 +133,11 @@ lm_train_step(struct lm *lm, const uint32_t *tok, const uint32_t *y, int B,
 	const float *out = awd_forward(m, tok, B, T, 1, r);
 
 	/* output_dp: one (B,E) mask shared over time */
-	dropout_mask(lm->out_mask, (size_t)B * E, m->cfg.output_p, r);
+	dropout_mask(lm->enc.k, lm->out_mask, (size_t)B * E, m->cfg.output_p,
+	             r);
 	for (int b = 0; b < B; b++)
-		dropout_apply_rows(memcpy(lm->dropped + (size_t)b * T * E,
+		dropout_apply_rows(lm->enc.k,
+		                   memcpy(lm->dropped + (size_t)b * T * E,
 		                          out + (size_t)b * T * E,
 		                          (size_t)T * E * sizeof(float)),
 		                   lm->out_mask + (size_t)b * E, T, E);
@@ -140,12 +145,13 @@ lm_train_step(struct lm *lm, const uint32_t *tok, const uint32_t *y, int B,
 	decode_loss(lm, lm->dropped, y, N, lm->dout, st);
 	/* AR on the dropped output, then back through output_dp; TAR on the
 	 * raw output */
-	st->ar = lm->alpha ? ar_fwd_bwd(lm->dropped, lm->dout, N * E,
+	st->ar = lm->alpha ? ar_fwd_bwd(lm->enc.k, lm->dropped, lm->dout, N * E,
 	                                lm->alpha) : 0;
 	for (int b = 0; b < B; b++)
-		dropout_apply_rows(lm->dout + (size_t)b * T * E,
+		dropout_apply_rows(lm->enc.k, lm->dout + (size_t)b * T * E,
 		                   lm->out_mask + (size_t)b * E, T, E);
-	st->tar = lm->beta ? tar_fwd_bwd(out, lm->dout, B, T, E, lm->beta) : 0;
+	st->tar = lm->beta ? tar_fwd_bwd(lm->enc.k, out, lm->dout, B, T, E,
+	                                 lm->beta) : 0;
 	st->loss = st->ce + st->ar + st->tar;
 	awd_backward(m, lm->dout);
 }
@@ -167,6 +173,6 @@ lm_last_logits(struct lm *lm, const uint32_t *tok, int B, int T, float *out)
 	for (int b = 0; b < B; b++)
 		memcpy(out + (size_t)b * V, lm->dec_b, V * sizeof(float));
 	/* rows b*T + T-1 of h: stride T*E */
-	blas_sgemm(0, 1, B, V, E, 1.0f, h + (size_t)(T - 1) * E, T * E, m->p.emb,
-	           E, 1.0f, out, V);
+	blas_sgemm(lm->enc.k, 0, 1, B, V, E, 1.0f, h + (size_t)(T - 1) * E,
+	           T * E, m->p.emb, E, 1.0f, out, V);
 }

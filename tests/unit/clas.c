@@ -221,8 +221,9 @@ full_loss(struct clas *c, uint64_t seed, int grad)
 	size_t n = (size_t)c->B * c->Tk * c->E;
 	if (grad)
 		return l + c->ar + c->tar;
-	return l + ar_fwd_bwd(c->out, NULL, n, c->cfg.alpha) +
-	       tar_fwd_bwd(c->out, NULL, c->B, c->Tk, c->E, c->cfg.beta);
+	return l + ar_fwd_bwd(kern_default(), c->out, NULL, n, c->cfg.alpha) +
+	       tar_fwd_bwd(kern_default(), c->out, NULL, c->B, c->Tk, c->E,
+	                   c->cfg.beta);
 }
 
 static void

@@ -157,7 +157,7 @@ main(int argc, char **argv)
 		gw[i] = (float)(0.5 * x * (1 + tanh(sqrt(2 / M_PI) *
 		                                     (x + 0.044715 * x * x * x))));
 	}
-	gpt2_gelu(g, 5);
+	gpt2_gelu(kern_default(), g, 5);
 	ok(close_to(g, gw, 5, 1e-6f, 1e-5f), "gelu_new");
 	float x[6] = { 1, 2, 4, -1, 0, 1 }, w[3] = { 1, 2, 0.5f },
 	      b[3] = { 0, 1, -1 }, y[6], yw[6];
@@ -171,7 +171,7 @@ main(int argc, char **argv)
 			yw[3 * t + i] = (float)((x[3 * t + i] - m) /
 			                        sqrt(v + 1e-5) * w[i] + b[i]);
 	}
-	gpt2_layernorm(y, x, w, b, 2, 3, 1e-5f);
+	gpt2_layernorm(kern_default(), y, x, w, b, 2, 3, 1e-5f);
 	ok(close_to(y, yw, 6, 1e-6f, 1e-5f), "layernorm");
 
 	/* KV cache == recompute */

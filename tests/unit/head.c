@@ -48,7 +48,8 @@ pool_loss(const float *x, const float *r)
 {
 	float y[PB * 3 * PD];
 	int32_t am[PB * PD], last[PB];
-	pool_concat_fwd(y, am, last, x, pmask, PB, PT, PD, PBPTT);
+	pool_concat_fwd(kern_default(), y, am, last, x, pmask, PB, PT, PD,
+	                PBPTT);
 	return dot(y, r, PB * 3 * PD);
 }
 
@@ -60,7 +61,7 @@ test_pool(void)
 	int32_t am[10], last[2];
 	uint8_t mask[8] = {1, 1, 0, 0, 0, 0, 0, 1};
 	fill(out, 40, -1, 1);
-	pool_concat_fwd(y, am, last, out, mask, 2, 4, 5, 2);
+	pool_concat_fwd(kern_default(), y, am, last, out, mask, 2, 4, 5, 2);
 	for (int d = 0; d < 5; d++) {
 		float *o0 = out, *o1 = out + 20;
 		want[d] = o0[3 * 5 + d];
@@ -75,7 +76,7 @@ test_pool(void)
 	ok(last[0] == 3 && last[1] == 2, "last = the last real token per row");
 	float y2[30];
 	out[0] = 100, out[7] = -100, out[20 + 15 + 1] = 55;  /* pads only */
-	pool_concat_fwd(y2, am, last, out, mask, 2, 4, 5, 2);
+	pool_concat_fwd(kern_default(), y2, am, last, out, mask, 2, 4, 5, 2);
 	ok(!memcmp(y, y2, sizeof y), "values at padded positions change nothing");
 
 	/* gradient: front pads (whole chunks) and trailing pads */
@@ -90,8 +91,9 @@ test_pool(void)
 	fill(r, PB * 3 * PD, -1, 1);
 	float yy[PB * 3 * PD];
 	int32_t pam[PB * PD], plast[PB];
-	pool_concat_fwd(yy, pam, plast, x, pmask, PB, PT, PD, PBPTT);
-	pool_concat_bwd(dx, r, pam, plast, pmask, PB, PT, PD);
+	pool_concat_fwd(kern_default(), yy, pam, plast, x, pmask, PB, PT, PD,
+	                PBPTT);
+	pool_concat_bwd(kern_default(), dx, r, pam, plast, pmask, PB, PT, PD);
 	for (int i = 0; i < PB * PT * PD; i++) {
 		float s = x[i], h = 1e-3f;
 		x[i] = s + h; double lp = pool_loss(x, r);
@@ -127,10 +129,12 @@ bn_loss(const float *x, const float *w, const float *b, const float *r,
 	float y[NB * NC], xh[NB * NC], mu[NC], rs[NC], rm[NC] = {0},
 	      rv[NC] = {1, 1, 1, 1};
 	if (train)
-		bn_train_fwd(y, xh, mu, rs, x, w, b, rm, rv, NB, NC, 0.1f, 1e-5f);
+		bn_train_fwd(kern_default(), y, xh, mu, rs, x, w, b, rm, rv, NB,
+		             NC, 0.1f, 1e-5f);
 	else {
 		float m[NC] = {0.3f, -0.2f, 0.1f, 0}, v[NC] = {0.5f, 2, 1, 0.1f};
-		bn_eval_fwd(y, xh, rs, x, w, b, m, v, NB, NC, 1e-5f);
+		bn_eval_fwd(kern_default(), y, xh, rs, x, w, b, m, v, NB, NC,
+		            1e-5f);
 	}
 	return dot(y, r, NB * NC);
 }
@@ -149,8 +153,9 @@ test_bn(int train)
 	fill(bw, NC, 0.5f, 1.5f);
 	fill(bb, NC, -0.5f, 0.5f);
 	if (train) {
-		bn_train_fwd(y, xh, mu, rs, x, bw, bb, rm, rv, NB, NC, 0.1f, 1e-5f);
-		bn_train_bwd(dx, dw, db, r, xh, rs, bw, NB, NC);
+		bn_train_fwd(kern_default(), y, xh, mu, rs, x, bw, bb, rm, rv,
+		             NB, NC, 0.1f, 1e-5f);
+		bn_train_bwd(kern_default(), dx, dw, db, r, xh, rs, bw, NB, NC);
 		/* running stats: momentum 0.1, unbiased var */
 		double s = 0, ss = 0;
 		for (int i = 0; i < NB; i++)
@@ -172,8 +177,9 @@ test_bn(int train)
 		   "bn train output has mean b and std w");
 	} else {
 		float m[NC] = {0.3f, -0.2f, 0.1f, 0}, v[NC] = {0.5f, 2, 1, 0.1f};
-		bn_eval_fwd(y, xh, rs, x, bw, bb, m, v, NB, NC, 1e-5f);
-		bn_eval_bwd(dx, dw, db, r, xh, rs, bw, NB, NC);
+		bn_eval_fwd(kern_default(), y, xh, rs, x, bw, bb, m, v, NB, NC,
+		            1e-5f);
+		bn_eval_bwd(kern_default(), dx, dw, db, r, xh, rs, bw, NB, NC);
 		ok(fabsf(y[5] - ((x[5] + 0.2f) / sqrtf(2 + 1e-5f) * bw[1] + bb[1]))
 		   < 1e-6f, "bn eval uses the running statistics");
 	}
@@ -211,7 +217,7 @@ static double
 lin_loss(const float *x, const float *w, const float *r)
 {
 	float y[LB * LO];
-	linnb_fwd(y, x, w, LB, LI, LO);
+	linnb_fwd(kern_default(), y, x, w, LB, LI, LO);
 	return dot(y, r, LB * LO);
 }
 
@@ -225,22 +231,22 @@ test_lin(void)
 	fill(x, LB * LI, -1, 1);
 	fill(w, LO * LI, -1, 1);
 	fill(r, LB * LO, -1, 1);
-	linnb_fwd(y, x, w, LB, LI, LO);
+	linnb_fwd(kern_default(), y, x, w, LB, LI, LO);
 	double y12 = 0;
 	for (int i = 0; i < LI; i++)
 		y12 += (double)x[1 * LI + i] * w[2 * LI + i];
 	ok(fabs(y[1 * LO + 2] - y12) < 1e-5, "linear: y = x W^T, no bias");
 	float rin[6] = {-1, 0, 2, -3, 0.5f, 4}, rout[6], rd[6],
 	      rg[6] = {1, 2, 3, 4, 5, 6};
-	relu_fwd(rout, rin, 6);
-	relu_bwd(rd, rg, rout, 6);
+	relu_fwd(kern_default(), rout, rin, 6);
+	relu_bwd(kern_default(), rd, rg, rout, 6);
 	ok(rout[0] == 0 && rout[1] == 0 && rout[2] == 2 && rout[4] == 0.5f &&
 	   rd[0] == 0 && rd[1] == 0 && rd[2] == 3 && rd[3] == 0 && rd[5] == 6,
 	   "relu forward and backward");
 	memcpy(dy, r, sizeof dy);
 	for (int i = 0; i < LO * LI; i++)
 		dw[i] = 1.0f;               /* accumulates */
-	linnb_bwd(dx, dw, dy, x, w, LB, LI, LO);
+	linnb_bwd(kern_default(), dx, dw, dy, x, w, LB, LI, LO);
 	for (int i = 0; i < LO * LI; i++)
 		dw[i] -= 1.0f;
 	float h = 0.5f;      /* linear in x and w: differences are exact */

@@ -8,6 +8,9 @@
 #include "kernels.h"
 #include "core/rng.h"
 
+/* the context every kernel takes (the process's CPU one) */
+static struct kern *kd;
+
 static struct rng R;
 
 static void
@@ -38,7 +41,7 @@ test_sgemm(void)
 	randu(A, K * M, 1), randu(B, N * K, 1), randu(C, M * N, 1);
 	memcpy(W, C, sizeof C);
 	/* C = 2 A^T B^T + 0.5 C with A stored (K,M), B stored (N,K) */
-	blas_sgemm(1, 1, M, N, K, 2, A, M, B, K, 0.5f, C, N);
+	blas_sgemm(kd, 1, 1, M, N, K, 2, A, M, B, K, 0.5f, C, N);
 	double err = 0;
 	for (int i = 0; i < M; i++)
 		for (int j = 0; j < N; j++) {
@@ -60,8 +63,9 @@ lstm_loss(float *act, float *y, float *c, float *tc)
 {
 	for (int n = 0; n < LT * LB; n++)
 		memcpy(act + n * LG, l_b, sizeof l_b);
-	blas_sgemm(0, 1, LT * LB, LG, LI, 1, l_x, LI, l_wih, LI, 1, act, LG);
-	lstm_fwd(act, l_whh, l_h0, l_c0, y, c, tc, LT, LB, LH);
+	blas_sgemm(kd, 0, 1, LT * LB, LG, LI, 1, l_x, LI, l_wih, LI, 1, act,
+	           LG);
+	lstm_fwd(kd, act, l_whh, l_h0, l_c0, y, c, tc, LT, LB, LH);
 	double s = 0;
 	for (int i = 0; i < LT * LB * LH; i++)
 		s += (double)l_ry[i] * y[i];
@@ -91,19 +95,21 @@ test_lstm(void)
 	}
 	/* analytic gradient: dy = ry */
 	memcpy(dy, l_ry, sizeof dy);
-	lstm_bwd(act, l_whh, l_c0, c, tc, dy, dpre, dc, LT, LB, LH);
+	lstm_bwd(kd, act, l_whh, l_c0, c, tc, dy, dpre, dc, LT, LB, LH);
 	/* gradients of W_ih, W_hh, b, x from dpre */
 	static float g_wih[LG * LI], g_whh[LG * LH], g_b[LG], g_x[LT * LB * LI];
 	memset(g_wih, 0, sizeof g_wih), memset(g_whh, 0, sizeof g_whh);
 	memset(g_b, 0, sizeof g_b);
-	blas_sgemm(1, 0, LG, LI, LT * LB, 1, dpre, LG, l_x, LI, 1, g_wih, LI);
-	blas_sgemm(1, 0, LG, LH, LB, 1, dpre, LG, l_h0, LH, 1, g_whh, LH);
-	blas_sgemm(1, 0, LG, LH, (LT - 1) * LB, 1, dpre + LB * LG, LG, y, LH, 1,
-	           g_whh, LH);
+	blas_sgemm(kd, 1, 0, LG, LI, LT * LB, 1, dpre, LG, l_x, LI, 1, g_wih,
+	           LI);
+	blas_sgemm(kd, 1, 0, LG, LH, LB, 1, dpre, LG, l_h0, LH, 1, g_whh, LH);
+	blas_sgemm(kd, 1, 0, LG, LH, (LT - 1) * LB, 1, dpre + LB * LG, LG, y,
+	           LH, 1, g_whh, LH);
 	for (int n = 0; n < LT * LB; n++)
 		for (int j = 0; j < LG; j++)
 			g_b[j] += dpre[n * LG + j];
-	blas_sgemm(0, 0, LT * LB, LI, LG, 1, dpre, LG, l_wih, LI, 0, g_x, LI);
+	blas_sgemm(kd, 0, 0, LT * LB, LI, LG, 1, dpre, LG, l_wih, LI, 0, g_x,
+	           LI);
 
 	/* finite differences */
 	struct { float *p; size_t n; float *g; const char *name; } v[] = {
@@ -136,9 +142,9 @@ test_cell(void)
 	randu(p0, B * 4 * H, 2), randu(cp, B * H, 1);
 	randu(rh, B * H, 1), randu(rc, B * H, 1);
 	memcpy(pre, p0, sizeof pre);
-	lstm_cell_fwd(pre, cp, c, tc, h, B, H);
+	lstm_cell_fwd(kd, pre, cp, c, tc, h, B, H);
 	memcpy(dh, rh, sizeof dh), memcpy(dc, rc, sizeof dc);
-	lstm_cell_bwd(pre, cp, tc, dh, dc, dpre, B, H);
+	lstm_cell_bwd(kd, pre, cp, tc, dh, dc, dpre, B, H);
 	double fd[B * 4 * H], fdc[B * H];
 	float dcp[B * H];
 	memcpy(dcp, dc, sizeof dcp);
@@ -153,7 +159,7 @@ test_cell(void)
 				pre[i] += e;
 			else
 				cq[i - B * 4 * H] += e;
-			lstm_cell_fwd(pre, cq, c, tc, h, B, H);
+			lstm_cell_fwd(kd, pre, cq, c, tc, h, B, H);
 			l[s] = 0;
 			for (int q = 0; q < B * H; q++)
 				l[s] += (double)rh[q] * h[q] + (double)rc[q] * c[q];
@@ -180,7 +186,7 @@ test_embed(void)
 	float dw[V * E] = { 0 }, dout[T * B * E];
 	uint32_t tok[B * T] = { 0, 1, 2, 1, 5, 4 };
 	randu(w, V * E, 1);
-	embed_fwd(w, scale, tok, out, B, T, E);
+	embed_fwd(kd, w, scale, tok, out, B, T, E);
 	int good = 1;
 	for (int b = 0; b < B; b++)
 		for (int t = 0; t < T; t++)
@@ -192,14 +198,14 @@ test_embed(void)
 	ok(good, "EmbeddingDropout(0.5): each row is 0 or exactly 2x the weight row, time-major out");
 	for (int i = 0; i < T * B * E; i++)
 		dout[i] = 1;
-	embed_bwd(dw, scale, tok, dout, B, T, E, 1);
+	embed_bwd(kd, dw, scale, tok, dout, B, T, E, 1);
 	/* token 0 once (x2), token 1 is pad: no grad; 2, 4 dropped; 5 once */
 	ok(dw[0] == 2 && dw[1 * E] == 0 && dw[2 * E] == 0 && dw[4 * E] == 0 &&
 	   dw[5 * E] == 2 && dw[3 * E] == 0,
 	   "embed_bwd: scatter-add x scale, nothing into the pad row or dropped rows");
 	memset(dw, 0, sizeof dw);
 	uint32_t rep[B * T] = { 3, 3, 3, 0, 3, 0 };
-	embed_bwd(dw, NULL, rep, dout, B, T, E, -1);
+	embed_bwd(kd, dw, NULL, rep, dout, B, T, E, -1);
 	ok(dw[3 * E] == 4 && dw[0] == 2, "embed_bwd: repeated tokens accumulate");
 }
 
@@ -210,8 +216,8 @@ test_dropout(void)
 	float x[T * B * F], x0[T * B * F], mask[B * F];
 	randu(x0, T * B * F, 1);
 	memcpy(x, x0, sizeof x);
-	dropout_mask(mask, B * F, 0.3f, &R);
-	dropout_apply_rows(x, mask, T, B * F);
+	dropout_mask(kd, mask, B * F, 0.3f, &R);
+	dropout_apply_rows(kd, x, mask, T, B * F);
 	int good = 1, zeros = 0;
 	float k = 1.0f / (1.0f - 0.3f);
 	for (int i = 0; i < B * F; i++) {
@@ -226,12 +232,12 @@ test_dropout(void)
 	   "RNNDropout(0.3) on (4,3,7): every (b,f) is 0 at all steps or x/0.7 at all steps (%d zeros)",
 	   zeros);
 	static float big[100000];
-	dropout_mask(big, 100000, 0.25f, &R);
+	dropout_mask(kd, big, 100000, 0.25f, &R);
 	int z = 0, bad = 0;
 	for (int i = 0; i < 100000; i++)
 		z += big[i] == 0, bad += big[i] != 0 && big[i] != 1.0f / 0.75f;
 	ok(!bad && z > 24500 && z < 25500, "dropout_mask(0.25): %d zeros of 100000, others 1/0.75", z);
-	dropout_mask(big, 100, 0, &R);
+	dropout_mask(kd, big, 100, 0, &R);
 	ok(big[0] == 1 && big[99] == 1, "dropout_mask(0) is all ones");
 }
 
@@ -242,7 +248,7 @@ ce_loss(const float *z, const uint32_t *y, int N, int V)
 	double l[4];
 	int h[4];
 	memcpy(buf, z, sizeof(float) * N * V);
-	ce_fwd_bwd(buf, y, l, h, N, V, 0);
+	ce_fwd_bwd(kd, buf, y, l, h, N, V, 0);
 	double s = 0;
 	for (int n = 0; n < N; n++)
 		s += l[n];
@@ -259,12 +265,12 @@ test_ce(void)
 	int hit;
 	for (int v = 0; v < V; v++)
 		z[v] = 3.5f;
-	ce_fwd_bwd(z, &y, &l, &hit, 1, V, 0);
+	ce_fwd_bwd(kd, z, &y, &l, &hit, 1, V, 0);
 	ok(fabs(l - 11.00223) < 5e-6, "CE of uniform logits, V=60008 = ln V = 11.00223 (%.6f)", l);
 	for (int v = 0; v < V; v++)
 		z[v] = 0;
 	z[5] = 1000, z[17] = 990;
-	ce_fwd_bwd(z, &y, &l, &hit, 1, V, 1.0f);
+	ce_fwd_bwd(kd, z, &y, &l, &hit, 1, V, 1.0f);
 	ok(fabs(l - 10) < 1e-4 && !hit && isfinite(z[5]) && fabsf(z[5] - 1) < 1e-4f,
 	   "CE with logits 1000: finite, loss 10, softmax 1 (%.6f)", l);
 
@@ -275,7 +281,7 @@ test_ce(void)
 	int hs[N];
 	randu(a, N * W, 3);
 	memcpy(g, a, sizeof g);
-	ce_fwd_bwd(g, ys, lr, hs, N, W, 1.0f / N);
+	ce_fwd_bwd(kd, g, ys, lr, hs, N, W, 1.0f / N);
 	for (int i = 0; i < N * W; i++) {
 		float s = a[i];
 		a[i] = s + 1e-2f;
@@ -300,16 +306,19 @@ test_artar(void)
 	enum { B = 3, T = 4, E = 5, N = B * T * E };
 	float x[N], dx[N];
 	memset(x, 0, sizeof x);
-	ok(ar_fwd_bwd(x, NULL, N, 2) == 0, "AR of zero output = 0");
+	ok(ar_fwd_bwd(kd, x, NULL, N, 2) == 0, "AR of zero output = 0");
 	for (int b = 0; b < B; b++)
 		for (int t = 0; t < T; t++)
 			for (int e = 0; e < E; e++)
 				x[(b * T + t) * E + e] = (float)(b + e);
-	ok(tar_fwd_bwd(x, NULL, B, T, E, 1) == 0, "TAR of a constant-in-time output = 0");
-	ok(tar_fwd_bwd(x, NULL, 1, T, E, 1) == 0, "TAR skipped when B == 1");
+	ok(tar_fwd_bwd(kd, x, NULL, B, T, E,
+	               1) == 0, "TAR of a constant-in-time output = 0");
+	ok(tar_fwd_bwd(kd, x, NULL, 1, T, E,
+	               1) == 0, "TAR skipped when B == 1");
 	randu(x, N, 1);
 	memset(dx, 0, sizeof dx);
-	double v = ar_fwd_bwd(x, dx, N, 2) + tar_fwd_bwd(x, dx, B, T, E, 1);
+	double v = ar_fwd_bwd(kd, x, dx, N, 2) + tar_fwd_bwd(kd, x, dx, B, T, E,
+	                      1);
 	double ar = 0, tar = 0;
 	for (int i = 0; i < N; i++)
 		ar += (double)x[i] * x[i];
@@ -325,9 +334,11 @@ test_artar(void)
 	for (int i = 0; i < N; i++) {
 		float s = x[i];
 		x[i] = s + 1e-2f;
-		double p = ar_fwd_bwd(x, NULL, N, 2) + tar_fwd_bwd(x, NULL, B, T, E, 1);
+		double p = ar_fwd_bwd(kd, x, NULL, N, 2) + tar_fwd_bwd(kd, x,
+		                      NULL, B, T, E, 1);
 		x[i] = s - 1e-2f;
-		double m = ar_fwd_bwd(x, NULL, N, 2) + tar_fwd_bwd(x, NULL, B, T, E, 1);
+		double m = ar_fwd_bwd(kd, x, NULL, N, 2) + tar_fwd_bwd(kd, x,
+		                      NULL, B, T, E, 1);
 		x[i] = s;
 		fd[i] = (p - m) / 2e-2;
 	}
@@ -356,17 +367,17 @@ test_par(void)
 {
 	static double x[10007];
 	kern_set_threads(2);
-	kern_par_for(10007, 1, sq, x);
+	kern_par_for(kd, 10007, 1, sq, x);
 	int good = 1;
 	for (long i = 0; i < 10007; i++)
 		good &= x[i] == (double)i * i;
 	ok(good && kern_threads() == 2, "kern_par_for covers [0,n) once with 2 threads");
 	/* a worker started later must not replay an earlier call */
 	memset(x, 0, sizeof x);
-	kern_par_for(10007, 1, inc, x);
+	kern_par_for(kd, 10007, 1, inc, x);
 	kern_set_threads(3);
 	usleep(20000);
-	kern_par_for(10007, 1, inc, x);
+	kern_par_for(kd, 10007, 1, inc, x);
 	good = 1;
 	for (long i = 0; i < 10007; i++)
 		good &= x[i] == 2;
@@ -379,6 +390,7 @@ char *openblas_get_corename(void);
 int
 main(int argc, char **argv)
 {
+	kd = kern_default();
 	if (argc == 2 && !strcmp(argv[1], "--corename")) {
 		/* tests/awd.t: blas_setup() picks a core type and re-executes */
 		const char *ct = blas_setup(argv);

@@ -17,6 +17,9 @@
 #include "../tap.h"
 #include "core/util.h"
 
+/* the context every kernel takes (the process's CPU one) */
+static struct kern *kd;
+
 static uint64_t rs = 88172645463325252ULL;
 static uint32_t
 rnd(void)
@@ -186,16 +189,18 @@ test_gemm(void)
 		/* C += A W^T */
 		memcpy(C1, C0, (size_t)M * ldc * sizeof *C1);
 		memcpy(C2, C0, (size_t)M * ldc * sizeof *C2);
-		blas_sgemm(0, 1, M, N, K, 1.0f, A, lda, W, ldw, 1.0f, C1, ldc);
-		gemm_pack_bt(pk, W, ldw, K, N);
-		gemm_packed(M, N, K, A, lda, pk, C2, ldc);
+		blas_sgemm(kd, 0, 1, M, N, K, 1.0f, A, lda, W, ldw, 1.0f, C1,
+		           ldc);
+		gemm_pack_bt(kd, pk, W, ldw, K, N);
+		gemm_packed(kd, M, N, K, A, lda, pk, C2, ldc);
 		bad_bt += !close_to(C2, C1, (size_t)M * ldc, 1e-4f, 1e-4f);
 		/* C += A B */
 		memcpy(C1, C0, (size_t)M * ldc * sizeof *C1);
 		memcpy(C2, C0, (size_t)M * ldc * sizeof *C2);
-		blas_sgemm(0, 0, M, N, K, 1.0f, A, lda, Bm, ldb, 1.0f, C1, ldc);
-		gemm_pack_b(pk, Bm, ldb, K, N);
-		gemm_packed(M, N, K, A, lda, pk, C2, ldc);
+		blas_sgemm(kd, 0, 0, M, N, K, 1.0f, A, lda, Bm, ldb, 1.0f, C1,
+		           ldc);
+		gemm_pack_b(kd, pk, Bm, ldb, K, N);
+		gemm_packed(kd, M, N, K, A, lda, pk, C2, ldc);
 		bad_b += !close_to(C2, C1, (size_t)M * ldc, 1e-4f, 1e-4f);
 		big_free(pk, gemm_pack_size(K, N) * sizeof *pk);
 		free(A), free(W), free(Bm), free(C0), free(C1), free(C2);
@@ -233,16 +238,17 @@ test_lstm_packed(void)
 		dpre[v] = xmalloc(T * BG * sizeof **dpre);
 		dc[v] = xmalloc(BH * sizeof **dc);
 		if (v)
-			lstm_fwd_pk(xg[v], w, h0, c0, y[v], c[v], tc[v], T, B, H,
-			            pk);
+			lstm_fwd_pk(kd, xg[v], w, h0, c0, y[v], c[v], tc[v], T,
+			            B, H, pk);
 		else
-			lstm_fwd(xg[v], w, h0, c0, y[v], c[v], tc[v], T, B, H);
+			lstm_fwd(kd, xg[v], w, h0, c0, y[v], c[v], tc[v], T, B,
+			         H);
 		if (v)
-			lstm_bwd_pk(xg[v], w, c0, c[v], tc[v], dy[v], dpre[v],
-			            dc[v], T, B, H, pk);
+			lstm_bwd_pk(kd, xg[v], w, c0, c[v], tc[v], dy[v],
+			            dpre[v], dc[v], T, B, H, pk);
 		else
-			lstm_bwd(xg[v], w, c0, c[v], tc[v], dy[v], dpre[v], dc[v],
-			         T, B, H);
+			lstm_bwd(kd, xg[v], w, c0, c[v], tc[v], dy[v], dpre[v],
+			         dc[v], T, B, H);
 	}
 	ok(close_to(y[1], y[0], T * BH, 1e-5f, 1e-4f) &&
 	   close_to(c[1], c[0], T * BH, 1e-5f, 1e-4f),
@@ -291,8 +297,8 @@ test_bf16(void)
 				float *R = xmalloc((size_t)M * ldc * sizeof *R);
 				fill(A, na), fill(B, nb), fill(C, (size_t)M * ldc);
 				memcpy(R, C, (size_t)M * ldc * sizeof *R);
-				gemm_bf16(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta,
-				          C, ldc);
+				gemm_bf16(kd, ta, tb, M, N, K, 0.75f, A, lda, B,
+				          ldb, beta, C, ldc);
 				for (int i = 0; i < M; i++)
 					for (int j = 0; j < N; j++) {
 						double acc = 0;
@@ -315,9 +321,9 @@ test_bf16(void)
 	float *A = xmalloc((size_t)M * K * 4), *B = xmalloc((size_t)K * N * 4);
 	float *C0 = xcalloc((size_t)M * N, 4), *C1 = xcalloc((size_t)M * N, 4);
 	fill(A, (size_t)M * K), fill(B, (size_t)K * N);
-	blas_sgemm(0, 0, M, N, K, 1, A, K, B, N, 0, C0, N);
+	blas_sgemm(kd, 0, 0, M, N, K, 1, A, K, B, N, 0, C0, N);
 	kern_set_bf16(1);
-	blas_sgemm(0, 0, M, N, K, 1, A, K, B, N, 0, C1, N);
+	blas_sgemm(kd, 0, 0, M, N, K, 1, A, K, B, N, 0, C1, N);
 	kern_set_bf16(0);
 	ok(close_to(C1, C0, (size_t)M * N, 0.05f, 0.02f) &&
 	   memcmp(C1, C0, (size_t)M * N * 4),
@@ -329,6 +335,7 @@ test_bf16(void)
 int
 main(void)
 {
+	kd = kern_default();
 	kern_set_threads(2);
 	__builtin_cpu_init();
 	ok(gemm_packed_ok() == !!__builtin_cpu_supports("avx512f"),

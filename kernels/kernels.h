@@ -21,6 +21,9 @@
 
 /* the context and memory of a backend, passed to every operation */
 #include "ctx.h"
+/* general element operations (bias, column sums, axpy, transposes,
+ * reductions) */
+#include "ops.h"
 
 /* language model compute (lstm/embedding/dropout/loss engineer) */
 #include "blas.h"
@@ -33,6 +36,7 @@
 
 /* classifier head (clastrain engineer) */
 #include "head.h"
+#include "seq.h"
 
 /* GPT-2 inference (infer --gpt2) */
 #include "gpt2.h"

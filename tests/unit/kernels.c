@@ -6,6 +6,8 @@
 
 #include "../tap.h"
 #include "kernels.h"
+#include "ops.h"
+#include "philox.h"
 #include "core/rng.h"
 
 /* the context every kernel takes (the process's CPU one) */
@@ -232,13 +234,199 @@ test_dropout(void)
 	   "RNNDropout(0.3) on (4,3,7): every (b,f) is 0 at all steps or x/0.7 at all steps (%d zeros)",
 	   zeros);
 	static float big[100000];
-	dropout_mask(kd, big, 100000, 0.25f, &R);
+	dropout_mask_key(kd, big, 100000, 0.25f, 77, DROP_INPUT);
 	int z = 0, bad = 0;
 	for (int i = 0; i < 100000; i++)
 		z += big[i] == 0, bad += big[i] != 0 && big[i] != 1.0f / 0.75f;
-	ok(!bad && z > 24500 && z < 25500, "dropout_mask(0.25): %d zeros of 100000, others 1/0.75", z);
-	dropout_mask(kd, big, 100, 0, &R);
-	ok(big[0] == 1 && big[99] == 1, "dropout_mask(0) is all ones");
+	ok(!bad && z > 24500 && z < 25500,
+	   "dropout_mask_key(0.25): %d zeros of 100000, others 1/0.75", z);
+	dropout_mask_key(kd, big, 100, 0, 77, DROP_INPUT);
+	ok(big[0] == 1 && big[99] == 1, "dropout_mask_key(p = 0) is all ones");
+	dropout_mask(kd, big, 100000, 0.25f, &R);
+	z = 0, bad = 0;
+	for (int i = 0; i < 100000; i++)
+		z += big[i] == 0, bad += big[i] != 0 && big[i] != 1.0f / 0.75f;
+	ok(!bad && z > 24500 && z < 25500,
+	   "dropout_mask (host rng, the head's until it moves): %d zeros", z);
+}
+
+/* Philox-4x32-10: the known-answer vectors of Random123 (kat_vectors,
+ * the SC'11 paper's generator): counter, key -> output */
+static void
+test_philox(void)
+{
+	static const uint32_t kat[3][10] = {
+		{ 0, 0, 0, 0, 0, 0,
+		  0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8 },
+		{ 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff,
+		  0xffffffff, 0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd },
+		{ 0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822,
+		  0x299f31d0, 0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1 },
+	};
+	for (int v = 0; v < 3; v++) {
+		uint32_t out[4];
+		philox4x32_10(kat[v], kat[v] + 4, out);
+		ok(out[0] == kat[v][6] && out[1] == kat[v][7] &&
+		   out[2] == kat[v][8] && out[3] == kat[v][9],
+		   "philox4x32_10 known answer %d: %08x %08x %08x %08x", v,
+		   out[0], out[1], out[2], out[3]);
+	}
+
+	/* dropout_mask_key == the definition in dropout.h, element by
+	 * element, on 2 threads (pieces start inside a block of 4), into a
+	 * poisoned buffer */
+	enum { N = 40003 };
+	static float m[N + 1], m2[N + 1];
+	uint64_t key = 0x0123456789abcdefULL;
+	float p = 0.3f, keep = 1.0f / (1.0f - p);
+	kern_set_threads(2);
+	for (int i = 0; i <= N; i++)
+		m[i] = NAN;
+	dropout_mask_key(kd, m, N, p, key, DROP_WEIGHT + 2);
+	int bad = 0;
+	for (long i = 0; i < N; i++) {
+		uint32_t ctr[4] = { (uint32_t)(i / 4), 0, DROP_WEIGHT + 2, 0 };
+		uint32_t k2[2] = { (uint32_t)key, (uint32_t)(key >> 32) }, w[4];
+		philox4x32_10(ctr, k2, w);
+		float u = (float)(w[i % 4] >> 8) / 16777216.0f;
+		bad += m[i] != (u >= p ? keep : 0.0f);
+	}
+	ok(!bad && isnan(m[N]),
+	   "dropout_mask_key == philox(key, id, i) kept when u >= p, %d elements "
+	   "on 2 threads (%d differ), nothing written past n", N, bad);
+	/* a function of (key, id, i): a shorter mask is a prefix, another
+	 * id or key another mask */
+	dropout_mask_key(kd, m2, 1001, p, key, DROP_WEIGHT + 2);
+	ok(!memcmp(m, m2, 1001 * sizeof *m),
+	   "a mask of 1001 is the first 1001 of the mask of %d", N);
+	kern_set_threads(1);
+	dropout_mask_key(kd, m2, N, p, key, DROP_WEIGHT + 2);
+	ok(!memcmp(m, m2, N * sizeof *m), "the same mask on 1 thread");
+	dropout_mask_key(kd, m2, N, p, key, DROP_WEIGHT + 1);
+	int same = 0;
+	for (int i = 0; i < N; i++)
+		same += m[i] == m2[i];
+	ok(same < N * 0.7, "another tensor id: another mask (%d of %d equal, "
+	   "0.58 expected by chance)", same, N);
+	dropout_mask_key(kd, m2, N, p, key + 1, DROP_WEIGHT + 2);
+	same = 0;
+	for (int i = 0; i < N; i++)
+		same += m[i] == m2[i];
+	ok(same < N * 0.7, "another key: another mask (%d of %d equal)", same,
+	   N);
+}
+
+/* dropout_apply_bt: y(B,T,F) = x * mask(B,F), against a loop, poisoned */
+static void
+test_apply_bt(void)
+{
+	enum { B = 5, T = 7, F = 9 };
+	static float x[B * T * F], y[B * T * F + 1], m[B * F];
+	randu(x, B * T * F, 1);
+	randu(m, B * F, 2);
+	for (int i = 0; i <= B * T * F; i++)
+		y[i] = NAN;
+	dropout_apply_bt(kd, y, x, m, B, T, F);
+	int bad = isnan(y[B * T * F]) ? 0 : 1;
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < T; t++)
+			for (int f = 0; f < F; f++) {
+				size_t i = ((size_t)b * T + t) * F + f;
+				bad += y[i] != x[i] * m[b * F + f];
+			}
+	ok(!bad, "dropout_apply_bt == x[b,t,f] * mask[b,f] (%d differ)", bad);
+	memcpy(y, x, sizeof x);
+	dropout_apply_bt(kd, y, y, m, B, T, F);
+	bad = 0;
+	for (int i = 0; i < B * T * F; i++)
+		bad += y[i] != x[i] * m[(i / (T * F)) * F + i % F];
+	ok(!bad, "dropout_apply_bt in place (its backward)");
+}
+
+/* ops.h against plain loops on random inputs, outputs poisoned with NaN
+ * (an element left unwritten fails), on 1 and 2 threads */
+static void
+test_ops(void)
+{
+	enum { NR = 37, C = 1029, T = 6, B = 5, E = 13 };
+	static float y[NR * C + 1], b1[C], b2[C], x[NR * C], acc[C + 1],
+	    ref[NR * C];
+	randu(b1, C, 1), randu(b2, C, 1), randu(x, NR * C, 1);
+	for (int thr = 1; thr <= 2; thr++) {
+		kern_set_threads(thr);
+		for (int i = 0; i <= NR * C; i++)
+			y[i] = NAN;
+		ops_bias_rows(kd, y, b1, b2, NR, C);
+		int bad = !isnan(y[NR * C]);
+		for (int r = 0; r < NR; r++)
+			for (int j = 0; j < C; j++)
+				bad += y[r * C + j] != b1[j] + b2[j];
+		ops_bias_rows(kd, y, b1, NULL, NR, C);
+		for (int r = 0; r < NR; r++)
+			for (int j = 0; j < C; j++)
+				bad += y[r * C + j] != b1[j];
+		ok(!bad, "ops_bias_rows: every row = b1 + b2, = b1 (%d threads)",
+		   thr);
+
+		for (int j = 0; j < C; j++)
+			acc[j] = ref[j] = b1[j];
+		acc[C] = NAN;
+		ops_colsum_acc(kd, acc, x, NR, C);
+		bad = !isnan(acc[C]);
+		for (int r = 0; r < NR; r++)
+			for (int j = 0; j < C; j++)
+				ref[j] += x[r * C + j];
+		for (int j = 0; j < C; j++)
+			bad += acc[j] != ref[j];
+		ok(!bad, "ops_colsum_acc == rows added in order, bit for bit "
+		   "(%d threads)", thr);
+
+		/* n large enough to be split between the threads */
+		memcpy(y, x, sizeof x);
+		ops_axpy(kd, y, -0.75f, x, NR * C - 1);
+		bad = y[NR * C - 1] != x[NR * C - 1];
+		for (int i = 0; i < NR * C - 1; i++)
+			bad += y[i] != x[i] + -0.75f * x[i];
+		memcpy(y, x, sizeof x);
+		ops_scale(kd, y, 3.5f, NR * C - 1);
+		bad += y[NR * C - 1] != x[NR * C - 1];
+		for (int i = 0; i < NR * C - 1; i++)
+			bad += y[i] != x[i] * 3.5f;
+		ok(!bad, "ops_axpy y += a x, ops_scale x *= a, n elements only "
+		   "(%d threads)", thr);
+
+		float *bte = y, *tbe = ref;
+		for (int i = 0; i <= T * B * E; i++)
+			bte[i] = NAN;
+		ops_tbe_to_bte(kd, bte, x, T, B, E);
+		bad = !isnan(bte[T * B * E]);
+		for (int t = 0; t < T; t++)
+			for (int b = 0; b < B; b++)
+				for (int e = 0; e < E; e++)
+					bad += bte[(b * T + t) * E + e] !=
+					       x[(t * B + b) * E + e];
+		for (int i = 0; i <= T * B * E; i++)
+			tbe[i] = NAN;
+		ops_bte_to_tbe(kd, tbe, bte, B, T, E);
+		bad += !isnan(tbe[T * B * E]);
+		bad += memcmp(tbe, x, sizeof(float) * T * B * E) != 0;
+		ok(!bad, "ops_tbe_to_bte, ops_bte_to_tbe: (T,B,E) <-> (B,T,E) "
+		   "(%d threads)", thr);
+	}
+	kern_set_threads(1);
+
+	static double d[1001];
+	static int h[1001];
+	double s = 0, q = 0;
+	long nz = 0;
+	for (int i = 0; i < 1001; i++) {
+		d[i] = rng_double(&R) * 10, h[i] = rng_below(&R, 3) == 0;
+		s += d[i], nz += h[i] != 0;
+		q += (double)x[i] * x[i];
+	}
+	ok(ops_sum_f64(kd, d, 1001) == s && ops_count_nz(kd, h, 1001) == nz &&
+	   ops_sumsq(kd, x, 1001) == q,
+	   "ops_sum_f64, ops_count_nz, ops_sumsq == host loops, bit for bit");
 }
 
 static double
@@ -404,6 +592,9 @@ main(int argc, char **argv)
 	test_lstm();
 	test_embed();
 	test_dropout();
+	test_philox();
+	test_apply_bt();
+	test_ops();
 	test_ce();
 	test_artar();
 	test_par();

@@ -203,6 +203,8 @@ ckpt_meta_read(struct ckpt_meta *m, const struct pth *p)
 			read_field(m, &fields[i], v);
 			m->present |= 1ULL << i;
 		}
+	if ((v = pth_meta(p, "sp_xxh64")) && strlen(v) != 16)
+		damaged(m, "sp_xxh64", v, "is not 16 hex digits");
 	m->has_pad = has(m, "pad_token");
 	m->has_parent_xxh64 = has(m, "parent_xxh64");
 	if (!has(m, "sp_xxh64"))
@@ -385,8 +387,18 @@ void
 ckpt_check_vocab(const struct pth *p, int64_t rows, uint32_t vocab_n,
                  uint64_t vocab_xxh64, const char *stream, const char *hint)
 {
-	if (!pth_check_vocab(p, vocab_n, vocab_xxh64, stream) &&
-	    rows != (int64_t)vocab_n)
+	struct ckpt_meta m;
+	ckpt_meta_read(&m, p);
+	int said = ckpt_meta_has(&m, "vocab_xxh64");
+	if (said && (m.vocab_xxh64 != vocab_xxh64 ||
+	             (ckpt_meta_has(&m, "vocab_n") && m.vocab_n != vocab_n)))
+		die("%s: made with another vocab (%u tokens, xxh64 %016llx) "
+		    "than %s (%u tokens, xxh64 %016llx); use the vocab the "
+		    "checkpoint was trained with", p->path, m.vocab_n,
+		    (unsigned long long)m.vocab_xxh64, stream, vocab_n,
+		    (unsigned long long)vocab_xxh64);
+	ckpt_meta_free(&m);
+	if (!said && rows != (int64_t)vocab_n)
 		die("%s: its embedding has %lld rows, but the vocab of %s has "
 		    "%u tokens%s%s", p->path, (long long)rows, stream,
 		    vocab_n, hint ? "; " : "", hint ? hint : "");

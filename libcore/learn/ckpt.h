@@ -104,8 +104,9 @@ void ckpt_set_sp(struct ckpt_meta *c, const struct sp_model *m,
 /* Replace a string field (copies v; v NULL clears). */
 void ckpt_set_str(char **field, const char *v);
 
-/* The file's vocab against a stream's: when the metadata records one it
- * must be the same (dies "made with another vocab"); a file without
+/* The file's vocab against a stream's: when the metadata records one
+ * (vocab_xxh64) it must be the same (dies "made with another vocab"); a
+ * file without
  * (fastai's) must have rows == vocab_n embedding rows, else dies "FILE:
  * its embedding has ROWS rows, but STREAM was made with a vocab of N
  * tokens; HINT" (hint may be NULL). */

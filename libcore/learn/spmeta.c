@@ -44,30 +44,31 @@ load(const char *path)
 struct sp_model *
 sp_for_pth(const struct pth *p, const char *path, int strict, char **used)
 {
-	const char *v = p ? pth_meta(p, "sp_xxh64") : NULL;
-	char rec[17] = "", *end;
+	struct ckpt_meta cm = {0};
+	char rec[17] = "", was[4096] = "";
 	struct stat st;
 
-	if (v) {
-		if (strlen(v) != 16 || (strtoull(v, &end, 16), *end))
-			die("%s: metadata sp_xxh64=%s is not 16 hex digits "
-			    "(a damaged file)", p->path, v);
-		memcpy(rec, v, 17);
-	}
+	if (p)
+		ckpt_meta_read(&cm, p);        /* sp_xxh64: 16 hex digits */
+	if (ckpt_meta_has(&cm, "sp_xxh64"))
+		snprintf(rec, sizeof rec, "%016llx",
+		         (unsigned long long)cm.sp_xxh64);
+	if (ckpt_meta_has(&cm, "sp_path"))
+		snprintf(was, sizeof was, "%s", cm.sp_path);
+	int words = ckpt_meta_has(&cm, "vocab_xxh64");
+	ckpt_meta_free(&cm);
 	*used = NULL;
 	if (path) {
 		struct sp_model *m = load(path);
 		char have[17];
 		snprintf(have, sizeof have, "%016llx",
 		         (unsigned long long)sp_xxh64(m));
-		if (*rec && strcmp(have, rec)) {
-			const char *was = pth_meta(p, "sp_path");
+		if (*rec && strcmp(have, rec))
 			die("%s: a different SentencePiece model (xxh64 %s) from "
 			    "the one %s was trained with (%s, xxh64 %s); use that "
-			    "one", path, have, p->path, was ? was : "path unknown",
+			    "one", path, have, p->path, *was ? was : "path unknown",
 			    rec);
-		}
-		if (!*rec && strict && p && pth_meta(p, "vocab_xxh64"))
+		if (!*rec && strict && words)
 			die("%s: trained on words, not on SentencePiece pieces "
 			    "(no sp_xxh64 in its metadata); drop --sp %s",
 			    p->path, path);
@@ -76,18 +77,16 @@ sp_for_pth(const struct pth *p, const char *path, int strict, char **used)
 	}
 	if (!*rec)
 		return NULL;
-	const char *was = pth_meta(p, "sp_path");
-	if (!was || stat(was, &st))
+	if (!*was || stat(was, &st))
 		die("%s: trained on the pieces of a SentencePiece model (xxh64 "
 		    "%s%s%s) that is not there; give it with --sp model",
-		    p->path, rec, was ? ", was " : "", was ? was : "");
-	char *keep = xstrdup(was);        /* pth_meta's buffer is reused */
-	struct sp_model *m = load(keep);
+		    p->path, rec, *was ? ", was " : "", was);
+	struct sp_model *m = load(was);
 	char have[17];
 	snprintf(have, sizeof have, "%016llx", (unsigned long long)sp_xxh64(m));
 	if (strcmp(have, rec))
 		die("%s: changed since %s was trained on it (xxh64 %s, was %s); "
-		    "give the original with --sp model", keep, p->path, have, rec);
-	*used = keep;
+		    "give the original with --sp model", was, p->path, have, rec);
+	*used = xstrdup(was);
 	return m;
 }

@@ -122,27 +122,7 @@ struct pth_tensor *pth_need(const struct pth *p, const char *name, int ndim,
 /* Metadata value for key (a static buffer, overwritten by the next call),
  * or NULL when absent or when the file has none (a foreign file). */
 const char *pth_meta(const struct pth *p, const char *key);
-/* Metadata values that must be there (what: "an interrupted awdtrain
- * run", for the message), parsed whole: a value that is missing, not a
- * number, not finite, not an integer or outside [lo, hi] dies with
- * "FILE: metadata KEY=VALUE ..." (a damaged or hand-made file), as the
- * same value on the command line would be refused. */
-const char *pth_meta_need(const struct pth *p, const char *key,
-                          const char *what);
-double pth_meta_double(const struct pth *p, const char *key,
-                       const char *what);
-int64_t pth_meta_int(const struct pth *p, const char *key, const char *what,
-                     int64_t lo, int64_t hi);
-uint64_t pth_meta_u64(const struct pth *p, const char *key, const char *what,
-                      int base);
-/* Checks the file was made with this vocab: returns 1 if it says so, 0 if
- * it says nothing (a fastai file: the caller may check shapes instead),
- * dies if it names another vocab. */
-int pth_check_vocab(const struct pth *p, uint32_t vocab_n,
-                    uint64_t vocab_xxh64, const char *vocab_name);
-/* Dies unless meta key equals want (a config check: "emb_sz", "400").
- * A file without metadata passes. */
-void pth_check_meta(const struct pth *p, const char *key, const char *want);
+/* (Typed, checked reading of our metadata: learn/ckpt.h.) */
 
 /* ---- writing ---------------------------------------------------------- */
 

@@ -187,6 +187,39 @@ test_bad(void)
 }
 
 static void
+check_vocab_child(const void *arg, size_t n)
+{
+	const uint32_t *v = arg;
+	(void)n;
+	struct ckpt_meta m;
+	fill_lm(&m);
+	char *text = ckpt_meta_text(&m);
+	struct pth *p = save_load(v[2] ? "cv.pth" : "cvf.pth",
+	                          (const char *[]){ "x" }, 1,
+	                          v[2] ? text : NULL, NULL, 0);
+	ckpt_check_vocab(p, 2, v[0], v[1] ? 0x0123456789abcdefULL : 7, "s",
+	                 NULL);
+}
+
+static void
+test_vocab(void)
+{
+	/* { vocab_n, right hash, file has metadata (32 tokens) } */
+	static const uint32_t pass[][3] = { { 32, 1, 1 }, { 2, 0, 0 } };
+	static const uint32_t fail[][3] = { { 32, 0, 1 }, { 31, 1, 1 },
+	                                    { 3, 0, 0 } };
+	for (int i = 0; i < 2; i++)
+		ok(child_status(check_vocab_child, pass[i], 0) == 0,
+		   "vocab check passes: %u tokens, %s", pass[i][0], pass[i][2] ?
+		   "the recorded hash" : "no metadata, as many embedding rows");
+	for (int i = 0; i < 3; i++)
+		ok(child_status(check_vocab_child, fail[i], 0) == 1,
+		   "vocab check refuses: %u tokens, %s", fail[i][0], i == 0 ?
+		   "another hash" : i == 1 ? "another size" :
+		   "no metadata, another number of rows");
+}
+
+static void
 test_tables_state(void)
 {
 	struct awd_config ac;
@@ -274,6 +307,7 @@ main(void)
 	test_prefix();
 	test_meta();
 	test_bad();
+	test_vocab();
 	test_tables_state();
 	char cmd[64];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

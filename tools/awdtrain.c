@@ -222,7 +222,9 @@ lm_save(struct learner *l, const struct trainrun *r)
 		a->m.hidden_rows = a->lm.enc.state_bs;
 		nrec = ckpt_state_records(&a->lm.enc, rec, names);
 	}
-	return ckpt_save(a->o->out, &t, &a->opt, &a->m, rec, nrec);
+	int ret = ckpt_save(a->o->out, &t, &a->opt, &a->m, rec, nrec);
+	ckpt_state_free(rec, nrec);
+	return ret;
 }
 
 /* a pipe is checked as it comes: say what is left */
@@ -547,10 +549,12 @@ main(int argc, char *argv[])
 	if (o.wgts) {
 		struct pretrained_param dst[CKPT_MAXROWS];
 		struct pretrained_report rep;
+		float *host[CKPT_MAXROWS];
+		ckpt_rows_download(&tab, host);   /* filled on the host */
 		for (int i = 0; i < tab.n; i++) {
 			const struct ckpt_row *r = &tab.r[i];
 			dst[i] = (struct pretrained_param){ .name = r->name,
-				.w = r->w, .ndim = r->ndim };
+				.w = host[i], .ndim = r->ndim };
 			for (int d = 0; d < r->ndim; d++)
 				dst[i].shape[d] = r->shape[d];
 		}
@@ -558,6 +562,7 @@ main(int argc, char *argv[])
 		if (!o.quiet)
 			pretrained_report_print(stderr, o.wgts, &rep, dst, 0);
 		pretrained_report_free(&rep);
+		ckpt_rows_upload(&tab, host);
 		if (!o.freeze_given)
 			o.freeze_to = -1;       /* load_pretrained -> freeze() */
 	}

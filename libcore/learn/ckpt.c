@@ -9,6 +9,7 @@
 
 #include "core/stream.h"
 #include "core/util.h"
+#include "kernels.h"
 #include "learn/ckpt.h"
 #include "learn/optim.h"
 #include "model/clas.h"
@@ -429,7 +430,7 @@ ckpt_lm_table(struct lm *lm, struct ckpt_table *t)
 {
 	struct awd_tensor at[AWD_MAX_TENSORS + 2];
 	int n = lm_tensors(lm, at, AWD_MAX_TENSORS + 2);
-	t->n = 0;
+	t->n = 0, t->k = lm->enc.k;
 	for (int i = 0; i < n; i++)
 		row_add(t, &at[i], "");
 }
@@ -437,7 +438,7 @@ ckpt_lm_table(struct lm *lm, struct ckpt_table *t)
 void
 ckpt_enc_table(struct awd *a, struct ckpt_table *t)
 {
-	t->n = 0;
+	t->n = 0, t->k = a->k;
 	for (int i = 0; i < a->ntensor; i++)
 		row_add(t, &a->tensor[i], "")->at = &a->tensor[i];
 }
@@ -460,7 +461,7 @@ ckpt_clas_table(struct clas *c, struct ckpt_table *t)
 {
 	struct awd_tensor at[AWD_MAX_TENSORS + 8];
 	int n = clas_tensors(c, at, AWD_MAX_TENSORS + 8);
-	t->n = 0;
+	t->n = 0, t->k = c->enc.k;
 	if (n + 6 > CKPT_MAXROWS)
 		die("classifier: state dict table too small");
 	for (int i = 0; i < n; i++) {
@@ -484,12 +485,15 @@ ckpt_clas_table(struct clas *c, struct ckpt_table *t)
 	}
 }
 
-/* Model memory is written here only (a device backend: kern_upload). */
+/* Model memory is written here only: floats are the model's device
+ * memory (kern_upload), the BatchNorm counters host integers. */
 static void
-put(const struct ckpt_row *r, const void *src)
+put(const struct ckpt_table *t, const struct ckpt_row *r, const void *src)
 {
-	memcpy(r->w ? (void *)r->w : (void *)r->l, src,
-	       r->n * (r->w ? sizeof *r->w : sizeof *r->l));
+	if (r->w)
+		kern_upload(t->k, r->w, src, r->n * sizeof *r->w);
+	else
+		memcpy(r->l, src, r->n * sizeof *r->l);
 }
 
 void
@@ -514,15 +518,60 @@ ckpt_load(const struct ckpt_table *t, const struct pth *p, const char *prefix,
 			int64_t v = pt && pt->l && pt->numel == 1 ? pt->l[0] : 0;
 			if (!pt && !r->optional)
 				die("%s: no tensor %s", p->path, k);
-			put(r, &v);
+			put(t, r, &v);
 			continue;
 		}
 		float *w = pth_need(p, k, r->ndim, r->shape)->f;
 		if (borrow && r->at)
 			awd_borrow(borrow, r->at, w);
 		else
-			put(r, w);
+			put(t, r, w);
 	}
+}
+
+static void
+download(const struct ckpt_table *t, float **host, int all)
+{
+	for (int i = 0; i < t->n; i++) {
+		host[i] = NULL;
+		if (!t->r[i].w || (!all && t->k->backend == KERN_CPU))
+			continue;
+		for (int j = 0; j < i && !host[i]; j++)
+			if (t->r[j].w == t->r[i].w)
+				host[i] = host[j];
+		if (!host[i]) {
+			host[i] = xmalloc(t->r[i].n * sizeof **host + 1);
+			kern_download(t->k, host[i], t->r[i].w,
+			              t->r[i].n * sizeof **host);
+		}
+	}
+}
+
+static void
+host_free(const struct ckpt_table *t, float **host)
+{
+	for (int i = 0; i < t->n; i++) {
+		int first = host[i] != NULL;
+		for (int j = 0; j < i && first; j++)
+			first = host[j] != host[i];
+		if (first)
+			free(host[i]);
+	}
+}
+
+void
+ckpt_rows_download(const struct ckpt_table *t, float **host)
+{
+	download(t, host, 1);
+}
+
+void
+ckpt_rows_upload(const struct ckpt_table *t, float **host)
+{
+	for (int i = 0; i < t->n; i++)
+		if (host[i] && !t->r[i].alias)
+			put(t, &t->r[i], host[i]);
+	host_free(t, host);
 }
 
 int
@@ -547,7 +596,15 @@ ckpt_save(const char *path, const struct ckpt_table *t, struct optim *opt,
           const struct ckpt_meta *m, const struct pth_record *rec, int nrec)
 {
 	struct pth_tensor pt[CKPT_MAXROWS];
+	float *host[CKPT_MAXROWS];
 	int n = ckpt_tensors(t, pt);
+	/* the CPU backend's memory is the host's: written where it lies;
+	 * another backend's is downloaded once per storage (tied rows share
+	 * the copy, so they stay tied) */
+	download(t, host, 0);
+	for (int i = 0; i < n; i++)
+		if (host[i])
+			pt[i].f = host[i];
 	char *meta = ckpt_meta_text(m);
 	struct pv_pool pool = {0};
 	struct pv *sd = pth_state_dict(&pool, pt, n);
@@ -556,6 +613,7 @@ ckpt_save(const char *path, const struct ckpt_table *t, struct optim *opt,
 	int r = pth_save_records(path, root, meta, rec, nrec);
 	pv_pool_free(&pool);
 	free(meta);
+	host_free(t, host);
 	return r;
 }
 
@@ -568,12 +626,21 @@ ckpt_state_records(const struct awd *a, struct pth_record *rec,
 	int n = 0;
 	for (int l = 0; l < a->cfg.layers; l++)
 		for (int k = 0; k < 2; k++, n++) {
+			size_t size = sizeof(float) * (size_t)a->state_bs *
+			              awd_layer_out(&a->cfg, l);
+			void *host = xmalloc(size + 1);
+			kern_download(a->k, host, k ? a->c[l] : a->h[l], size);
 			snprintf(names[n], 24, "state.%d.%c", l, k ? 'c' : 'h');
-			rec[n] = (struct pth_record){ names[n],
-				k ? a->c[l] : a->h[l], sizeof(float) *
-				(size_t)a->state_bs * awd_layer_out(&a->cfg, l) };
+			rec[n] = (struct pth_record){ names[n], host, size };
 		}
 	return n;
+}
+
+void
+ckpt_state_free(struct pth_record *rec, int n)
+{
+	for (int i = 0; i < n; i++)
+		free((void *)rec[i].data);
 }
 
 /* Checkpoints of before the records: the state as hex in hidden= */
@@ -587,8 +654,8 @@ state_from_hex(const struct pth *p, struct awd *a, int rows)
 	h += 8;
 	for (int l = 0; l < a->cfg.layers; l++)
 		for (int k = 0; k < 2; k++) {
-			unsigned char *b = (unsigned char *)(k ? a->c[l] : a->h[l]);
 			size_t nb = 4 * (size_t)rows * awd_layer_out(&a->cfg, l);
+			unsigned char *b = xmalloc(nb + 1);
 			for (size_t i = 0; i < nb; i++, h += 2) {
 				int v = 0;
 				for (int j = 0; j < 2; j++) {
@@ -602,6 +669,8 @@ state_from_hex(const struct pth *p, struct awd *a, int rows)
 				}
 				b[i] = (unsigned char)v;
 			}
+			kern_upload(a->k, k ? a->c[l] : a->h[l], b, nb);
+			free(b);
 		}
 }
 
@@ -627,6 +696,6 @@ ckpt_state_restore(const struct pth *p, struct awd *a, int rows)
 				    "the file is damaged", p->path, name, d ?
 				    "has another size" : "is missing", rows,
 				    awd_layer_out(&a->cfg, l));
-			memcpy(k ? a->c[l] : a->h[l], d, want);
+			kern_upload(a->k, k ? a->c[l] : a->h[l], d, want);
 		}
 }

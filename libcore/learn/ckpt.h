@@ -25,6 +25,7 @@
 struct lm;
 struct clas;
 struct optim;
+struct kern;
 
 enum ckpt_kind { CKPT_FOREIGN, CKPT_LM, CKPT_CLAS, CKPT_ENCODER };
 
@@ -133,6 +134,9 @@ struct ckpt_row {
 struct ckpt_table {
 	struct ckpt_row r[CKPT_MAXROWS];
 	int n;
+	struct kern *k;         /* the model's context: float rows are its
+	                           memory, read and written through
+	                           kern_download / kern_upload */
 };
 
 /* The language model's 16 keys ("0.encoder.weight" ... "1.decoder.bias"),
@@ -146,16 +150,23 @@ void ckpt_enc_table(struct awd *a, struct ckpt_table *t);
  * encoder rows point at p's memory instead (p must outlive the model). */
 void ckpt_load(const struct ckpt_table *t, const struct pth *p,
                const char *prefix, struct awd *borrow);
+/* Host copies of the float rows (tied rows share one), and back into the
+ * model (the copies are freed): for code that fills a model's rows on the
+ * host (pretrained.h's load_pretrained). */
+void ckpt_rows_download(const struct ckpt_table *t, float **host);
+void ckpt_rows_upload(const struct ckpt_table *t, float **host);
 /* The rows as pth tensors for writing (names point into t). */
 int ckpt_tensors(const struct ckpt_table *t, struct pth_tensor *out);
 
 /* ---- the LSTM state of a mid-epoch checkpoint ------------------------- */
 
 /* Records "state.L.h" and "state.L.c" of a's live state (state_bs rows,
- * float32, shape (rows, out_L)); names[][24] holds the names.  Returns the
- * count (2 * layers). */
+ * float32, shape (rows, out_L)), host copies (kern_download) to free with
+ * ckpt_state_free; names[][24] holds the names.  Returns the count
+ * (2 * layers). */
 int ckpt_state_records(const struct awd *a, struct pth_record *rec,
                        char (*names)[24]);
+void ckpt_state_free(struct pth_record *rec, int n);
 /* Put the saved state of rows rows back into a (reset and resized).  A
  * checkpoint of before this format (the state as hex text in the
  * metadata's hidden=) is read as well.  Dies when neither is there or a

@@ -249,7 +249,9 @@ clas_predict(struct clas *c, const uint32_t *const *docs, const uint32_t *len,
 			if (probs)
 				clas_probs(c, b, probs + (size_t)idx[b] * nc);
 			if (pred) {
-				const float *z = c->logits + (size_t)b * nc;
+				float z[nc];    /* the model's memory: a copy */
+				kern_download(c->enc.k, z, c->logits +
+				              (size_t)b * nc, sizeof z);
 				uint32_t k = 0;
 				for (int j = 1; j < nc; j++)
 					if (z[j] > z[k])

@@ -7,6 +7,7 @@
 
 #include "../tap.h"
 #include "core/util.h"
+#include "kernels.h"
 #include "learn/ckpt.h"
 #include "model/clas.h"
 #include "model/lm.h"
@@ -219,6 +220,22 @@ test_vocab(void)
 		   "no metadata, another number of rows");
 }
 
+/* lm's live state (2 rows) is hs, cs */
+static int
+same_state(struct lm *lm, float (*hs)[12], float (*cs)[12])
+{
+	float b[12];
+	int same = 1;
+	for (int l = 0; l < 2; l++) {
+		size_t n = 2 * awd_layer_out(&lm->enc.cfg, l) * sizeof *b;
+		kern_download(lm->enc.k, b, lm->enc.h[l], n);
+		same &= !memcmp(b, hs[l], n);
+		kern_download(lm->enc.k, b, lm->enc.c[l], n);
+		same &= !memcmp(b, cs[l], n);
+	}
+	return same;
+}
+
 static void
 test_tables_state(void)
 {
@@ -237,12 +254,16 @@ test_tables_state(void)
 	struct rng r;
 	rng_seed(&r, 1, 0);
 	lm_init(&lm, &r);
-	/* a live state of 2 rows */
+	/* a live state of 2 rows (model memory: through the context) */
+	float hs[2][12], cs[2][12];
 	awd_reset(&lm.enc);
 	awd_resize(&lm.enc, 2);
-	for (int l = 0; l < 2; l++)
+	for (int l = 0; l < 2; l++) {
 		for (int i = 0; i < 2 * awd_layer_out(&ac, l); i++)
-			lm.enc.h[l][i] = 0.5f + i + l, lm.enc.c[l][i] = -i - 0.25f * l;
+			hs[l][i] = 0.5f + i + l, cs[l][i] = -i - 0.25f * l;
+		kern_upload(lm.enc.k, lm.enc.h[l], hs[l], 2 * awd_layer_out(&ac, l) * 4);
+		kern_upload(lm.enc.k, lm.enc.c[l], cs[l], 2 * awd_layer_out(&ac, l) * 4);
+	}
 	struct pth_record rec[4];
 	char names[4][24];
 	int nrec = ckpt_state_records(&lm.enc, rec, names);
@@ -256,21 +277,22 @@ test_tables_state(void)
 	pth_save_records(path, pth_state_dict(&pool, pt, n), "kind=lm\n", rec,
 	                 nrec);
 	pv_pool_free(&pool);
+	ckpt_state_free(rec, nrec);
 	struct pth *p = pth_load(path);
 	struct ckpt_table t2;
 	ckpt_lm_table(&lm2, &t2);
 	ckpt_load(&t2, p, "", NULL);
-	ok(!memcmp(lm2.enc.tensor[0].w, lm.enc.tensor[0].w,
-	           lm.enc.tensor[0].n * sizeof(float)) &&
-	   !memcmp(t2.r[t2.n - 1].w, t.r[t.n - 1].w, 11 * sizeof(float)),
-	   "the table loads what it saved");
+	float a[11 * 4], b[11 * 4];
+	kern_download(lm.enc.k, a, t.r[0].w, sizeof a);
+	kern_download(lm.enc.k, b, t2.r[0].w, sizeof b);
+	int eq = !memcmp(a, b, sizeof a);
+	kern_download(lm.enc.k, a, t.r[t.n - 1].w, 11 * sizeof *a);
+	kern_download(lm.enc.k, b, t2.r[t2.n - 1].w, 11 * sizeof *b);
+	ok(eq && !memcmp(a, b, 11 * sizeof *a), "the table loads what it saved");
 	ok(p->n == 12, "the state is no tensor of the state dict (%d)", p->n);
 	ckpt_state_restore(p, &lm2.enc, 2);
-	int same = lm2.enc.state_bs == 2;
-	for (int l = 0; l < 2; l++)
-		same &= !memcmp(lm2.enc.h[l], lm.enc.h[l], 2 * awd_layer_out(&ac, l) * 4) &&
-		        !memcmp(lm2.enc.c[l], lm.enc.c[l], 2 * awd_layer_out(&ac, l) * 4);
-	ok(same, "the state comes back bit for bit");
+	ok(lm2.enc.state_bs == 2 && same_state(&lm2, hs, cs),
+	   "the state comes back bit for bit");
 	pth_free(p);
 
 	/* the earlier format: hex in the metadata */
@@ -280,7 +302,7 @@ test_tables_state(void)
 	for (int l = 0; l < 2; l++)
 		for (int k = 0; k < 2; k++) {
 			const unsigned char *b = (const unsigned char *)
-			    (k ? lm.enc.c[l] : lm.enc.h[l]);
+			    (k ? cs[l] : hs[l]);
 			for (int i = 0; i < 4 * 2 * awd_layer_out(&ac, l); i++)
 				*o++ = hx[b[i] >> 4], *o++ = hx[b[i] & 15];
 		}
@@ -288,11 +310,7 @@ test_tables_state(void)
 	p = save_load("hex.pth", (const char *[]){ "x" }, 1, meta, NULL, 0);
 	awd_reset(&lm2.enc);
 	ckpt_state_restore(p, &lm2.enc, 2);
-	same = 1;
-	for (int l = 0; l < 2; l++)
-		same &= !memcmp(lm2.enc.h[l], lm.enc.h[l], 2 * awd_layer_out(&ac, l) * 4) &&
-		        !memcmp(lm2.enc.c[l], lm.enc.c[l], 2 * awd_layer_out(&ac, l) * 4);
-	ok(same, "the earlier hex state comes back bit for bit");
+	ok(same_state(&lm2, hs, cs), "the earlier hex state comes back bit for bit");
 	pth_free(p);
 	free(meta);
 	lm_free(&lm), lm_free(&lm2);

@@ -8,6 +8,7 @@
 #define KERN_GPT2_H
 
 #include <math.h>
+#include <stdint.h>
 
 #include "kernels.h"
 
@@ -22,6 +23,10 @@ static inline KERN_HD float gelu_new_elem(float x)
  * as torch.nn.LayerNorm).  y may equal x. */
 void gpt2_layernorm(struct kern *k, float *y, const float *x, const float *w,
                     const float *b, int T, int C, float eps);
+
+/* x(T,C) = wte[ids[t]] + wpe[P + t] (ids device memory, < vocab) */
+void gpt2_embed(struct kern *k, float *x, const float *wte, const float *wpe,
+                const uint32_t *ids, int T, int P, int C);
 
 /* x[i] = gelu_new(x[i]) for i < n */
 void gpt2_gelu(struct kern *k, float *x, long n);

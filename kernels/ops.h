@@ -36,6 +36,12 @@ void ops_tbe_to_bte(struct kern *k, float *dst, const float *src, int T,
 void ops_bte_to_tbe(struct kern *k, float *dst, const float *src, int B,
                     int T, int E);
 
+/* dst(rows, w) with leading dimension ldd = src(rows, w) with leading
+ * dimension lds (a column block of a wider matrix, e.g. the keys of a
+ * (T,3C) qkv block into a (T,C) cache).  No overlap. */
+void ops_copy_rows(struct kern *k, float *dst, long ldd, const float *src,
+                   long lds, long rows, int w);
+
 /* Reductions: the value comes back to the host (a step's scalars).
  * sum of x[0..n) in double, in order; sum of squares of x in double (a
  * gradient norm's square); count of x[i] != 0. */

@@ -65,9 +65,12 @@ if grep -qw avx512_bf16 /proc/cpuinfo; then
 	check "clastrain bf16" $CL --precision bf16 --log cb.tsv -o cb.pth c.ids
 	f=$(tail -n 1 cf.tsv | cut -f3) b=$(tail -n 1 cb.tsv | cut -f3)
 	echo "# classifier valid loss: fp32 $f, bf16 $b"
+	# labels with no meaning: the loss stays near ln 2 and two runs
+	# drift apart more than the LM's (measured -s 1/2/3: 1.3%, 1.5%,
+	# 0.2% with Philox masks; 0.5%, 1.1% with the earlier host draws)
 	ok $(echo "$f $b" | awk '{ d = ($2 - $1) / $1; if (d < 0) d = -d
-		exit !($1 > 0 && d < 0.01) }'; echo $?) \
-		"clastrain: bf16 valid loss $b within 1% of fp32's $f"
+		exit !($1 > 0 && d < 0.03) }'; echo $?) \
+		"clastrain: bf16 valid loss $b within 3% of fp32's $f"
 else
 	exits 1 "no AVX512-BF16 here: --precision bf16 refused" \
 		$LM --precision bf16 -o b.pth t.lmb v.lmb

@@ -40,6 +40,39 @@ gpt2_layernorm(struct kern *k, float *y, const float *x, const float *w,
 	kern_par_for(k, T, 4, ln_range, &c);
 }
 
+struct emb_ctx {
+	float *x;
+	const float *wte, *wpe;
+	const uint32_t *ids;
+	int P, C;
+};
+
+KERN_CLONES static void
+add2(float *restrict x, const float *restrict a, const float *restrict b,
+     int n)
+{
+	for (int i = 0; i < n; i++)
+		x[i] = a[i] + b[i];
+}
+
+static void
+emb_range(void *arg, long lo, long hi)
+{
+	const struct emb_ctx *c = arg;
+	size_t C = c->C;
+	for (long t = lo; t < hi; t++)
+		add2(c->x + t * C, c->wte + (size_t)c->ids[t] * C,
+		     c->wpe + (c->P + t) * C, c->C);
+}
+
+void
+gpt2_embed(struct kern *k, float *x, const float *wte, const float *wpe,
+           const uint32_t *ids, int T, int P, int C)
+{
+	struct emb_ctx c = { x, wte, wpe, ids, P, C };
+	kern_par_for(k, T, 16384 / (C > 0 ? C : 1) + 1, emb_range, &c);
+}
+
 struct gelu_ctx { float *x; };
 
 KERN_CLONES static void

@@ -173,6 +173,30 @@ ops_bte_to_tbe(struct kern *k, float *dst, const float *src, int B, int T,
 	kern_par_for(k, (long)T * B, min_rows(E), bte_to_tbe_range, &c);
 }
 
+struct copy_ctx {
+	float *dst;
+	const float *src;
+	long ldd, lds;
+	int w;
+};
+
+static void
+copy_range(void *p, long lo, long hi)
+{
+	const struct copy_ctx *c = p;
+	for (long r = lo; r < hi; r++)
+		memcpy(c->dst + r * c->ldd, c->src + r * c->lds,
+		       (size_t)c->w * sizeof(float));
+}
+
+void
+ops_copy_rows(struct kern *k, float *dst, long ldd, const float *src,
+              long lds, long rows, int w)
+{
+	struct copy_ctx c = { dst, src, ldd, lds, w };
+	kern_par_for(k, rows, min_rows(w), copy_range, &c);
+}
+
 /* The reductions run on one thread: their order is the host loop's, so
  * a step's scalars are what they were before they became kernels. */
 double

@@ -138,6 +138,7 @@ layout(struct awd *m, struct arena *a)
 		}
 	}
 	float *out = take(a, TB * E);
+	uint32_t *tok = (uint32_t *)take(a, TB);        /* (B,T) ids */
 	/* backward scratch: dpre (T,B,4H), two (T,B,Hmax) buffers, dc (B,H),
 	 * dW_hh of the weight used (4H,H) */
 	size_t ns = TB * 4 * Hmax + 2 * TB * Hmax + (size_t)B * Hmax +
@@ -150,7 +151,7 @@ layout(struct awd *m, struct arena *a)
 	}
 	float *wpk = take(a, np);
 	if (a->base)
-		m->out = out, m->scratch = scr, m->wpack = wpk;
+		m->out = out, m->scratch = scr, m->wpack = wpk, m->tok = tok;
 }
 
 void
@@ -239,11 +240,18 @@ awd_tensor(struct awd *m, const char *name)
 	return NULL;
 }
 
+/* w (device) = U(-k, k) from r, drawn on the host in pieces and
+ * uploaded (init only: not a training step) */
 static void
-uniform(float *w, size_t n, float k, struct rng *r)
+uniform(struct kern *kc, float *w, size_t n, float k, struct rng *r)
 {
-	for (size_t i = 0; i < n; i++)
-		w[i] = (2.0f * rng_float(r) - 1.0f) * k;
+	float buf[4096];
+	for (size_t at = 0; at < n; at += 4096) {
+		size_t len = n - at < 4096 ? n - at : 4096;
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (2.0f * rng_float(r) - 1.0f) * k;
+		kern_upload(kc, w + at, buf, len * sizeof *buf);
+	}
 }
 
 void
@@ -251,15 +259,15 @@ awd_init(struct awd *m, struct rng *r)
 {
 	const struct awd_config *c = &m->cfg;
 	/* the pad row too: fastai overwrites the embedding's zero row */
-	uniform(m->p.emb, (size_t)c->vocab * c->emb, 0.1f, r);
+	uniform(m->k, m->p.emb, (size_t)c->vocab * c->emb, 0.1f, r);
 	for (int l = 0; l < c->layers; l++) {
 		size_t I = awd_layer_in(c, l), H = awd_layer_out(c, l);
 		float k = 1.0f / sqrtf((float)H);
 		struct awd_rnn *p = &m->p.rnn[l];
-		uniform(p->w_ih, 4 * H * I, k, r);
-		uniform(p->w_hh, 4 * H * H, k, r);
-		uniform(p->b_ih, 4 * H, k, r);
-		uniform(p->b_hh, 4 * H, k, r);
+		uniform(m->k, p->w_ih, 4 * H * I, k, r);
+		uniform(m->k, p->w_hh, 4 * H * H, k, r);
+		uniform(m->k, p->b_ih, 4 * H, k, r);
+		uniform(m->k, p->b_hh, 4 * H, k, r);
 	}
 	awd_reset(m);
 }
@@ -269,8 +277,8 @@ awd_reset(struct awd *m)
 {
 	for (int l = 0; l < m->cfg.layers; l++) {
 		size_t n = (size_t)m->maxB * awd_layer_out(&m->cfg, l);
-		memset(m->h[l], 0, n * sizeof(float));
-		memset(m->c[l], 0, n * sizeof(float));
+		kern_zero(m->k, m->h[l], n * sizeof(float));
+		kern_zero(m->k, m->c[l], n * sizeof(float));
 	}
 }
 
@@ -286,8 +294,8 @@ awd_resize(struct awd *m, int B)
 			size_t H = awd_layer_out(&m->cfg, l);
 			size_t off = (size_t)m->state_bs * H;
 			size_t n = (size_t)(B - m->state_bs) * H;
-			memset(m->h[l] + off, 0, n * sizeof(float));
-			memset(m->c[l] + off, 0, n * sizeof(float));
+			kern_zero(m->k, m->h[l] + off, n * sizeof(float));
+			kern_zero(m->k, m->c[l] + off, n * sizeof(float));
 		}
 	m->state_bs = B;
 }
@@ -295,14 +303,7 @@ awd_resize(struct awd *m, int B)
 void
 awd_zero_grad(struct awd *m)
 {
-	memset(m->grad, 0, (m->nparam + m->nextra) * sizeof(float));
-}
-
-static void
-fill1(float *x, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		x[i] = 1.0f;
+	kern_zero(m->k, m->grad, (m->nparam + m->nextra) * sizeof(float));
 }
 
 /* xg(T*B,4H) = x W_ih^T + b_ih + b_hh */
@@ -311,11 +312,7 @@ input_proj(struct kern *k, const struct awd_rnn *p,
            const struct awd_rnn_act *r, int TB)
 {
 	int H = r->hid, G = 4 * H;
-	for (int n = 0; n < TB; n++) {
-		float *row = r->act + (size_t)n * G;
-		for (int j = 0; j < G; j++)
-			row[j] = p->b_ih[j] + p->b_hh[j];
-	}
+	ops_bias_rows(k, r->act, p->b_ih, p->b_hh, TB, G);
 	blas_sgemm(k, 0, 1, TB, G, r->in, 1.0f, r->x, r->in, p->w_ih, r->in,
 	           1.0f, r->act, G);
 }
@@ -335,24 +332,29 @@ awd_forward(struct awd *m, const uint32_t *tok, int B, int T, int train,
 			    c->vocab);
 	if (B != m->state_bs)
 		awd_resize(m, B);
-	m->B = B, m->T = T, m->train = train, m->tok = tok;
+	m->B = B, m->T = T, m->train = train;
 	size_t TB = (size_t)T * B;
+	struct kern *k = m->k;
+	kern_upload(k, m->tok, tok, TB * sizeof *tok);
 
-	/* masks, drawn in fastai's module order */
+	/* masks: philox(key, site, index), one key drawn per forward */
+	uint64_t key = m->drop_key = train ? dropout_key(r) : 0;
 	if (train) {
-		dropout_mask(m->k, m->emb_mask, c->vocab, c->embed_p, r);
-		dropout_mask(m->k, m->in_mask, (size_t)B * E, c->input_p, r);
+		dropout_mask_key(k, m->emb_mask, c->vocab, c->embed_p, key,
+		                 DROP_EMB);
+		dropout_mask_key(k, m->in_mask, (size_t)B * E, c->input_p, key,
+		                 DROP_INPUT);
 	} else {
-		fill1(m->emb_mask, c->vocab);
-		fill1(m->in_mask, (size_t)B * E);
+		kern_fill(k, m->emb_mask, c->vocab, 1.0f);
+		kern_fill(k, m->in_mask, (size_t)B * E, 1.0f);
 	}
 
 	/* encoder_dp + encoder, then input_dp; x of layer 0 is (T,B,E) */
 	struct awd_rnn_act *a0 = &m->act[0];
-	embed_fwd(m->k, m->p.emb, train ? m->emb_mask : NULL, tok, a0->x, B, T,
-	          E);
+	embed_fwd(k, m->p.emb, train ? m->emb_mask : NULL, m->tok, a0->x, B,
+	          T, E);
 	if (train)
-		dropout_apply_rows(m->k, a0->x, m->in_mask, T, (long)B * E);
+		dropout_apply_rows(k, a0->x, m->in_mask, T, (long)B * E);
 
 	for (int l = 0; l < L; l++) {
 		struct awd_rnn_act *a = &m->act[l];
@@ -360,53 +362,40 @@ awd_forward(struct awd *m, const uint32_t *tok, int B, int T, int train,
 		size_t H = a->hid, BH = (size_t)B * H;
 		/* WeightDropout: the weight used this call */
 		if (train) {
-			dropout_mask(m->k, m->w_mask[l], 4 * H * H, c->weight_p,
-			             r);
-			dropout_apply(m->k, m->w_used[l], p->w_hh, m->w_mask[l],
+			dropout_mask_key(k, m->w_mask[l], 4 * H * H, c->weight_p,
+			                 key, DROP_WEIGHT + l);
+			dropout_apply(k, m->w_used[l], p->w_hh, m->w_mask[l],
 			              4 * H * H);
 			a->w_eff = m->w_used[l];
 		} else {
 			a->w_eff = p->w_hh;
 		}
-		memcpy(a->h0, m->h[l], BH * sizeof(float));
-		memcpy(a->c0, m->c[l], BH * sizeof(float));
-		input_proj(m->k, p, a, (int)TB);
-		lstm_fwd_pk(m->k, a->act, a->w_eff, a->h0, a->c0, a->y, a->c,
-		            a->tc, T, B, (int)H, m->wpack);
+		kern_copy(k, a->h0, m->h[l], BH * sizeof(float));
+		kern_copy(k, a->c0, m->c[l], BH * sizeof(float));
+		input_proj(k, p, a, (int)TB);
+		lstm_fwd_pk(k, a->act, a->w_eff, a->h0, a->c0, a->y, a->c, a->tc,
+		            T, B, (int)H, m->wpack);
 		/* new state, detached */
-		memcpy(m->h[l], a->y + (T - 1) * BH, BH * sizeof(float));
-		memcpy(m->c[l], a->c + (T - 1) * BH, BH * sizeof(float));
+		kern_copy(k, m->h[l], a->y + (T - 1) * BH, BH * sizeof(float));
+		kern_copy(k, m->c[l], a->c + (T - 1) * BH, BH * sizeof(float));
 		if (l < L - 1) {
-			/* hidden_dps[l] feeds the next layer */
+			/* hidden_dps[l] feeds the next layer: x(T,BH) =
+			 * y(T,BH) * mask(BH) */
 			struct awd_rnn_act *n = &m->act[l + 1];
-			memcpy(n->x, a->y, TB * H * sizeof(float));
 			if (train) {
-				dropout_mask(m->k, m->hid_mask[l], BH,
-				             c->hidden_p, r);
-				dropout_apply_rows(m->k, n->x, m->hid_mask[l],
-				                   T, BH);
+				dropout_mask_key(k, m->hid_mask[l], BH,
+				                 c->hidden_p, key, DROP_HIDDEN + l);
+				dropout_apply_bt(k, n->x, a->y, m->hid_mask[l], 1,
+				                 T, (int)BH);
 			} else {
-				fill1(m->hid_mask[l], BH);
+				kern_fill(k, m->hid_mask[l], BH, 1.0f);
+				kern_copy(k, n->x, a->y, TB * H * sizeof(float));
 			}
 		}
 	}
 	/* (T,B,E) -> (B,T,E) */
-	const float *y = m->act[L - 1].y;
-	for (int t = 0; t < T; t++)
-		for (int b = 0; b < B; b++)
-			memcpy(m->out + ((size_t)b * T + t) * E,
-			       y + ((size_t)t * B + b) * E, E * sizeof(float));
+	ops_tbe_to_bte(k, m->out, m->act[L - 1].y, T, B, E);
 	return m->out;
-}
-
-static void
-colsum_acc(float *acc, const float *x, size_t rows, int cols)
-{
-	for (size_t n = 0; n < rows; n++) {
-		const float *row = x + n * cols;
-		for (int j = 0; j < cols; j++)
-			acc[j] += row[j];
-	}
 }
 
 void
@@ -430,10 +419,7 @@ awd_backward(struct awd *m, const float *dout)
 	float *dc = dx + TB * Hmax, *dw = dc + (size_t)B * Hmax;
 
 	/* (B,T,E) -> (T,B,E) */
-	for (int t = 0; t < T; t++)
-		for (int b = 0; b < B; b++)
-			memcpy(dy + ((size_t)t * B + b) * E,
-			       dout + ((size_t)b * T + t) * E, E * sizeof(float));
+	ops_bte_to_tbe(m->k, dy, dout, B, T, E);
 
 	for (int l = L - 1; l >= lo; l--) {
 		struct awd_rnn_act *a = &m->act[l];
@@ -456,10 +442,9 @@ awd_backward(struct awd *m, const float *dout)
 				dropout_acc_mul(m->k, g->w_hh, dw, m->w_mask[l],
 				                (size_t)G * H);
 			else
-				for (size_t i = 0; i < (size_t)G * H; i++)
-					g->w_hh[i] += dw[i];
-			colsum_acc(g->b_ih, dpre, TB, G);
-			colsum_acc(g->b_hh, dpre, TB, G);
+				ops_axpy(m->k, g->w_hh, 1.0f, dw, (size_t)G * H);
+			ops_colsum_acc(m->k, g->b_ih, dpre, (long)TB, G);
+			ops_colsum_acc(m->k, g->b_hh, dpre, (long)TB, G);
 		}
 		if (l == 0 && !m->grad_emb)
 			break;

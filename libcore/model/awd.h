@@ -112,7 +112,10 @@ struct awd {
 	int state_bs;
 
 	/* dropout masks of the last forward (factors 0 or 1/(1-p); all 1 in
-	 * eval).  Exposed so tests can replay them in PyTorch. */
+	 * eval).  Exposed so tests can replay them in PyTorch.  Each is
+	 * philox(drop_key, site, index) (kernels/dropout.h); drop_key is the
+	 * one draw a training forward takes from its rng (0 in eval). */
+	uint64_t drop_key;
 	float *emb_mask;                        /* (V) per vocab row */
 	float *in_mask;                         /* (B,E) input_dp */
 	float *hid_mask[AWD_MAX_LAYERS];        /* (B,H_l) after layer l<L-1 */
@@ -121,7 +124,7 @@ struct awd {
 
 	/* the last forward's shape and mode, for backward */
 	int B, T, train;
-	const uint32_t *tok;    /* caller's tokens, must live until backward */
+	uint32_t *tok;          /* (maxB*maxT) the batch's ids, uploaded */
 
 	struct awd_rnn_act *act;        /* per-layer caches (time-major) */
 	float *out;             /* (B,T,E) last layer output, batch-first */
@@ -159,9 +162,9 @@ void awd_reset(struct awd *m);
  * itself when B differs. */
 void awd_resize(struct awd *m, int B);
 
-/* Forward.  tok (B,T) batch-first ids < V, kept by pointer until
- * backward.  train 1: new dropout masks from r; 0: no dropout (r may be
- * NULL).  Returns the last layer's output (B,T,E), owned by m (valid
+/* Forward.  tok (B,T) batch-first ids < V (host memory, uploaded into
+ * m->tok).  train 1: new dropout masks keyed by one draw from r; 0: no
+ * dropout (r may be NULL).  Returns the last layer's output (B,T,E), owned by m (valid
  * until the next forward).  The state is updated to the last step. */
 float *awd_forward(struct awd *m, const uint32_t *tok, int B, int T,
                    int train, struct rng *r);

@@ -239,23 +239,29 @@ gpt2_init_random(struct gpt2 *m, const struct gpt2_config *c, uint64_t seed)
 	             C + (size_t)C * I + I + (size_t)I * C + C;
 	size_t tot = (size_t)c->vocab * C + (size_t)c->ctx * C + 2 * C +
 	             per * c->L;
-	float *p = m->own = kern_alloc(m->k, tot * sizeof *p);
+	struct kern *k = m->k;
+	float *p = m->own = kern_alloc(k, tot * sizeof *p);
 	struct rng r;
 	rng_seed(&r, seed, 0);
-	for (size_t i = 0; i < tot; i++)        /* uniform, std 0.02 */
-		p[i] = (float)((rng_double(&r) - 0.5) * 0.02 * sqrt(12.0));
+	float buf[4096];        /* drawn on the host in pieces, uploaded */
+	for (size_t at = 0; at < tot; at += 4096) {
+		size_t n = tot - at < 4096 ? tot - at : 4096;
+		for (size_t i = 0; i < n; i++)  /* uniform, std 0.02 */
+			buf[i] = (float)((rng_double(&r) - 0.5) * 0.02 *
+			                 sqrt(12.0));
+		kern_upload(k, p + at, buf, n * sizeof *buf);
+	}
 	m->wte = p, p += (size_t)c->vocab * C;
 	m->wpe = p, p += (size_t)c->ctx * C;
 	float *lw = p, *lb = p + C;
-	for (int i = 0; i < C; i++)
-		lw[i] = 1, lb[i] = 0;
+	kern_fill(k, lw, C, 1), kern_fill(k, lb, C, 0);
 	m->lnf_w = lw, m->lnf_b = lb, p += 2 * C;
 	m->l = xcalloc(c->L, sizeof *m->l);
 	for (int i = 0; i < c->L; i++) {
 		struct gpt2_layer *l = &m->l[i];
 		float *q = p;
-		for (int j = 0; j < C; j++)
-			q[j] = 1, q[C + j] = 0, q[2 * C + j] = 1, q[3 * C + j] = 0;
+		for (int j = 0; j < 4; j++)     /* ln_1 w, b, ln_2 w, b */
+			kern_fill(k, q + (size_t)j * C, C, j % 2 ? 0 : 1);
 		l->ln1_w = q, l->ln1_b = q + C, l->ln2_w = q + 2 * C;
 		l->ln2_b = q + 3 * C, p += 4 * C;
 		l->attn_w = p, p += (size_t)C * 3 * C;
@@ -275,8 +281,8 @@ gpt2_free(struct gpt2 *m)
 {
 	struct kern *k = m->k;
 	free(m->l);
-	float *dev[] = { m->kc, m->vc, m->x, m->xn, m->qkv, m->att, m->h,
-	                 m->y, m->logits, m->own };
+	void *dev[] = { m->kc, m->vc, m->x, m->xn, m->qkv, m->att, m->h,
+	                m->y, m->logits, m->own, m->ids };
 	for (size_t i = 0; i < sizeof dev / sizeof *dev; i++)
 		kern_free(k, dev[i]);
 	if (m->st)
@@ -293,8 +299,7 @@ static void
 linear(struct kern *k, float *y, const float *x, const float *W,
        const float *b, int T, int in, int out)
 {
-	for (int t = 0; t < T; t++)
-		memcpy(y + (size_t)t * out, b, out * sizeof *y);
+	ops_bias_rows(k, y, b, NULL, T, out);
 	if (T == 1)
 		blas_sgemv(k, 1, out, in, 1, W, out, x, 1, y);
 	else
@@ -311,7 +316,8 @@ scratch(struct gpt2 *m, int T)
 	struct { float **p; size_t n; } s[] = {
 		{ &m->x, t * c->C }, { &m->xn, t * c->C },
 		{ &m->qkv, t * 3 * c->C }, { &m->att, t * c->C },
-		{ &m->y, t * c->C }, { &m->h, t * c->inner } };
+		{ &m->y, t * c->C }, { &m->h, t * c->inner },
+		{ (float **)&m->ids, (t * sizeof *m->ids + 3) / 4 } };
 	for (size_t i = 0; i < sizeof s / sizeof *s; i++) {
 		kern_free(m->k, *s[i].p);       /* contents need not survive */
 		*s[i].p = kern_alloc(m->k, s[i].n * sizeof(float));
@@ -330,16 +336,12 @@ gpt2_forward(struct gpt2 *m, const uint32_t *ids, int T, float *all)
 		die("gpt2: %d positions: more than the model's n_positions "
 		    "(%d)", P + T, c->ctx);
 	scratch(m, T);
-	for (int t = 0; t < T; t++) {
+	for (int t = 0; t < T; t++)
 		if (ids[t] >= (uint32_t)c->vocab)
 			die("gpt2: token id %u: the model has %d", ids[t],
 			    c->vocab);
-		const float *e = m->wte + (size_t)ids[t] * C;
-		const float *p = m->wpe + (size_t)(P + t) * C;
-		float *x = m->x + (size_t)t * C;
-		for (int i = 0; i < C; i++)
-			x[i] = e[i] + p[i];
-	}
+	kern_upload(m->k, m->ids, ids, (size_t)T * sizeof *ids);
+	gpt2_embed(m->k, m->x, m->wte, m->wpe, m->ids, T, P, C);
 	for (int li = 0; li < c->L; li++) {
 		const struct gpt2_layer *l = &m->l[li];
 		float *kc = m->kc + (size_t)li * c->ctx * C;
@@ -347,12 +349,11 @@ gpt2_forward(struct gpt2 *m, const uint32_t *ids, int T, float *all)
 		gpt2_layernorm(m->k, m->xn, m->x, l->ln1_w, l->ln1_b, T, C,
 		               c->eps);
 		linear(m->k, m->qkv, m->xn, l->attn_w, l->attn_b, T, C, 3 * C);
-		for (int t = 0; t < T; t++) {
-			const float *r = m->qkv + (size_t)t * 3 * C;
-			memcpy(kc + (size_t)(P + t) * C, r + C, C * sizeof *r);
-			memcpy(vc + (size_t)(P + t) * C, r + 2 * C,
-			       C * sizeof *r);
-		}
+		/* this chunk's keys and values join the cache */
+		ops_copy_rows(m->k, kc + (size_t)P * C, C, m->qkv + C, 3 * C, T,
+		              C);
+		ops_copy_rows(m->k, vc + (size_t)P * C, C, m->qkv + 2 * C,
+		              3 * C, T, C);
 		gpt2_attention(m->k, m->att, m->qkv, 3 * C, kc, vc, T, P, C,
 		               c->NH);
 		linear(m->k, m->y, m->att, l->proj_w, l->proj_b, T, C, C);
@@ -370,8 +371,8 @@ gpt2_forward(struct gpt2 *m, const uint32_t *ids, int T, float *all)
 		               c->eps);
 		blas_sgemm(m->k, 0, 1, T, c->vocab, C, 1, m->xn, C, m->wte, C,
 		           0, all, c->vocab);
-		memcpy(m->logits, all + (size_t)(T - 1) * c->vocab,
-		       c->vocab * sizeof *all);
+		kern_copy(m->k, m->logits, all + (size_t)(T - 1) * c->vocab,
+		          c->vocab * sizeof *all);
 		return m->logits;
 	}
 	const float *xl = m->x + (size_t)(T - 1) * C;

@@ -42,6 +42,7 @@ struct gpt2 {
 	float *kc, *vc;         /* (L, ctx, C) */
 	/* scratch for up to tcap positions */
 	float *x, *xn, *qkv, *att, *h, *y, *logits;
+	uint32_t *ids;          /* (tcap) the fed ids, uploaded */
 	int tcap;
 	/* owners of the weights */
 	struct safetensors *st;

@@ -29,6 +29,7 @@ lm_create(struct lm *lm, const struct awd_config *cfg, int maxB, int maxT)
 	lm->logits = kern_alloc(k, ch * V * sizeof(float));
 	lm->row_loss = kern_alloc(k, N * sizeof(double));
 	lm->row_hit = kern_alloc(k, N * sizeof(int));
+	lm->y = kern_alloc(k, N * sizeof *lm->y);
 	lm->alpha = 2.0f, lm->beta = 1.0f;
 }
 
@@ -39,6 +40,7 @@ lm_free(struct lm *lm)
 	kern_free(k, lm->out_mask), kern_free(k, lm->dropped);
 	kern_free(k, lm->dout), kern_free(k, lm->logits);
 	kern_free(k, lm->row_loss), kern_free(k, lm->row_hit);
+	kern_free(k, lm->y);
 	awd_free(&lm->enc);
 	memset(lm, 0, sizeof *lm);
 }
@@ -81,20 +83,22 @@ static void
 decode(struct lm *lm, const float *x, int k)
 {
 	int V = lm->enc.cfg.vocab, E = lm->enc.cfg.emb;
-	for (int n = 0; n < k; n++)
-		memcpy(lm->logits + (size_t)n * V, lm->dec_b, V * sizeof(float));
+	ops_bias_rows(lm->enc.k, lm->logits, lm->dec_b, NULL, k, V);
 	blas_sgemm(lm->enc.k, 0, 1, k, V, E, 1.0f, x, E, lm->enc.p.emb, E, 1.0f,
 	           lm->logits, V);
 }
 
 /* CE over all N = B*T rows in chunks; with grad, also the decoder's
- * backward: dx (N,E) = dlogits W, dW += dlogits^T x, db += sum dlogits. */
+ * backward: dx (N,E) = dlogits W, dW += dlogits^T x, db += sum dlogits.
+ * y (N) the targets, host memory: uploaded into lm->y. */
 static void
-decode_loss(struct lm *lm, const float *x, const uint32_t *y, long N,
+decode_loss(struct lm *lm, const float *x, const uint32_t *yh, long N,
             float *dx, struct lm_stats *st)
 {
 	struct awd *m = &lm->enc;
 	int V = m->cfg.vocab, E = m->cfg.emb;
+	const uint32_t *y = lm->y;
+	kern_upload(m->k, lm->y, yh, N * sizeof *yh);
 	for (long n0 = 0; n0 < N; n0 += lm->chunk) {
 		int k = (int)(N - n0 < lm->chunk ? N - n0 : lm->chunk);
 		decode(lm, x + n0 * E, k);
@@ -103,21 +107,16 @@ decode_loss(struct lm *lm, const float *x, const uint32_t *y, long N,
 		if (!dx)
 			continue;
 		float *g = lm->logits;
-		for (int n = 0; n < k; n++) {
-			const float *row = g + (size_t)n * V;
-			for (int v = 0; v < V; v++)
-				lm->dec_gb[v] += row[v];
-		}
+		ops_colsum_acc(m->k, lm->dec_gb, g, k, V);
 		blas_sgemm(lm->enc.k, 0, 0, k, E, V, 1.0f, g, V, m->p.emb, E,
 		           0.0f, dx + n0 * E, E);
 		if (m->grad_emb)
 			blas_sgemm(lm->enc.k, 1, 0, V, E, k, 1.0f, g, V,
 			           x + n0 * E, E, 1.0f, m->g.emb, E);
 	}
-	double s = 0;
-	long hits = 0;
-	for (long n = 0; n < N; n++)
-		s += lm->row_loss[n], hits += lm->row_hit[n];
+	/* the step's scalars: the only reads of tensor memory by the host */
+	double s = ops_sum_f64(m->k, lm->row_loss, N);
+	long hits = ops_count_nz(m->k, lm->row_hit, N);
 	st->ce = s / N, st->hits = hits, st->n = N;
 	st->ar = st->tar = 0;
 	st->loss = st->ce;
@@ -132,24 +131,17 @@ lm_train_step(struct lm *lm, const uint32_t *tok, const uint32_t *y, int B,
 	long N = (long)B * T;
 	const float *out = awd_forward(m, tok, B, T, 1, r);
 
-	/* output_dp: one (B,E) mask shared over time */
-	dropout_mask(lm->enc.k, lm->out_mask, (size_t)B * E, m->cfg.output_p,
-	             r);
-	for (int b = 0; b < B; b++)
-		dropout_apply_rows(lm->enc.k,
-		                   memcpy(lm->dropped + (size_t)b * T * E,
-		                          out + (size_t)b * T * E,
-		                          (size_t)T * E * sizeof(float)),
-		                   lm->out_mask + (size_t)b * E, T, E);
+	/* output_dp: one (B,E) mask shared over time, from the forward's key */
+	dropout_mask_key(m->k, lm->out_mask, (size_t)B * E, m->cfg.output_p,
+	                 m->drop_key, DROP_OUTPUT);
+	dropout_apply_bt(m->k, lm->dropped, out, lm->out_mask, B, T, E);
 
 	decode_loss(lm, lm->dropped, y, N, lm->dout, st);
 	/* AR on the dropped output, then back through output_dp; TAR on the
 	 * raw output */
 	st->ar = lm->alpha ? ar_fwd_bwd(lm->enc.k, lm->dropped, lm->dout, N * E,
 	                                lm->alpha) : 0;
-	for (int b = 0; b < B; b++)
-		dropout_apply_rows(lm->enc.k, lm->dout + (size_t)b * T * E,
-		                   lm->out_mask + (size_t)b * E, T, E);
+	dropout_apply_bt(m->k, lm->dout, lm->dout, lm->out_mask, B, T, E);
 	st->tar = lm->beta ? tar_fwd_bwd(lm->enc.k, out, lm->dout, B, T, E,
 	                                 lm->beta) : 0;
 	st->loss = st->ce + st->ar + st->tar;
@@ -170,8 +162,7 @@ lm_last_logits(struct lm *lm, const uint32_t *tok, int B, int T, float *out)
 	struct awd *m = &lm->enc;
 	int V = m->cfg.vocab, E = m->cfg.emb;
 	const float *h = awd_forward(m, tok, B, T, 0, NULL);
-	for (int b = 0; b < B; b++)
-		memcpy(out + (size_t)b * V, lm->dec_b, V * sizeof(float));
+	ops_bias_rows(m->k, out, lm->dec_b, NULL, B, V);
 	/* rows b*T + T-1 of h: stride T*E */
 	blas_sgemm(lm->enc.k, 0, 1, B, V, E, 1.0f, h + (size_t)(T - 1) * E,
 	           T * E, m->p.emb, E, 1.0f, out, V);

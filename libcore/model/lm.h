@@ -19,8 +19,9 @@ struct lm {
 	float *dropped;         /* (B,T,E) decoder input */
 	float *dout;            /* (B,T,E) gradient on the encoder output */
 	float *logits;          /* (chunk,V) */
-	double *row_loss;       /* (chunk) */
-	int *row_hit;           /* (chunk) */
+	double *row_loss;       /* (B*T) per-position loss */
+	int *row_hit;           /* (B*T) argmax == target */
+	uint32_t *y;            /* (B*T) the targets, uploaded */
 	int chunk;
 	float alpha, beta;      /* AR, TAR (fastai 2.0/2.1: 2 and 1) */
 };

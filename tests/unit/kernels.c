@@ -412,6 +412,34 @@ test_ops(void)
 		bad += memcmp(tbe, x, sizeof(float) * T * B * E) != 0;
 		ok(!bad, "ops_tbe_to_bte, ops_bte_to_tbe: (T,B,E) <-> (B,T,E) "
 		   "(%d threads)", thr);
+
+		/* a column block (the keys of a (rows, 3C) qkv) into (rows, C) */
+		enum { QR = 20, QC = 500 };
+		for (int i = 0; i <= QR * QC + QC; i++)
+			y[i] = NAN;
+		ops_copy_rows(kd, y + QC, QC, x + QC, 3 * QC, QR, QC);
+		bad = !isnan(y[QC - 1]) + !isnan(y[QR * QC + QC]);
+		for (int r = 0; r < QR; r++)
+			for (int j = 0; j < QC; j++)
+				bad += y[QC + r * QC + j] != x[QC + r * 3 * QC + j];
+		ok(!bad, "ops_copy_rows: rows of a column block, strides kept "
+		   "(%d threads)", thr);
+
+		/* gpt2_embed: x[t] = wte[ids[t]] + wpe[P + t] */
+		enum { GV = 50, GT = 40, GC = 200, GP = 3 };
+		static uint32_t ids[GT];
+		for (int t = 0; t < GT; t++)
+			ids[t] = (uint32_t)rng_below(&R, GV);
+		const float *wte = x, *wpe = x + GV * GC;
+		for (int i = 0; i <= GT * GC; i++)
+			y[i] = NAN;
+		gpt2_embed(kd, y, wte, wpe, ids, GT, GP, GC);
+		bad = !isnan(y[GT * GC]);
+		for (int t = 0; t < GT; t++)
+			for (int j = 0; j < GC; j++)
+				bad += y[t * GC + j] != wte[ids[t] * GC + j] +
+				                        wpe[(GP + t) * GC + j];
+		ok(!bad, "gpt2_embed == wte[id] + wpe[P + t] (%d threads)", thr);
 	}
 	kern_set_threads(1);
 

@@ -345,6 +345,52 @@ dump(const char *dir, float p, int B, int T)
 	lm_free(&lm);
 }
 
+/* The masks of a training forward are philox(key, site, index) with
+ * ONE key drawn from the rng (kernels/dropout.h): recompute each from
+ * the documented definition. */
+static void
+test_mask_keys(void)
+{
+	struct awd_config c;
+	awd_config_lm(&c, 50, 1.0f);
+	c.emb = 6, c.hidden = 7;
+	struct lm lm;
+	lm_create(&lm, &c, 4, 5);
+	struct rng r, r0;
+	rng_seed(&r, 77, 3);
+	lm_init(&lm, &r);
+	uint32_t tok[20], y[20];
+	for (int i = 0; i < 20; i++) {
+		tok[i] = (uint32_t)rng_below(&r, 50);
+		y[i] = (uint32_t)rng_below(&r, 50);
+	}
+	r0 = r;
+	struct lm_stats st;
+	lm_train_step(&lm, tok, y, 4, 5, &r, &st);
+	uint64_t key = rng_next(&r0);
+	ok(lm.enc.drop_key == key && !memcmp(&r, &r0, sizeof r),
+	   "a training step draws one key from its rng, nothing else");
+	struct kern *k = lm.enc.k;
+	static float m[4 * 7 * 7];
+	int bad = 0;
+	const struct { float *got; size_t n; float p; uint32_t id; } site[] = {
+		{ lm.enc.emb_mask, 50, c.embed_p, DROP_EMB },
+		{ lm.enc.in_mask, 4 * 6, c.input_p, DROP_INPUT },
+		{ lm.out_mask, 4 * 6, c.output_p, DROP_OUTPUT },
+		{ lm.enc.hid_mask[0], 4 * 7, c.hidden_p, DROP_HIDDEN + 0 },
+		{ lm.enc.hid_mask[1], 4 * 7, c.hidden_p, DROP_HIDDEN + 1 },
+		{ lm.enc.w_mask[0], 4 * 7 * 7, c.weight_p, DROP_WEIGHT + 0 },
+		{ lm.enc.w_mask[2], 4 * 6 * 6, c.weight_p, DROP_WEIGHT + 2 },
+	};
+	for (size_t i = 0; i < sizeof site / sizeof *site; i++) {
+		dropout_mask_key(k, m, site[i].n, site[i].p, key, site[i].id);
+		bad += memcmp(m, site[i].got, site[i].n * sizeof *m) != 0;
+	}
+	ok(!bad, "every mask == dropout_mask_key(key, its site's id) (%d of "
+	   "%zu differ)", bad, sizeof site / sizeof *site);
+	lm_free(&lm);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -365,6 +411,7 @@ main(int argc, char **argv)
 	gradcheck(0.0f, "no dropout");
 	gradcheck(0.3f, "dropout 0.3, masks replayed");
 	test_frozen();
+	test_mask_keys();
 	kern_set_threads(2);
 	test_determinism();
 	return done_testing();

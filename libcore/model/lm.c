@@ -49,7 +49,7 @@ void
 lm_init(struct lm *lm, struct rng *r)
 {
 	awd_init(&lm->enc, r);
-	memset(lm->dec_b, 0, lm->enc.cfg.vocab * sizeof(float));
+	kern_zero(lm->enc.k, lm->dec_b, lm->enc.cfg.vocab * sizeof(float));
 }
 
 int

@@ -140,6 +140,44 @@ install: all
 clean:
 	rm -rf $(B) $(B)-asan $(FUZZ_B)
 
+# ---- CUDA backend (kernels/cuda) ----
+# When nvcc is found (on PATH, else /usr/local/cuda/bin) and CUDA is not 0,
+# `make` also builds $(B)/libkern_cuda.a (the CUDA twins of kernels.h, for
+# sm_80 and sm_90; -fmad=false: no contractions the CPU build does not
+# make) and $(B)/tests/gpu/check; `make gpucheck` runs that check on a
+# machine with a GPU (without one it prints SKIP).  `make CUDA=0`: none of
+# it.  $(B)/cuda-build records which it was, for tests/cuda.t.
+NVCC      ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
+CUDA      ?= $(if $(NVCC),1,0)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+NVCCFLAGS := -std=c++17 -O2 -g -fmad=false \
+             -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+             -Xcompiler -Wall,-Wextra,-Werror -Werror all-warnings \
+             -D_GNU_SOURCE -Ilibcore -Ikernels
+CUDA_OBJ  := $(patsubst %.cu,$(B)/%.o,$(wildcard kernels/cuda/*.cu))
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
+
+all: $(B)/cuda-build
+$(B)/cuda-build: cuda-build-force
+	@mkdir -p $(@D); echo $(CUDA) | cmp -s - $@ || echo $(CUDA) >$@
+ifeq ($(CUDA),1)
+all: $(B)/libkern_cuda.a $(B)/tests/gpu/check
+$(B)/kernels/cuda/%.o: kernels/cuda/%.cu
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c -o $@ $<
+$(B)/libkern_cuda.a: $(CUDA_OBJ)
+	rm -f $@ && $(AR) rcs $@ $^
+$(B)/tests/gpu/check: $(B)/tests/gpu/check.o $(B)/libkern_cuda.a $(B)/libcore.a $(B)/libkern.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libkern_cuda.a $(B)/libcore.a $(B)/libkern.a $(B)/libcore.a $(LDLIBS) $(CUDA_LIBS)
+gpucheck: $(B)/tests/gpu/check
+	$(B)/tests/gpu/check
+else
+gpucheck:
+	@echo "gpucheck: this build has no CUDA (CUDA=0 or no nvcc)" >&2; exit 1
+endif
+.PHONY: gpucheck cuda-build-force
+# ---- end CUDA backend ----
+
 .PHONY: all units fuzzers fuzz valgrind test asan deps check bench demo install clean mutate
 .SECONDARY:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,292 @@
+/* head.cu: the classifier head (head.h) on the device.  Pooling and the
+ * batch norm statistics run one thread per (row, feature) or per channel
+ * with the CPU's loops inside, so the sums are in the CPU's order. */
+#include <math.h>
+
+#include "common.cuh"
+
+__global__ void
+pool_fwd_k(float *y, int32_t *argmax, int32_t *last, const float *out,
+           const uint8_t *mask, int B, int T, int D)
+{
+	FOR_N(i, (long)B * D) {
+		long b = i / D, d = i % D;
+		const float *o = out + b * T * D;
+		const uint8_t *m = mask + b * T;
+		float *yl = y + b * 3 * D, *ym = yl + D, *ya = ym + D;
+		int npad = 0, lt = -1;
+		for (int t = 0; t < T; t++) {
+			npad += m[t] != 0;
+			if (!m[t])
+				lt = t;
+		}
+		int len = T - npad;
+		if (d == 0)
+			last[b] = len ? lt : -1;
+		if (len == 0) {
+			yl[d] = ym[d] = ya[d] = 0;
+			argmax[b * D + d] = -1;
+			continue;
+		}
+		float mx = -INFINITY, s = 0;
+		int am = -1;
+		for (int t = 0; t < T; t++) {
+			if (m[t])
+				continue;
+			float v = o[(long)t * D + d];
+			if (v > mx || am < 0)
+				mx = v, am = t;
+			s += v;
+		}
+		yl[d] = o[(long)lt * D + d];
+		ym[d] = mx;
+		ya[d] = s / (float)len;
+		argmax[b * D + d] = am;
+	}
+}
+
+extern "C" void
+cuda_pool_concat_fwd(struct kern *k, float *y, int32_t *argmax, int32_t *last,
+                     const float *out, const uint8_t *mask, int B, int T,
+                     int D, int bptt)
+{
+	(void)bptt;     /* head.h: the true last token */
+	if ((long)B * D <= 0)
+		return;
+	pool_fwd_k<<<nblk((long)B * D), NT, 0, kstream(k)>>>(y, argmax, last,
+	                                                     out, mask, B, T, D);
+	CKL();
+}
+
+/* per (b, d): the column d of dout[b], then last and argmax added */
+__global__ void
+pool_bwd_k(float *dout, const float *dy, const int32_t *argmax,
+           const int32_t *last, const uint8_t *mask, int B, int T, int D)
+{
+	FOR_N(i, (long)B * D) {
+		long b = i / D, d = i % D;
+		float *g = dout + b * T * D;
+		const uint8_t *m = mask + b * T;
+		const float *dl = dy + b * 3 * D, *dm = dl + D, *da = dm + D;
+		int len = 0;
+		for (int t = 0; t < T; t++)
+			len += !m[t];
+		for (int t = 0; t < T; t++)
+			g[(long)t * D + d] = m[t] ? 0.0f : da[d] / (float)len;
+		if (last[b] < 0)
+			continue;
+		g[(long)last[b] * D + d] += dl[d];
+		g[(long)argmax[b * D + d] * D + d] += dm[d];
+	}
+}
+
+extern "C" void
+cuda_pool_concat_bwd(struct kern *k, float *dout, const float *dy,
+                     const int32_t *argmax, const int32_t *last,
+                     const uint8_t *mask, int B, int T, int D)
+{
+	if ((long)B * D <= 0)
+		return;
+	pool_bwd_k<<<nblk((long)B * D), NT, 0, kstream(k)>>>(dout, dy, argmax,
+	                                                     last, mask, B, T, D);
+	CKL();
+}
+
+__global__ void
+bn_train_fwd_k(float *y, float *xhat, float *mean, float *rstd,
+               const float *x, const float *w, const float *b,
+               float *run_mean, float *run_var, int B, int C, float momentum,
+               float eps)
+{
+	FOR_N(c, C) {
+		double s = 0, ss = 0;
+		for (int i = 0; i < B; i++)
+			s += x[(long)i * C + c];
+		double mu = s / B;
+		for (int i = 0; i < B; i++) {
+			double d = x[(long)i * C + c] - mu;
+			ss += d * d;
+		}
+		double var = ss / B;
+		float r = (float)(1.0 / sqrt(var + eps));
+		mean[c] = (float)mu;
+		rstd[c] = r;
+		for (int i = 0; i < B; i++) {
+			long j = (long)i * C + c;
+			xhat[j] = (x[j] - (float)mu) * r;
+			y[j] = xhat[j] * w[c] + b[c];
+		}
+		run_mean[c] = (1 - momentum) * run_mean[c] + momentum * (float)mu;
+		run_var[c] = (1 - momentum) * run_var[c]
+		             + momentum * (float)(B > 1 ? ss / (B - 1) : var);
+	}
+}
+
+extern "C" void
+cuda_bn_train_fwd(struct kern *k, float *y, float *xhat, float *mean,
+                  float *rstd, const float *x, const float *w, const float *b,
+                  float *run_mean, float *run_var, int B, int C,
+                  float momentum, float eps)
+{
+	if (C <= 0)
+		return;
+	bn_train_fwd_k<<<nblk(C), NT, 0, kstream(k)>>>(y, xhat, mean, rstd, x, w,
+	                                               b, run_mean, run_var, B, C,
+	                                               momentum, eps);
+	CKL();
+}
+
+__global__ void
+bn_train_bwd_k(float *dx, float *dw, float *db, const float *dy,
+               const float *xhat, const float *rstd, const float *w, int B,
+               int C)
+{
+	FOR_N(c, C) {
+		double sdy = 0, sdyx = 0;
+		for (int i = 0; i < B; i++) {
+			long j = (long)i * C + c;
+			sdy += dy[j];
+			sdyx += (double)dy[j] * xhat[j];
+		}
+		dw[c] += (float)sdyx;
+		db[c] += (float)sdy;
+		if (!dx)
+			continue;
+		float k1 = (float)(sdy / B), k2 = (float)(sdyx / B);
+		float s = w[c] * rstd[c];
+		for (int i = 0; i < B; i++) {
+			long j = (long)i * C + c;
+			dx[j] = s * (dy[j] - k1 - xhat[j] * k2);
+		}
+	}
+}
+
+extern "C" void
+cuda_bn_train_bwd(struct kern *k, float *dx, float *dw, float *db,
+                  const float *dy, const float *xhat, const float *rstd,
+                  const float *w, int B, int C)
+{
+	if (C <= 0)
+		return;
+	bn_train_bwd_k<<<nblk(C), NT, 0, kstream(k)>>>(dx, dw, db, dy, xhat,
+	                                               rstd, w, B, C);
+	CKL();
+}
+
+__global__ void
+bn_eval_fwd_k(float *y, float *xhat, float *rstd, const float *x,
+              const float *w, const float *b, const float *run_mean,
+              const float *run_var, int B, int C, float eps)
+{
+	FOR_N(j, (long)B * C) {
+		long c = j % C;
+		float r = 1.0f / sqrtf(run_var[c] + eps);
+		if (j < C)
+			rstd[c] = r;
+		xhat[j] = (x[j] - run_mean[c]) * r;
+		y[j] = xhat[j] * w[c] + b[c];
+	}
+}
+
+extern "C" void
+cuda_bn_eval_fwd(struct kern *k, float *y, float *xhat, float *rstd,
+                 const float *x, const float *w, const float *b,
+                 const float *run_mean, const float *run_var, int B, int C,
+                 float eps)
+{
+	if ((long)B * C <= 0)
+		return;
+	bn_eval_fwd_k<<<nblk((long)B * C), NT, 0, kstream(k)>>>(
+		y, xhat, rstd, x, w, b, run_mean, run_var, B, C, eps);
+	CKL();
+}
+
+/* per channel: dw, db in the CPU's row order; dx per element */
+__global__ void
+bn_eval_bwd_k(float *dx, float *dw, float *db, const float *dy,
+              const float *xhat, const float *rstd, const float *w, int B,
+              int C)
+{
+	FOR_N(c, C)
+		for (int i = 0; i < B; i++) {
+			long j = (long)i * C + c;
+			dw[c] += dy[j] * xhat[j];
+			db[c] += dy[j];
+			if (dx)
+				dx[j] = dy[j] * w[c] * rstd[c];
+		}
+}
+
+extern "C" void
+cuda_bn_eval_bwd(struct kern *k, float *dx, float *dw, float *db,
+                 const float *dy, const float *xhat, const float *rstd,
+                 const float *w, int B, int C)
+{
+	if (C <= 0)
+		return;
+	bn_eval_bwd_k<<<nblk(C), NT, 0, kstream(k)>>>(dx, dw, db, dy, xhat, rstd,
+	                                              w, B, C);
+	CKL();
+}
+
+/* Linear without bias: y = x W^T, always fp32 (the CPU's cblas_sgemm) */
+extern "C" void
+cuda_linnb_fwd(struct kern *k, float *y, const float *x, const float *w,
+               int B, int nin, int nout)
+{
+	const float one = 1.0f, zero = 0.0f;
+	if (B <= 0 || nout <= 0)
+		return;
+	/* row-major y(B,nout) = x(B,nin) w(nout,nin)^T, column-major:
+	 * y^T = w x^T */
+	CKB(cublasSgemm(kblas(k), CUBLAS_OP_T, CUBLAS_OP_N, nout, B, nin, &one,
+	                w, nin, x, nin, &zero, y, nout));
+}
+
+extern "C" void
+cuda_linnb_bwd(struct kern *k, float *dx, float *dw, const float *dy,
+               const float *x, const float *w, int B, int nin, int nout)
+{
+	const float one = 1.0f, zero = 0.0f;
+	if (B <= 0)
+		return;
+	if (dx)         /* dx(B,nin) = dy(B,nout) w(nout,nin) */
+		CKB(cublasSgemm(kblas(k), CUBLAS_OP_N, CUBLAS_OP_N, nin, B, nout,
+		                &one, w, nin, dy, nout, &zero, dx, nin));
+	if (dw)         /* dw(nout,nin) += dy^T(nout,B) x(B,nin) */
+		CKB(cublasSgemm(kblas(k), CUBLAS_OP_N, CUBLAS_OP_T, nin, nout, B,
+		                &one, x, nin, dy, nout, &one, dw, nin));
+}
+
+__global__ void
+relu_k(float *y, const float *x, long n)
+{
+	FOR_N(i, n)
+		y[i] = relu_elem(x[i]);
+}
+
+__global__ void
+relu_bwd_k(float *dx, const float *dy, const float *y, long n)
+{
+	FOR_N(i, n)
+		dx[i] = relu_grad_elem(y[i], dy[i]);
+}
+
+extern "C" void
+cuda_relu_fwd(struct kern *k, float *y, const float *x, long n)
+{
+	if (n <= 0)
+		return;
+	relu_k<<<nblk(n), NT, 0, kstream(k)>>>(y, x, n);
+	CKL();
+}
+
+extern "C" void
+cuda_relu_bwd(struct kern *k, float *dx, const float *dy, const float *y,
+              long n)
+{
+	if (n <= 0)
+		return;
+	relu_bwd_k<<<nblk(n), NT, 0, kstream(k)>>>(dx, dy, y, n);
+	CKL();
+}

@@ -1,0 +1,137 @@
+#!/bin/sh
+# cuda.t: the CUDA backend (kernels/cuda) on a machine with or without a
+# GPU.  Every operation of the kernel headers (first parameter struct
+# kern *k) has a twin cuda_<name> of the same form in kernels/cuda/cuda.h,
+# defined in libkern_cuda.a and exercised by tests/gpu/check.c; the
+# checker itself fails on a header with a kernel that has no twin, on a
+# twin of another form and on a missing symbol, so it cannot pass having
+# checked nothing.  libkern_cuda.a must exist whenever nvcc does (unless
+# the build was made with CUDA=0); gpucheck says SKIP without a device
+# and must pass with one.
+. "$(dirname "$0")/lib.sh"
+R=$(cd "$(dirname "$0")/.." && pwd)
+BLD=${ULMFIT_BUILD:-$R/build}
+skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
+
+# "ret|name|params" for each function declared in the given headers whose
+# first parameter is struct kern *k (comments, preprocessor lines and
+# spacing removed; bodies of static inline functions ignored)
+cat >"$T/decls.pl" <<'EOF'
+local $/;
+for my $f (@ARGV) {
+	open my $h, '<', $f or die "$f: $!\n";
+	my $s = <$h>;
+	$s =~ s{/\*.*?\*/}{ }gs;
+	$s =~ s{//[^\n]*}{ }g;
+	$s =~ s{^\s*#[^\n]*}{ }gm;
+	for my $st (split /[;{}]/, $s) {
+		$st =~ s/\s+/ /g; $st =~ s/^ //; $st =~ s/ $//;
+		next unless $st =~ /^(.*?)\b(\w+) ?\((struct kern \*k\b.*)\)$/;
+		my ($r, $n, $p) = ($1, $2, $3);
+		$r =~ s/ $//; $r =~ s/^extern //;
+		$p =~ s/ ?([*,()]) ?/$1/g; $r =~ s/ ?\* ?/*/g;
+		print "$r|$n|$p\n";
+	}
+}
+EOF
+decls() { perl "$T/decls.pl" "$@"; }
+
+# cover CUDA_H HEADER...: every kernel of the headers has its twin in
+# CUDA_H (missing ones on stdout).  Not twinned, by design (cuda.h says
+# why): kern_init (the twin is cuda_kern_init(k, threads)) and
+# kern_par_for (a host thread pool).
+cover() {
+	cu=$1; shift
+	decls "$@" | grep -v -e '|kern_init|' -e '|kern_par_for|' |
+		sed 's/|/|cuda_/' | sort -u >"$T/want" || return 1
+	decls "$cu" | sort -u >"$T/have" || return 1
+	[ -s "$T/want" ] || { echo "no kernels found in $*"; return 1; }
+	comm -23 "$T/want" "$T/have" | grep . && return 1
+	return 0
+}
+
+# defined SYMS CUDA_H: every cuda_ function of CUDA_H is in the symbol
+# list SYMS (one name a line)
+defined() {
+	perl -ne 'print "$1\n" while /\b(cuda_\w+) ?\(/g' "$2" | sort -u >"$T/names"
+	[ -s "$T/names" ] || { echo "no cuda_ names in $2"; return 1; }
+	sort -u "$1" | comm -23 "$T/names" - | grep . && return 1
+	return 0
+}
+
+H="$R/kernels/ctx.h $(ls "$R"/kernels/*.h | grep -v '/ctx\.h$')"
+CU=$R/kernels/cuda/cuda.h
+
+# ---- the declarations: every kernel has a twin of the same form ----
+check "every kernel of kernels/*.h has a cuda_ twin of the same form in cuda.h" cover "$CU" $H
+decls $H >"$T/all"
+nk=$(grep -c . "$T/all")
+check "the checker sees the kernels ($nk, more than 60)" test "$nk" -gt 60
+check "cuda_kern_init(struct kern *k, int threads) is declared" \
+	grep -qx 'int|cuda_kern_init|struct kern\*k,int threads' "$T/have"
+
+# ---- the checker fails when it should ----
+mkdir "$T/h" && cp $H "$T/h/" && cp "$CU" "$T/cuda.h"
+echo 'void ops_extra(struct kern *k, float *x,
+                long n);' >>"$T/h/ops.h"
+exits 1 "coverage fails on a header with a kernel that has no twin" \
+	cover "$T/cuda.h" "$T"/h/*.h
+cp "$T/.out" "$T/missing"
+check "... and names it" grep -q '|cuda_ops_extra|' "$T/missing"
+sed 's/cuda_ops_scale(struct kern \*k, float \*x, float a, size_t n)/cuda_ops_scale(struct kern *k, float *x, float a, long n)/' \
+	"$CU" >"$T/cuda.h"
+exits 1 "(the test edits a twin's form)" cmp -s "$CU" "$T/cuda.h"
+exits 1 "coverage fails on a twin whose parameters differ" cover "$T/cuda.h" $H
+grep -v 'cuda_lstm_cell_bwd' "$CU" | grep -v '^ *const float \*tc, const float \*dh' >"$T/cuda.h"
+exits 1 "coverage fails on a kernel whose twin is not declared" cover "$T/cuda.h" $H
+
+# ---- cuda.h is C ----
+printf '#include "cuda/cuda.h"\nint main(void) { return cuda_kern_init(0, 1); }\n' >"$T/c.c"
+check "cuda.h compiles as C11 with -Wall -Wextra -Werror" \
+	${CC:-cc} -std=c11 -Wall -Wextra -Werror -I"$R/libcore" -I"$R/kernels" \
+	-fsyntax-only "$T/c.c"
+
+# ---- gpucheck calls every twin ----
+perl -ne 'print "$1\n" while /\b(cuda_\w+) ?\(/g' "$R/tests/gpu/check.c" >"$T/called"
+check "tests/gpu/check.c calls every function of cuda.h" defined "$T/called" "$CU"
+
+# ---- the library: built whenever nvcc is there ----
+NVCC=$(command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+state=$(cat "$BLD/cuda-build" 2>/dev/null)
+if [ -z "$NVCC" ] && [ "$state" != 1 ]; then
+	skip "libkern_cuda.a: no nvcc on PATH or in /usr/local/cuda/bin"
+	skip "gpucheck: no nvcc"
+	done_testing
+fi
+if [ "$state" = 0 ]; then
+	skip "libkern_cuda.a: this build was made with CUDA=0 ($NVCC is there)"
+	skip "gpucheck: CUDA=0"
+	done_testing
+fi
+check "nvcc is there ($NVCC), so the build has libkern_cuda.a" test -s "$BLD/libkern_cuda.a"
+nm -g --defined-only "$BLD/libkern_cuda.a" 2>/dev/null |
+	awk '$2 == "T" { print $3 }' >"$T/syms"
+check "libkern_cuda.a defines every function of cuda.h" defined "$T/syms" "$CU"
+sed '/^cuda_ops_scale$/d' "$T/syms" >"$T/syms2"
+exits 1 "... a check that fails when one is missing" defined "$T/syms2" "$CU"
+# the fatbins keep ptxas' options: one cubin per -gencode, no fused
+# multiply-adds the CPU build does not make
+strings -a "$BLD/libkern_cuda.a" >"$T/strings"
+for a in sm_80 sm_90; do
+	check "the library holds $a device code built with -fmad false" \
+		grep -q -- "-arch $a .*-fmad false" "$T/strings"
+done
+
+# ---- gpucheck: SKIP without a device, a passing table with one ----
+G=$BLD/tests/gpu/check
+check "tests/gpu/check is built" test -x "$G"
+timeout "$HANG" "$G" >"$T/g.out" 2>"$T/g.err"; rc=$?
+if head -1 "$T/g.out" | grep -q '^SKIP: no CUDA device (.*)$'; then
+	is "$rc" 0 "gpucheck without a device: SKIP, exit 0"
+	skip "$(head -1 "$T/g.out" | sed 's/^SKIP: //')"
+else
+	is "$rc" 0 "gpucheck on this machine's device: every twin within its limit"
+	check "... its table lists every case PASS" grep -q '^gpucheck: 0 of [1-9][0-9]* cases failed$' "$T/g.out"
+	sed 's/^/#   /' "$T/g.out" | tail -70
+fi
+done_testing

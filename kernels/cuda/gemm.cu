@@ -127,10 +127,12 @@ to_bf16_k(__nv_bfloat16 *d, const float *s, long n)
 		d[i] = __float2bfloat16_rn(s[i]);
 }
 
+/* a stored (rows, cols) matrix with leading dimension ld: the rows up to
+ * the last one's cols (a view into a wider matrix ends there) */
 static __nv_bfloat16 *
-bf16_copy(struct kern *k, const float *s, long rows, int ld)
+bf16_copy(struct kern *k, const float *s, long rows, int cols, int ld)
 {
-	long n = rows * ld;
+	long n = (rows - 1) * ld + cols;
 	__nv_bfloat16 *d = (__nv_bfloat16 *)tmp_alloc(k, n * sizeof *d);
 	to_bf16_k<<<nblk(n), NT, 0, kstream(k)>>>(d, s, n);
 	CKL();
@@ -148,9 +150,9 @@ cuda_gemm_bf16(struct kern *k, int ta, int tb, int M, int N, int K,
 		sgemm(k, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 		return;
 	}
-	/* stored row counts: A (M,K) or (K,M), B (K,N) or (N,K) */
-	__nv_bfloat16 *a = bf16_copy(k, A, ta ? K : M, lda);
-	__nv_bfloat16 *b = bf16_copy(k, B, tb ? N : K, ldb);
+	/* as stored: A (M,K) or (K,M), B (K,N) or (N,K) */
+	__nv_bfloat16 *a = bf16_copy(k, A, ta ? K : M, ta ? M : K, lda);
+	__nv_bfloat16 *b = bf16_copy(k, B, tb ? N : K, tb ? K : N, ldb);
 	CKB(cublasGemmEx(kblas(k), op(tb), op(ta), N, M, K, &alpha, b,
 	                 CUDA_R_16BF, ldb, a, CUDA_R_16BF, lda, &beta, C,
 	                 CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F,

@@ -5,7 +5,7 @@
 
 #include "common.cuh"
 
-static char why[256] = "not started";
+static char why[320] = "not started";
 
 extern "C" const char *
 cuda_kern_why(void)
@@ -50,7 +50,12 @@ cuda_kern_init(struct kern *k, int threads)
 	k->threads = threads;
 	k->stream = s;
 	k->blas = h;
-	snprintf(why, sizeof why, "started");
+	cudaDeviceProp pr;
+	if (cudaGetDeviceProperties(&pr, 0) == cudaSuccess)
+		snprintf(why, sizeof why, "%.200s, sm_%d%d, %.0f MiB", pr.name,
+		         pr.major, pr.minor, pr.totalGlobalMem / 1048576.0);
+	else
+		snprintf(why, sizeof why, "device 0");
 	return 0;
 }
 

@@ -178,6 +178,24 @@ endif
 .PHONY: gpucheck cuda-build-force
 # ---- end CUDA backend ----
 
+# ---- MPI (Open MPI) ----
+# When `mpicc --showme` answers (Open MPI's libopenmpi-dev) and MPI is not
+# 0, libcore/learn/dist.c is built with ULMFIT_MPI and the tools link
+# libmpi: `mpirun -np N awdtrain ...` trains data-parallel (dist.h).  A
+# plain run never starts MPI.  `make MPI=0`: single-process dist.c.
+# $(B)/mpi-build records which it was, for tests/mpi.t.
+MPI       ?= $(if $(shell mpicc --showme:link 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+XCFLAGS   += -DULMFIT_MPI $(patsubst -I%,-isystem %,$(shell mpicc --showme:compile))
+LDLIBS    += $(shell mpicc --showme:link)
+endif
+all: $(B)/mpi-build
+$(B)/mpi-build: mpi-build-force
+	@mkdir -p $(@D); echo $(MPI) | cmp -s - $@ || echo $(MPI) >$@
+$(B)/libcore/learn/dist.o: $(B)/mpi-build
+.PHONY: mpi-build-force
+# ---- end MPI ----
+
 .PHONY: all units fuzzers fuzz valgrind test asan deps check bench demo install clean mutate
 .SECONDARY:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -5,7 +5,7 @@ set -eu
 pkgs="gcc make pkg-config libarchive-dev libxxhash-dev libopenblas-dev
 libutf8proc-dev libcurl4-openssl-dev libpcre2-dev zlib1g-dev python3-torch python3-numpy
 perl jq curl npm gnuplot-nox groff-base clang libclang-rt-14-dev valgrind libcjson-dev strace zstd procps
-g++ libsentencepiece-dev python3-sentencepiece"
+g++ libsentencepiece-dev python3-sentencepiece libopenmpi-dev openmpi-bin"
 missing=
 for p in $pkgs; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

@@ -11,6 +11,7 @@
 #include "model/clas.h"
 #include "learn/ckpt.h"
 #include "learn/clasio.h"
+#include "learn/dist.h"
 #include "learn/fit.h"
 #include "kernels.h"
 #include "model/lm.h"
@@ -126,6 +127,24 @@ want(struct lmb_reader *r, struct lmb_batch *b, const char *name,
 	}
 }
 
+/* This rank's rows of b (rank r: rows r, r+N, ...; all of them alone) as
+ * x and y; returns their count. */
+static int
+rank_xy(struct awdl *a, const struct lmb_batch *b)
+{
+	int N = dist_size(), r0 = dist_rank(), n = dist_rows((int)b->rows);
+	if (N == 1) {
+		lmb_xy(b, a->x, a->y);
+		return n;
+	}
+	for (int j = 0; j < n; j++) {
+		const uint32_t *row = b->tok + (size_t)(r0 + j * N) * (b->len + 1);
+		memcpy(a->x + (size_t)j * b->len, row, (size_t)b->len * 4);
+		memcpy(a->y + (size_t)j * b->len, row + 1, (size_t)b->len * 4);
+	}
+	return n;
+}
+
 static int64_t
 lm_epoch_begin(struct learner *l, const struct trainrun *r)
 {
@@ -150,9 +169,9 @@ lm_train_batch(struct learner *l, int64_t i, struct rng *drop, double *smooth)
 	struct awdl *a = l->self;
 	struct lm_stats st;
 	(void)i;
-	lmb_xy(&a->b, a->x, a->y);
-	lm_train_step(&a->lm, a->x, a->y, (int)a->b.rows, (int)a->b.len, drop,
-	              &st);
+	int rows = rank_xy(a, &a->b);
+	l->share = (double)rows / a->b.rows;
+	lm_train_step(&a->lm, a->x, a->y, rows, (int)a->b.len, drop, &st);
 	*smooth = st.ce;
 	return st.loss;
 }
@@ -164,12 +183,15 @@ eval_batch(struct awdl *a, struct eval *ev)
 {
 	struct lm_stats st;
 	const struct lmb_batch *b = &a->b;
-	lmb_xy(b, a->x, a->y);
-	lm_eval_step(&a->lm, a->x, a->y, (int)b->rows, (int)b->len, &st);
-	/* fastai weights each batch's mean by its size (first dim of y) */
-	ev->loss += st.ce * b->rows;
-	ev->acc += (double)st.hits / st.n * b->rows;
-	ev->rows += b->rows;
+	int rows = rank_xy(a, b);
+	if (!rows)
+		return;
+	lm_eval_step(&a->lm, a->x, a->y, rows, (int)b->len, &st);
+	/* fastai weights each batch's mean by its size (first dim of y);
+	 * over ranks: sums of this rank's rows, added up in lm_validate */
+	ev->loss += st.ce * rows;
+	ev->acc += (double)st.hits / st.n * rows;
+	ev->rows += rows;
 }
 
 /* eval mode, state reset first; stops early on a signal */
@@ -197,8 +219,13 @@ lm_validate(struct learner *l, double *loss, double *metrics)
 			eval_batch(a, &ev);
 		}
 	}
+	if (dist_size() > 1)
+		trainrun_stop = dist_max_int(trainrun_stop);
 	if (trainrun_stop)
 		return 1;
+	double tot[3] = { ev.loss, ev.acc, ev.rows };
+	dist_sum(tot, 3);
+	ev.loss = tot[0], ev.acc = tot[1], ev.rows = tot[2];
 	*loss = ev.loss / ev.rows;
 	metrics[0] = ev.acc / ev.rows;
 	metrics[1] = exp(*loss);
@@ -351,6 +378,7 @@ main(int argc, char *argv[])
 	int c, lr_given = 0, drop_given = 0, size_given = 0, bf16 = 0;
 
 	argv0 = "awdtrain";
+	dist_init(&argc, &argv);
 	blas_setup(argv);
 	if (argc > 1 && !strcmp(argv[1], "--help"))
 		usage(0);
@@ -518,6 +546,10 @@ main(int argc, char *argv[])
 	struct awd_config ac;
 	struct lm *lm = &A.lm;
 	int maxB = (int)(si->bs > val_bs ? si->bs : val_bs);
+	if (dist_size() > (int)si->bs || dist_size() > (int)val_bs)
+		die("%s: bs %u / val_bs %u: fewer rows than the %d processes",
+		    tname, si->bs, val_bs, dist_size());
+	maxB = dist_rows(maxB);         /* this rank's rows at most */
 	if (p) {
 		pth_clean_raw_keys(p);
 		if (!pth_find(p, "1.decoder.bias") ||
@@ -620,7 +652,7 @@ main(int argc, char *argv[])
 	trainrun_catch_stop("AWDTRAIN_STOP_AT");
 	struct recorder rec;
 	recorder_init(&rec, (const char *[]){ "accuracy", "perplexity" }, 2);
-	if (o.log)
+	if (o.log && dist_main())
 		recorder_open_log(&rec, o.log, !!o.resume);
 	size_t nxy = (size_t)maxB * si->seq_len;
 	A.x = xmalloc(nxy * sizeof *A.x), A.y = xmalloc(nxy * sizeof *A.y);

@@ -12,25 +12,43 @@ fit_run(struct learner *l, struct trainrun *run, const struct fit_opts *f,
 {
 	int ret = 0;
 
-	recorder_header(rec, stdout);
+	int main_rank = dist_main(), ranks = dist_size();
+
+	if (main_rank)
+		recorder_header(rec, stdout);
 	for (; run->epoch < run->n_epoch; run->epoch++, run->batch = 0) {
 		double t0 = now_sec();
 		struct progress pr;
 		int64_t nb = l->epoch_begin(l, run);
 		onecycle_seek(cyc, run->epoch, run->batch);
-		progress_init(&pr, "train", (uint64_t)nb, l->quiet);
+		progress_init(&pr, "train", (uint64_t)nb, l->quiet || !main_rank);
 		for (int64_t i = l->fetch ? 0 : run->batch; i < nb; i++) {
 			if (l->fetch)
 				l->fetch(l, run->epoch, i);
 			if (i < run->batch)
 				continue;       /* done before the interruption */
-			if (trainrun_stopping(run->step))
+			dist_test_die(run->step);
+			int stop = trainrun_stopping(run->step);
+			if (ranks > 1 && (stop = dist_max_int(stop)))
+				trainrun_stop = stop;   /* every rank stops here */
+			if (stop)
 				break;
 			struct rng drop;
 			double sm;
 			trainrun_dropout_rng(&drop, seed, run->step);
+			if (dist_rank())        /* each rank its own masks */
+				rng_seed(&drop, seed, (1ULL << 40) +
+				         (uint64_t)run->step +
+				         ((uint64_t)dist_rank() << 48));
 			onecycle_apply(cyc, opt);
+			l->share = 1;
 			double loss = l->train_batch(l, i, &drop, &sm);
+			if (ranks > 1) {
+				double v[2] = { loss * l->share, sm * l->share };
+				dist_sum(v, 2);
+				loss = v[0], sm = v[1];
+				dist_grad_reduce(opt, l->share);
+			}
 			if (!isfinite(loss))
 				die("training diverged (loss %g at epoch %d, batch "
 				    "%lld); lower the learning rate", loss,
@@ -44,9 +62,13 @@ fit_run(struct learner *l, struct trainrun *run, const struct fit_opts *f,
 		progress_end(&pr);
 
 		double vloss = 0, metrics[RECORDER_MAX_METRICS];
+		if (ranks > 1)  /* all validate, or all save and stop */
+			trainrun_stop = dist_max_int(trainrun_stop);
 		if (trainrun_stop || l->validate(l, &vloss, metrics)) {
-			ret = l->save(l, run);
-			if (!ret)
+			ret = main_rank ? l->save(l, run) : 0;
+			if (ranks > 1)
+				ret = dist_max_int(ret);
+			if (!ret && main_rank)
 				warn("interrupted at epoch %d, batch %lld; saved %s; "
 				     "continue with: %s --resume %s -o %s %s",
 				     run->epoch, (long long)run->batch, l->out,
@@ -54,14 +76,19 @@ fit_run(struct learner *l, struct trainrun *run, const struct fit_opts *f,
 			ret = 128 + (int)trainrun_stop;
 			break;
 		}
-		recorder_epoch(rec, stdout, run->epoch, trainrun_train_loss(run),
-		               vloss, metrics, now_sec() - t0);
+		if (main_rank)
+			recorder_epoch(rec, stdout, run->epoch,
+			               trainrun_train_loss(run), vloss, metrics,
+			               now_sec() - t0);
 		struct trainrun at = trainrun_next_epoch(run);
-		if (l->save(l, &at)) {
+		int bad = main_rank ? l->save(l, &at) : 0;
+		if (ranks > 1)
+			bad = dist_max_int(bad);
+		if (bad) {
 			ret = 1;
 			break;
 		}
-		if (l->saved)
+		if (l->saved && main_rank)
 			l->saved(l, &at);
 	}
 	return ret;

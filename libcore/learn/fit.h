@@ -10,13 +10,20 @@
  * returns 128 + the signal.
  *
  * The tool fills a struct learner (its model, data and checkpoint) and
- * has already built the optimizer (groups, freeze_to, state) and cyc. */
+ * has already built the optimizer (groups, freeze_to, state) and cyc.
+ *
+ * Data parallel (mpirun, dist.h): every rank runs the loop on its rows;
+ * after backward the losses and the gradients, weighted by l->share, are
+ * summed over the ranks, so each takes the single process's step; the
+ * stop flag is agreed on (a maximum over ranks) before each step; rank 0
+ * alone prints, saves and logs. */
 #ifndef FIT_H
 #define FIT_H
 
 #include <stdint.h>
 
 #include "core/rng.h"
+#include "learn/dist.h"
 #include "learn/optim.h"
 #include "learn/recorder.h"
 #include "learn/trainrun.h"
@@ -46,6 +53,10 @@ struct learner {
 	/* Optional: after the checkpoint of a finished epoch was saved. */
 	void (*saved)(struct learner *l, const struct trainrun *r);
 	const char *out;        /* the checkpoint's path, for messages */
+	/* Under mpirun (dist.h): this rank's share of the rows of the batch
+	 * train_batch just did (its loss, smoothed loss and gradients are the
+	 * rank's own mean); 1 alone.  Validate sums its totals over ranks. */
+	double share;
 	int quiet;              /* no progress bar */
 };
 

@@ -1,0 +1,52 @@
+/* dist.h: data-parallel training over MPI (mpirun -np N awdtrain ...).
+ *
+ * The only interface to MPI: dist.c is the one file that includes
+ * <mpi.h>, and without ULMFIT_MPI (make MPI=0, or no Open MPI) every call
+ * is the single-process one (rank 0 of 1).  MPI is started only when the
+ * process was launched by mpirun (OMPI_COMM_WORLD_SIZE or PMI_SIZE in the
+ * environment): a plain run needs no MPI daemon and behaves as before.
+ *
+ * Each rank takes its share of every global batch (rows r, r+N, ...);
+ * after backward the gradients, each scaled by the rank's share of the
+ * rows, are summed over the ranks (one MPI_Allreduce over a flat buffer),
+ * so every rank takes the same Adam step the single process takes on the
+ * whole batch.  Rank 0 alone writes checkpoints, logs and the table.
+ * NCCL (the CUDA build) is not done: the buffer goes through the host. */
+#ifndef DIST_H
+#define DIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct optim;
+
+/* MPI_Init when launched by mpirun; MPI_Finalize at exit.  Returns the
+ * number of ranks.  A failed collective aborts the whole job. */
+int dist_init(int *argc, char ***argv);
+int dist_rank(void);
+int dist_size(void);
+/* 1 on rank 0 (or without MPI): the rank that writes and prints */
+int dist_main(void);
+
+/* The rows of a global batch of `rows` that this rank takes: rank r gets
+ * rows r, r+N, ...; returns their count (0 when rows < N for rank >= rows). */
+int dist_rows(int rows);
+
+/* Sum n doubles over the ranks, in place. */
+void dist_sum(double *v, int n);
+/* Maximum of one int over the ranks (the stop flag every rank agrees on). */
+int dist_max_int(int v);
+/* The sum over the ranks of each trainable gradient of o times weight
+ * (this rank's share of the batch's rows): through one host buffer, one
+ * MPI_Allreduce.  No-op on one rank when weight is 1. */
+void dist_grad_reduce(struct optim *o, double weight);
+/* Bytes the last dist_grad_reduce sent per rank, and seconds it took. */
+size_t dist_grad_bytes(void);
+double dist_reduce_seconds(void);
+/* Broadcast bytes from rank 0 to every rank. */
+void dist_bcast(void *buf, size_t bytes);
+/* Test-only: the environment variable env holds N: this rank (the one
+ * ULMFIT_DIST_DIE_RANK names, default 1) dies with SIGKILL before step N. */
+void dist_test_die(int64_t step);
+
+#endif

@@ -3,7 +3,8 @@
 # global batches split over two ranks give the single process's weights
 # within float tolerance; -np 1 gives its bytes; rank 0 alone writes the
 # table and the log; a rank killed mid-run fails the job at once (mpirun
-# exits non-zero, no rank is left) and --resume finishes the run.
+# exits non-zero, no rank is left) and --resume finishes the run;
+# clastrain refuses mpirun -np 2 (not data-parallel yet).
 #
 # Tolerance 1e-4 (absolute, on weights and Adam state of size ~1): each
 # rank averages the loss over its rows and the weighted gradients are
@@ -90,4 +91,12 @@ is "$(wc -l <k.out)" 2 "epoch 0 finished and was saved before the kill"
 check "--resume finishes the run" $MP -np 2 awdtrain -q --resume k.pth \
 	-o k.pth d.lmb
 close one.pth k.pth 1e-4 "killed and resumed: the single process's weights"
+
+# clastrain is not data-parallel yet: it refuses rather than run N copies
+$MP -np 2 clastrain -o c.pth x.cls y.cls >c.out 2>c.err
+ok $((!$?)) "mpirun -np 2 clastrain fails"
+grep -q "awdtrain's only" c.err
+ok $? "and says why"
+[ ! -e c.pth ]
+ok $? "and writes nothing"
 done_testing

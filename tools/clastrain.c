@@ -11,6 +11,7 @@
 #include "model/clas.h"
 #include "learn/ckpt.h"
 #include "learn/clasio.h"
+#include "learn/dist.h"
 #include "learn/fit.h"
 #include "data/clsbatch.h"
 #include "data/ids.h"
@@ -363,6 +364,13 @@ main(int argc, char *argv[])
 	int c, lr_given = 0, drop_given = 0, ps_given = 0, bf16 = 0;
 
 	argv0 = "clastrain";
+	/* Data parallel is awdtrain's only (dist.h): the head's BatchNorm
+	 * would need its batch statistics and running buffers synced over
+	 * the ranks, and each rank's batch its own padding; N copies of one
+	 * run writing one file would be worse than none. */
+	if (dist_init(&argc, &argv) > 1)
+		die("data-parallel training (mpirun -np %d) is awdtrain's only; "
+		    "run clastrain as one process", dist_size());
 	blas_setup(argv);
 	if (argc > 1 && !strcmp(argv[1], "--help"))
 		usage(0);

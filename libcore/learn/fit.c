@@ -13,6 +13,7 @@ fit_run(struct learner *l, struct trainrun *run, const struct fit_opts *f,
 	int ret = 0;
 
 	int main_rank = dist_main(), ranks = dist_size();
+	double t_run = now_sec();
 
 	if (main_rank)
 		recorder_header(rec, stdout);
@@ -91,5 +92,9 @@ fit_run(struct learner *l, struct trainrun *run, const struct fit_opts *f,
 		if (l->saved && main_rank)
 			l->saved(l, &at);
 	}
+	if (ranks > 1 && main_rank && !l->quiet)
+		warn("%d ranks: %zu bytes of gradients per all-reduce; %.3f s "
+		     "in the reduce (with its copies), %.3f s in all", ranks,
+		     dist_grad_bytes(), dist_reduce_seconds(), now_sec() - t_run);
 	return ret;
 }

@@ -21,7 +21,10 @@ cd "$T" || exit 1
 # Open MPI leaks at exit by design: its libraries only (ASan builds)
 LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(cd "$OLDPWD" &&
 	cd "$(dirname "$0")" && pwd)/lsan-mpi.supp"
-export LSAN_OPTIONS
+# Open MPI's libraries keep no frame pointers: the slow unwinder finds the
+# frames the suppressions name
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
+export LSAN_OPTIONS ASAN_OPTIONS
 # root in CI; two cores; shared memory only, no network
 MP="timeout $HANG mpirun --allow-run-as-root --oversubscribe --mca btl self,vader"
 

@@ -32,7 +32,8 @@ struct rng;
 /* Start k on the first CUDA device: a stream, a cuBLAS handle on it.
  * threads is kept in k->threads (host work).  Returns 0, or -1 when no
  * device or driver is usable; cuda_kern_why() then says why ("no CUDA
- * device", the driver's message) and nothing is allocated. */
+ * device", the driver's message) and nothing is allocated.  After a
+ * start it names the device (name, sm_XY, memory). */
 int cuda_kern_init(struct kern *k, int threads);
 const char *cuda_kern_why(void);
 

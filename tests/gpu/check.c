@@ -790,6 +790,7 @@ main(int argc, char *argv[])
 		die("no CPU backend");
 	const char *s = getenv("GPUCHECK_SEED");
 	uint64_t seed = s ? strtoull(s, NULL, 10) : (uint64_t)time(NULL);
+	printf("gpucheck: %s\n", cuda_kern_why());
 	printf("gpucheck: seed %llu (GPUCHECK_SEED=%llu repeats this run)\n",
 	       (unsigned long long)seed, (unsigned long long)seed);
 	rng_seed(&R, seed, 0);

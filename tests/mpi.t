@@ -95,6 +95,25 @@ check "--resume finishes the run" $MP -np 2 awdtrain -q --resume k.pth \
 	-o k.pth d.lmb
 close one.pth k.pth 1e-4 "killed and resumed: the single process's weights"
 
+# SIGINT mid-epoch (every rank at step 60, through the real signal path):
+# all stop at the same step, exit 130, and the checkpoint of epoch 1's
+# start stays (rank 0 holds only its rows' LSTM state); --resume redoes
+# epoch 1 and ends on the single process's weights
+AWDTRAIN_STOP_AT=60 $MP -x AWDTRAIN_STOP_AT -np 2 awdtrain $S -o s.pth d.lmb \
+	>s.out 2>s.err
+is "$?" 130 "SIGINT mid-epoch: every rank stops, mpirun exits 130"
+grep -q "saves at epoch ends" s.err
+ok $? "and says the epoch's start stays the checkpoint"
+check "--resume after SIGINT finishes the run" $MP -np 2 awdtrain -q \
+	--resume s.pth -o s.pth d.lmb
+close one.pth s.pth 1e-4 "interrupted and resumed: the single process's weights"
+# a single process's mid-epoch checkpoint resumes as one process only
+AWDTRAIN_STOP_AT=60 awdtrain $S -o m.pth d.lmb >/dev/null 2>&1
+exits 1 "-np 2 refuses a mid-epoch checkpoint" $MP -np 2 awdtrain -q \
+	--resume m.pth -o m.pth d.lmb
+check "one process resumes it" awdtrain -q --resume m.pth -o m.pth d.lmb
+close one.pth m.pth 1e-4 "and ends on the uninterrupted weights"
+
 # clastrain is not data-parallel yet: it refuses rather than run N copies
 $MP -np 2 clastrain -o c.pth x.cls y.cls >c.out 2>c.err
 ok $((!$?)) "mpirun -np 2 clastrain fails"

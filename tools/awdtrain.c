@@ -624,6 +624,10 @@ main(int argc, char *argv[])
 		if (!pm.hidden_rows)
 			die("%s: no 'hidden_rows' in its metadata: not %s", src,
 			    what);
+		if (dist_size() > 1)
+			die("%s: saved mid-epoch (its LSTM state of every row): "
+			    "resume it as one process; a data-parallel run "
+			    "resumes from an epoch's end", src);
 		ckpt_state_restore(p, &lm->enc, pm.hidden_rows);
 	}
 

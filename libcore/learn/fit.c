@@ -66,6 +66,22 @@ fit_run(struct learner *l, struct trainrun *run, const struct fit_opts *f,
 		if (ranks > 1)  /* all validate, or all save and stop */
 			trainrun_stop = dist_max_int(trainrun_stop);
 		if (trainrun_stop || l->validate(l, &vloss, metrics)) {
+			if (ranks > 1 && run->batch > 0 && run->batch < nb) {
+				/* mid-epoch the model's per-row state (the LSTM
+				 * hidden state) is split over the ranks and rank
+				 * 0 holds only its rows': the epoch's start stays
+				 * the checkpoint */
+				if (main_rank)
+					warn("interrupted at epoch %d, batch %lld; a "
+					     "data-parallel run saves at epoch ends: "
+					     "%s (if there) holds the start of epoch "
+					     "%d; continue with: %s --resume %s -o %s "
+					     "%s", run->epoch, (long long)run->batch,
+					     l->out, run->epoch, l->tool, l->out,
+					     l->out, l->resume_tail);
+				ret = 128 + (int)trainrun_stop;
+				break;
+			}
 			ret = main_rank ? l->save(l, run) : 0;
 			if (ranks > 1)
 				ret = dist_max_int(ret);

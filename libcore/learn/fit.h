@@ -16,7 +16,9 @@
  * after backward the losses and the gradients, weighted by l->share, are
  * summed over the ranks, so each takes the single process's step; the
  * stop flag is agreed on (a maximum over ranks) before each step; rank 0
- * alone prints, saves and logs. */
+ * alone prints, saves and logs.  Interrupted mid-epoch, a data-parallel
+ * run saves nothing (each rank holds its rows' state): the checkpoint of
+ * the epoch's start stays. */
 #ifndef FIT_H
 #define FIT_H
 

@@ -12,12 +12,14 @@
 #include <mpi.h>
 #endif
 
-static int rank, size = 1, started;
+static int rank, size = 1;
 static float *buf;
 static size_t buf_n, last_bytes;
 static double reduce_sec;
 
 #ifdef ULMFIT_MPI
+static int started;
+
 static void
 finish(void)
 {

@@ -59,4 +59,23 @@ adam_elem(float *p, float g, float *m, float *v, const struct adam_args *a)
 void adam_step_cpu(struct kern *k, float *p, const float *g, float *m, float *v,
                    size_t n, const struct adam_args *a);
 
+/* ---- one step over many tensors (fastai's param groups) ----
+ * The optimizer's table: each trainable tensor with its gradient and
+ * moments and the row of an args table that holds its group's scalars
+ * (lr, wd, moms; do_wd and the step count are the tensor's own, so rows
+ * are per (group, do_wd, step) in practice).  On a GPU the table goes to
+ * the device with the call; here the elements of all tensors form one
+ * range split between the workers, so the result is the same as
+ * adam_step_cpu tensor by tensor, bit for bit, on any thread count. */
+struct adam_tensor {
+	float *p;               /* parameter (n), updated */
+	float *g;               /* gradient (n) */
+	float *m, *v;           /* moments (n), updated */
+	size_t n;
+	int args;               /* row of the args table */
+};
+
+void adam_multi(struct kern *k, const struct adam_tensor *t, int nt,
+                const struct adam_args *args);
+
 #endif

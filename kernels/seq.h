@@ -1,11 +1,10 @@
 /* seq.h: the classifier's batch plumbing as kernels (SentenceEncoder,
  * spec §7): chunk gathers and scatters between the batch (B,T,...) and a
- * bptt chunk, pad masks from the lengths, the loss reductions of a step
- * and the softmax of the predictions.
+ * bptt chunk, pad masks from the lengths and the softmax of the
+ * predictions (a step's loss reductions are ops.h's).
  *
- * Every pointer is device memory of k (ctx.h); the host passes sizes and
- * reads back only the scalars the reductions return.  Row-major, batch
- * first.  Nothing here allocates. */
+ * Every pointer is device memory of k (ctx.h); the host passes sizes.
+ * Row-major, batch first.  Nothing here allocates. */
 #ifndef KERN_SEQ_H
 #define KERN_SEQ_H
 
@@ -17,10 +16,6 @@
  * columns of one chunk, for every row b < rows.  col + len <= T. */
 void seq_chunk_gather(struct kern *k, float *dst, const float *src,
                       int rows, int T, int col, int len, int w);
-/* The same for token ids (w = 1). */
-void seq_chunk_gather_u32(struct kern *k, uint32_t *dst,
-                          const uint32_t *src, int rows, int T, int col,
-                          int len);
 /* dst[b, col .. col+len, :] of dst (B, T, w) = src (rows, len, w) for
  * b < rows and 0 for rows <= b < B (rows that have not started yet).  The
  * other columns of dst are left alone. */
@@ -31,12 +26,6 @@ void seq_chunk_scatter(struct kern *k, float *dst, const float *src, int B,
  * outside [start[b], start[b] + len[b]); 0 on the text. */
 void seq_pad_mask(struct kern *k, uint8_t *mask, const uint32_t *start,
                   const uint32_t *len, int B, int T, int first);
-
-/* Sum of loss[0..n) in order (double, as a host loop would add them) and,
- * into *hits, the count of hit[i] != 0: the step's scalars from
- * ce_fwd_bwd's per-row results. */
-double seq_loss_sum(struct kern *k, const double *loss, const int *hit,
-                    int n, long *hits);
 
 /* p (rows, n) = softmax of z (rows, n) per row, the exponentials and
  * their sum in double (p may not be z). */

@@ -1,5 +1,6 @@
 /* adam.c: the reference Adam step (adam.h). */
 #include "adam.h"
+#include "blas.h"
 
 void
 adam_args_set(struct adam_args *a, double lr, double mom, double sqr_mom,
@@ -57,4 +58,66 @@ adam_step_cpu(struct kern *k, float *p, const float *g, float *m, float *v,
 		adam_loop_fma(p, g, m, v, n, a);
 	else
 		adam_loop(p, g, m, v, n, a);
+}
+
+/* ---- multi-tensor calls ---- */
+
+/* Call fn on the pieces of the tensors that fall in [lo, hi) of the flat
+ * range of all their elements, in table order. */
+static void
+flat_pieces(const struct adam_tensor *t, int nt, long lo, long hi,
+            void (*fn)(const struct adam_tensor *t, size_t a, size_t b,
+                       void *x), void *x)
+{
+	long at = 0;
+	for (int i = 0; i < nt && at < hi; i++) {
+		long n = (long)t[i].n, a = lo > at ? lo - at : 0,
+		     b = hi < at + n ? hi - at : n;
+		if (a < b)
+			fn(&t[i], (size_t)a, (size_t)b, x);
+		at += n;
+	}
+}
+
+static long
+flat_count(const struct adam_tensor *t, int nt)
+{
+	long n = 0;
+	for (int i = 0; i < nt; i++)
+		n += (long)t[i].n;
+	return n;
+}
+
+struct multi_ctx {
+	struct kern *k;
+	const struct adam_tensor *t;
+	int nt;
+	const struct adam_args *args;
+};
+
+static void
+adam_piece(const struct adam_tensor *t, size_t a, size_t b, void *x)
+{
+	const struct multi_ctx *c = x;
+	adam_step_cpu(c->k, t->p + a, t->g + a, t->m + a, t->v + a, b - a,
+	              &c->args[t->args]);
+}
+
+static void
+adam_range(void *x, long lo, long hi)
+{
+	const struct multi_ctx *c = x;
+	flat_pieces(c->t, c->nt, lo, hi, adam_piece, x);
+}
+
+/* A piece per worker of at least 64K elements: below that the pool's
+ * wake-up costs more than the memory traffic it splits. */
+#define MULTI_MIN (1L << 16)
+
+void
+adam_multi(struct kern *k, const struct adam_tensor *t, int nt,
+           const struct adam_args *args)
+{
+	struct multi_ctx c = { k, t, nt, args };
+	kern_par_for(k, flat_count(t, nt), MULTI_MIN, adam_range, &c);
 }

@@ -45,27 +45,15 @@ void
 seq_chunk_gather(struct kern *k, float *dst, const float *src, int nrow,
                  int T, int col, int len, int w)
 {
-	(void)k;
 	size_t rw = (size_t)len * w * sizeof *dst;
 	rows(k, (char *)dst, rw, (const char *)(src + (size_t)col * w),
 	     (size_t)T * w * sizeof *src, rw, nrow, nrow);
 }
 
 void
-seq_chunk_gather_u32(struct kern *k, uint32_t *dst, const uint32_t *src,
-                     int nrow, int T, int col, int len)
-{
-	(void)k;
-	size_t rw = (size_t)len * sizeof *dst;
-	rows(k, (char *)dst, rw, (const char *)(src + col),
-	     (size_t)T * sizeof *src, rw, nrow, nrow);
-}
-
-void
 seq_chunk_scatter(struct kern *k, float *dst, const float *src, int B,
                   int nrow, int T, int col, int len, int w)
 {
-	(void)k;
 	size_t rw = (size_t)len * w * sizeof *dst;
 	rows(k, (char *)(dst + (size_t)col * w), (size_t)T * w * sizeof *dst,
 	     (const char *)src, rw, rw, nrow, B);
@@ -88,20 +76,6 @@ seq_pad_mask(struct kern *k, uint8_t *mask, const uint32_t *start,
 	for (int b = 0; b < B; b++)
 		mask_row(mask + (size_t)b * T, start[b], start[b] + len[b],
 		         (uint32_t)first, T);
-}
-
-double
-seq_loss_sum(struct kern *k, const double *loss, const int *hit, int n,
-             long *hits)
-{
-	(void)k;
-	double s = 0;
-	long h = 0;
-	for (int i = 0; i < n; i++)
-		s += loss[i], h += hit[i] != 0;
-	if (hits)
-		*hits = h;
-	return s;
 }
 
 void

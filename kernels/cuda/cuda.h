@@ -132,6 +132,8 @@ double cuda_tar_fwd_bwd(struct kern *k, const float *x, float *dx, int B,
 /* ---- adam.h ---- */
 void cuda_adam_step_cpu(struct kern *k, float *p, const float *g, float *m,
                         float *v, size_t n, const struct adam_args *a);
+void cuda_adam_multi(struct kern *k, const struct adam_tensor *t, int nt,
+                     const struct adam_args *args);
 /* ---- head.h ---- */
 void cuda_pool_concat_fwd(struct kern *k, float *y, int32_t *argmax,
                           int32_t *last, const float *out, const uint8_t *mask,

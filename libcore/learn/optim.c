@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adam.h"
 #include "learn/optim.h"
+#include "ops.h"
 #include "core/util.h"
 
 void
@@ -17,20 +17,64 @@ optim_init(struct optim *o, int ngroups)
 		die("optim: %d parameter groups (1..%d)", ngroups,
 		    OPT_MAX_GROUPS);
 	o->ng = ngroups;
+	o->k = kern_default();
 	for (int i = 0; i < ngroups; i++)
 		o->g[i] = (struct opt_group){ 1e-3, 0.9, 0.99, 1e-5, 0.01 };
 }
 
 void
+opt_set_kern(struct optim *o, struct kern *k)
+{
+	if (o->mom)
+		die("optim: the context changes after the moments exist");
+	o->k = k;
+}
+
+void
 optim_free(struct optim *o)
 {
-	for (int i = 0; i < o->np; i++) {
-		free(o->p[i].m);
-		free(o->p[i].v);
-	}
+	kern_free(o->k, o->mom);
 	free(o->p);
+	free(o->tab);
+	free(o->args);
 	free(o->saved);
+	free(o->hmom);
 	memset(o, 0, sizeof *o);
+}
+
+/* moment views: a parameter's m and v start on 64 bytes */
+static size_t
+mom_len(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
+}
+
+/* The moments block of every parameter registered so far: made on first
+ * use, laid out again (moments kept) when parameters came after it. */
+static void
+moments(struct optim *o)
+{
+	if (o->mom && o->mom_np == o->np)
+		return;
+	size_t tot = 0;
+	for (int i = 0; i < o->np; i++)
+		tot += mom_len(o->p[i].n);
+	float *mom = kern_alloc(o->k, 2 * tot * sizeof *mom);
+	kern_zero(o->k, mom, 2 * tot * sizeof *mom);
+	size_t at = 0;
+	for (int i = 0; i < o->np; i++) {
+		struct opt_param *q = &o->p[i];
+		float *m = mom + at, *v = mom + tot + at;
+		if (q->m) {
+			kern_copy(o->k, m, q->m, q->n * sizeof *m);
+			kern_copy(o->k, v, q->v, q->n * sizeof *v);
+		}
+		q->m = m, q->v = v;
+		at += mom_len(q->n);
+	}
+	kern_free(o->k, o->mom);
+	o->mom = mom;
+	o->mom_np = o->np;
 }
 
 int
@@ -47,6 +91,8 @@ opt_add(struct optim *o, const char *name, float *p, float *g, int ndim,
 	if (o->np == o->cap) {
 		o->cap = o->cap ? 2 * o->cap : 32;
 		o->p = xrealloc(o->p, o->cap * sizeof *o->p);
+		o->tab = xrealloc(o->tab, o->cap * sizeof *o->tab);
+		o->args = xrealloc(o->args, o->cap * sizeof *o->args);
 	}
 	struct opt_param *q = &o->p[o->np];
 	memset(q, 0, sizeof *q);
@@ -60,17 +106,16 @@ opt_add(struct optim *o, const char *name, float *p, float *g, int ndim,
 	q->group = group;
 	q->flags = flags;
 	q->train = 1;
-	q->m = xcalloc(q->n, sizeof *q->m);
-	q->v = xcalloc(q->n, sizeof *q->v);
 	return o->np++;
 }
 
 void
 opt_clear_state(struct optim *o)
 {
+	moments(o);
 	for (int i = 0; i < o->np; i++) {
-		memset(o->p[i].m, 0, o->p[i].n * sizeof *o->p[i].m);
-		memset(o->p[i].v, 0, o->p[i].n * sizeof *o->p[i].v);
+		kern_zero(o->k, o->p[i].m, o->p[i].n * sizeof *o->p[i].m);
+		kern_zero(o->k, o->p[i].v, o->p[i].n * sizeof *o->p[i].v);
 		o->p[i].step = 0;
 	}
 }
@@ -130,56 +175,70 @@ opt_set_wd(struct optim *o, double wd)
 		o->g[i].wd = wd;
 }
 
+/* The multi-tensor table of the trainable parameters of group (all when
+ * group < 0).  With step set, each parameter's step count moves on and
+ * the args table gets one row per (group, do_wd, step) met, fastai's
+ * param groups with their scalars. */
+static int
+table(struct optim *o, int group, int step)
+{
+	int nt = 0, na = 0;
+	int key[OPT_MAX_GROUPS * 2];    /* row of (group, do_wd) */
+	int64_t key_step[OPT_MAX_GROUPS * 2];
+
+	for (int i = 0; i < 2 * o->ng; i++)
+		key[i] = -1, key_step[i] = 0;
+	for (int i = 0; i < o->np; i++) {
+		struct opt_param *q = &o->p[i];
+		if (!q->train || (group >= 0 && q->group != group))
+			continue;
+		struct adam_tensor *t = &o->tab[nt++];
+		*t = (struct adam_tensor){ q->p, q->g, q->m, q->v, q->n, 0 };
+		if (!step)
+			continue;
+		int do_wd = !(q->flags & OPT_NO_WD), kk = 2 * q->group + do_wd;
+		q->step++;
+		if (key[kk] < 0 || key_step[kk] != q->step) {
+			const struct opt_group *h = &o->g[q->group];
+			adam_args_set(&o->args[na], h->lr, h->mom, h->sqr_mom,
+			              h->eps, h->wd, do_wd, q->step);
+			key[kk] = na++;
+			key_step[kk] = q->step;
+		}
+		t->args = key[kk];
+	}
+	return nt;
+}
+
 void
 opt_step(struct optim *o)
 {
-	for (int i = 0; i < o->np; i++) {
-		struct opt_param *q = &o->p[i];
-		const struct opt_group *h = &o->g[q->group];
-		struct adam_args a;
-		if (!q->train)
-			continue;
-		q->step++;
-		adam_args_set(&a, h->lr, h->mom, h->sqr_mom, h->eps, h->wd,
-		              !(q->flags & OPT_NO_WD), q->step);
-		adam_step_cpu(kern_default(), q->p, q->g, q->m, q->v, q->n, &a);
-	}
+	moments(o);
+	int nt = table(o, -1, 1);
+	adam_multi(o->k, o->tab, nt, o->args);
 }
 
 void
 opt_zero_grad(struct optim *o)
 {
 	for (int i = 0; i < o->np; i++)
-		memset(o->p[i].g, 0, o->p[i].n * sizeof *o->p[i].g);
+		kern_zero(o->k, o->p[i].g, o->p[i].n * sizeof *o->p[i].g);
 }
 
-static double
-sumsq(const float *g, size_t n)
-{
-	double s = 0;
-
-	for (size_t i = 0; i < n; i++)
-		s += (double)g[i] * g[i];
-	return s;
-}
-
-/* Clip the trainable parameters of group (or all, group < 0). */
+/* Clip the trainable parameters of group (or all, group < 0): each
+ * tensor's sum of squares (double, in order) added in table order, the
+ * norm the one scalar the host reads, then g *= coef. */
 static double
 clip(struct optim *o, int group, double max_norm)
 {
+	int nt = table(o, group, 0);
 	double s = 0;
-
-	for (int i = 0; i < o->np; i++)
-		if (o->p[i].train && (group < 0 || o->p[i].group == group))
-			s += sumsq(o->p[i].g, o->p[i].n);
+	for (int i = 0; i < nt; i++)
+		s += ops_sumsq(o->k, o->tab[i].g, o->tab[i].n);
 	double norm = sqrt(s), coef = max_norm / (norm + 1e-6);
-	if (coef < 1) {
-		float c = (float)coef;
-		for (int i = 0; i < o->np; i++)
-			if (o->p[i].train && (group < 0 || o->p[i].group == group))
-				for (size_t k = 0; k < o->p[i].n; k++)
-					o->p[i].g[k] *= c;
-	}
+	if (coef < 1)
+		for (int i = 0; i < nt; i++)
+			ops_scale(o->k, o->tab[i].g, (float)coef, o->tab[i].n);
 	return norm;
 }
 
@@ -321,6 +380,23 @@ smooth_add(struct smooth_loss *s, double loss)
 
 /* ---- checkpoints -------------------------------------------------------- */
 
+/* The moments where the host can read them: the block itself on the CPU
+ * backend (device memory is host memory), else a copy. */
+static float *
+host_moments(struct optim *o)
+{
+	moments(o);
+	if (o->k->backend == KERN_CPU)
+		return o->mom;
+	size_t tot = 0;
+	for (int i = 0; i < o->np; i++)
+		tot += mom_len(o->p[i].n);
+	free(o->hmom);
+	o->hmom = xmalloc(2 * tot * sizeof *o->hmom + 1);
+	kern_download(o->k, o->hmom, o->mom, 2 * tot * sizeof *o->hmom);
+	return o->hmom;
+}
+
 struct pv *
 opt_state(struct optim *o, struct pv_pool *pool)
 {
@@ -329,6 +405,7 @@ opt_state(struct optim *o, struct pv_pool *pool)
 
 	free(o->saved);
 	o->saved = xcalloc(2 * (size_t)o->np + 1, sizeof *o->saved);
+	float *host = host_moments(o);
 	for (int i = 0; i < o->np; i++) {
 		struct opt_param *q = &o->p[i];
 		struct pv *d = pv_dict(pool);
@@ -343,7 +420,7 @@ opt_state(struct optim *o, struct pv_pool *pool)
 				t->ndim = q->ndim;
 				memcpy(t->shape, q->shape, sizeof t->shape);
 				t->numel = (int64_t)q->n;
-				t->f = k ? q->v : q->m;
+				t->f = host + ((k ? q->v : q->m) - o->mom);
 				pv_sets(pool, d, k ? "sqr_avg" : "grad_avg",
 				        pv_tensor(pool, t));
 			}
@@ -366,8 +443,8 @@ opt_state(struct optim *o, struct pv_pool *pool)
 }
 
 static void
-restore_moment(const struct opt_param *q, const struct pv *t, float *dst,
-               const char *file, const char *what)
+restore_moment(struct optim *o, const struct opt_param *q, const struct pv *t,
+               float *dst, const char *file, const char *what)
 {
 	/* The shape, not only the count: a (8,8) moment is no (64,) one. */
 	if (!t || t->kind != PV_TENSOR || !t->t->f ||
@@ -376,7 +453,7 @@ restore_moment(const struct opt_param *q, const struct pv *t, float *dst,
 		die("%s: optimizer state for %s: %s is missing or has the "
 		    "wrong shape; start without the optimizer state", file,
 		    q->name, what);
-	memcpy(dst, t->t->f, q->n * sizeof *dst);
+	kern_upload(o->k, dst, t->t->f, q->n * sizeof *dst);
 }
 
 void
@@ -393,6 +470,7 @@ opt_restore(struct optim *o, const struct pv *opt, const char *file)
 		die("%s: optimizer state for %zu parameters in %zu groups, "
 		    "this model has %d in %d; it was saved from another model",
 		    file, ns, nh, o->np, o->ng);
+	moments(o);
 	for (int i = 0; i < o->np; i++) {
 		struct opt_param *q = &o->p[i];
 		const struct pv *d = st[i];
@@ -400,16 +478,16 @@ opt_restore(struct optim *o, const struct pv *opt, const char *file)
 		if (d->kind != PV_DICT)
 			die("%s: optimizer state %d is not a dict", file, i);
 		if (!pv_get(d, "step")) {       /* never stepped, or cleared */
-			memset(q->m, 0, q->n * sizeof *q->m);
-			memset(q->v, 0, q->n * sizeof *q->v);
+			kern_zero(o->k, q->m, q->n * sizeof *q->m);
+			kern_zero(o->k, q->v, q->n * sizeof *q->v);
 			q->step = 0;
 			continue;
 		}
 		if (!pv_as_int(pv_get(d, "step"), &step) || step < 0)
 			die("%s: optimizer step of %s is not a count", file,
 			    q->name);
-		restore_moment(q, pv_get(d, "grad_avg"), q->m, file, "grad_avg");
-		restore_moment(q, pv_get(d, "sqr_avg"), q->v, file, "sqr_avg");
+		restore_moment(o, q, pv_get(d, "grad_avg"), q->m, file, "grad_avg");
+		restore_moment(o, q, pv_get(d, "sqr_avg"), q->v, file, "sqr_avg");
 		q->step = step;
 	}
 	for (int g = 0; g < o->ng; g++) {

@@ -18,6 +18,12 @@
  * Adam is fastai's (kernels/adam.h): decoupled wd, damped moments, debias
  * with the current mom, eps 1e-5 outside the sqrt, beta2 0.99.  Only
  * trainable parameters (opt_freeze_to) are stepped, weight decay included.
+ *
+ * Memory: parameters and gradients are the model's (device memory of
+ * o->k); the moments of every parameter are one block of o->k (allocated
+ * when first needed: the first freeze, step or restore), and a step is
+ * one multi-tensor adam_multi over a table of the trainable tensors and
+ * their groups' scalars.  The host reads only the clipping norms.
  * The state saves into a .pth as fastai's learn.save does ('opt':
  * {'state': [...], 'hypers': [...]}), so --resume is bit-identical and
  * fastai's learn.load can read our moments. */
@@ -27,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "adam.h"
 #include "torch/pickle.h"
 #include "torch/pth.h"
 
@@ -46,7 +53,8 @@ struct opt_param {
 	int64_t shape[PTH_MAXDIM];
 	int group, flags;
 	int train;              /* requires_grad after the last freeze_to */
-	float *m, *v;           /* grad_avg, sqr_avg (owned, zero at start) */
+	float *m, *v;           /* grad_avg, sqr_avg: views into o->mom (NULL
+	                           until the block exists), zero at start */
 	int64_t step;           /* Adam steps taken since the last clear */
 };
 
@@ -61,11 +69,19 @@ struct optim {
 	int ng;
 	int frozen;             /* groups below this index are frozen */
 	struct pth_tensor *saved;       /* tensor views for opt_state */
+	struct kern *k;                 /* the model's compute context */
+	float *mom;                     /* device: every m, then every v */
+	int mom_np;                     /* parameters laid out in mom */
+	struct adam_tensor *tab;        /* (cap) the multi-tensor table */
+	struct adam_args *args;         /* (cap) its rows */
+	float *hmom;                    /* host copy for opt_state (not CPU) */
 };
 
 /* fastai's defaults: lr 1e-3, mom 0.9, sqr_mom 0.99, eps 1e-5, wd 0.01.
- * Everything trains until opt_freeze_to. */
+ * Everything trains until opt_freeze_to.  The context is kern_default()
+ * until opt_set_kern gives the model's (before the first opt_add). */
 void optim_init(struct optim *o, int ngroups);
+void opt_set_kern(struct optim *o, struct kern *k);
 void optim_free(struct optim *o);
 /* Register a parameter; returns its index.  shape: ndim longs (as the
  * model's tensor tables hold them).  Dies on a bad group. */

@@ -1,4 +1,7 @@
-/* clas.c: SentenceEncoder + PoolingLinearClassifier (see clas.h). */
+/* clas.c: SentenceEncoder + PoolingLinearClassifier (see clas.h).
+ * Tensor memory is the encoder's context's (c->enc.k): every loop over it
+ * is a kernel; the host keeps sizes, the rows of each chunk and the RNG
+ * states, and reads back the step's scalars only. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +9,9 @@
 #include "model/clas.h"
 #include "kernels.h"
 #include "core/util.h"
+
+/* dropout.h's tensor ids of the head's two masks */
+enum { CLAS_DROP0 = DROP_HEAD, CLAS_DROP1 = DROP_HEAD + 1 };
 
 void
 clas_config_default(struct clas_config *cc, const struct awd_config *ac,
@@ -40,8 +46,9 @@ bump(struct bump *b, size_t bytes)
 	return b->base ? b->base + at : NULL;
 }
 
+/* Device memory (dev) and the host's metadata (host). */
 static void
-layout(struct clas *c, struct bump *b)
+layout(struct clas *c, struct bump *dev, struct bump *host)
 {
 	const struct clas_config *cc = &c->cfg;
 	size_t B = c->maxB, E = c->E, D3 = c->D3, nh = cc->nhid;
@@ -49,30 +56,34 @@ layout(struct clas *c, struct bump *b)
 	for (int l = 0; l < c->enc.cfg.layers; l++)
 		st += 2 * (size_t)awd_layer_out(&c->enc.cfg, l);
 
-#define F(n) bump(b, (n) * sizeof(float))
+	c->chunk = bump(host, nchunk * sizeof *c->chunk);
+	c->bstart = bump(host, B * sizeof *c->bstart);
+	c->blen = bump(host, B * sizeof *c->blen);
+	c->ctok = bump(host, B * cc->bptt * sizeof *c->ctok);
+#define F(n) bump(dev, (n) * sizeof(float))
 	c->bn0_mean = F(D3), c->bn0_var = F(D3);
 	c->bn1_mean = F(nh), c->bn1_var = F(nh);
-	c->chunk = bump(b, nchunk * sizeof *c->chunk);
 	float *states = F(nchunk * B * st);
-	c->ctok = bump(b, B * cc->bptt * sizeof *c->ctok);
 	c->cdout = F(B * cc->bptt * E);
 	c->out = F(B * cc->max_len * E);
 	c->dout = F(B * cc->max_len * E);
-	c->mask = bump(b, B * cc->max_len);
+	c->mask = bump(dev, B * cc->max_len);
 	c->pooled = F(B * D3), c->xh0 = F(B * D3), c->m0 = F(B * D3);
 	c->a0 = F(B * D3), c->mu0 = F(D3), c->rs0 = F(D3);
 	c->h0 = F(B * nh), c->r0 = F(B * nh), c->xh1 = F(B * nh);
 	c->m1 = F(B * nh), c->a1 = F(B * nh), c->mu1 = F(nh), c->rs1 = F(nh);
-	c->argmax = bump(b, B * E * sizeof *c->argmax);
-	c->last = bump(b, B * sizeof *c->last);
+	c->argmax = bump(dev, B * E * sizeof *c->argmax);
+	c->last = bump(dev, B * sizeof *c->last);
 	c->logits = F(B * cc->nclass), c->dlogits = F(B * cc->nclass);
+	c->probs = F(B * cc->nclass);
 	c->d3 = F(B * D3), c->dh = F(B * nh);
-	c->row_loss = bump(b, B * sizeof *c->row_loss);
-	c->row_hit = bump(b, B * sizeof *c->row_hit);
-	c->bstart = bump(b, B * sizeof *c->bstart);
-	c->blen = bump(b, B * sizeof *c->blen);
+	c->row_loss = bump(dev, B * sizeof *c->row_loss);
+	c->row_hit = bump(dev, B * sizeof *c->row_hit);
+	c->dstart = bump(dev, B * sizeof *c->dstart);
+	c->dlen = bump(dev, B * sizeof *c->dlen);
+	c->dy = bump(dev, B * sizeof *c->dy);
 #undef F
-	if (b->base)
+	if (dev->base)
 		for (size_t i = 0; i < nchunk; i++)
 			c->chunk[i].state = states + i * B * st;
 }
@@ -110,42 +121,47 @@ clas_create(struct clas *c, const struct awd_config *ac,
 	awd_create(&c->enc, ac, maxB, cc->bptt, c->nhead);
 	head_views(&c->p, c->enc.xparam, c->D3, cc->nhid, cc->nclass);
 	head_views(&c->g, c->enc.xgrad, c->D3, cc->nhid, cc->nclass);
-	struct bump b = { NULL, 0 };
-	layout(c, &b);
-	b.base = c->mem = xcalloc(1, b.off + 64);
-	b.off = 0;
-	layout(c, &b);
+	struct bump dev = { NULL, 0 }, host = { NULL, 0 };
+	layout(c, &dev, &host);
+	dev.base = c->mem = kern_alloc(c->enc.k, dev.off);
+	host.base = c->hmem = xcalloc(1, host.off + 64);
+	dev.off = host.off = 0;
+	layout(c, &dev, &host);
 	c->grad_head = 1;
 }
 
 void
 clas_free(struct clas *c)
 {
+	kern_free(c->enc.k, c->mem);
+	free(c->hmem);
 	awd_free(&c->enc);
-	free(c->mem);
 	memset(c, 0, sizeof *c);
 }
 
+/* w (n, device) = U(-k, k) drawn on the host in order, one upload */
 static void
-uniform(float *w, size_t n, float k, struct rng *r)
+uniform(struct kern *k, float *w, size_t n, float a, struct rng *r)
 {
+	float *h = xmalloc(n * sizeof *h + 1);
 	for (size_t i = 0; i < n; i++)
-		w[i] = (2.0f * rng_float(r) - 1.0f) * k;
+		h[i] = (2.0f * rng_float(r) - 1.0f) * a;
+	kern_upload(k, w, h, n * sizeof *h);
+	free(h);
 }
 
 void
 clas_init_head(struct clas *c, struct rng *r)
 {
+	struct kern *k = c->enc.k;
 	size_t D3 = c->D3, nh = c->cfg.nhid, nc = c->cfg.nclass;
-	for (size_t i = 0; i < D3; i++)
-		c->p.bn0_w[i] = 1, c->p.bn0_b[i] = 1e-3f,
-		c->bn0_mean[i] = 0, c->bn0_var[i] = 1;
-	for (size_t i = 0; i < nh; i++)
-		c->p.bn1_w[i] = 1, c->p.bn1_b[i] = 1e-3f,
-		c->bn1_mean[i] = 0, c->bn1_var[i] = 1;
+	kern_fill(k, c->p.bn0_w, D3, 1), kern_fill(k, c->p.bn0_b, D3, 1e-3f);
+	kern_fill(k, c->bn0_mean, D3, 0), kern_fill(k, c->bn0_var, D3, 1);
+	kern_fill(k, c->p.bn1_w, nh, 1), kern_fill(k, c->p.bn1_b, nh, 1e-3f);
+	kern_fill(k, c->bn1_mean, nh, 0), kern_fill(k, c->bn1_var, nh, 1);
 	c->bn0_nbt = c->bn1_nbt = 0;
-	uniform(c->p.lin0_w, nh * D3, 1.0f / sqrtf((float)D3), r);
-	uniform(c->p.lin1_w, nc * nh, 1.0f / sqrtf((float)nh), r);
+	uniform(k, c->p.lin0_w, nh * D3, 1.0f / sqrtf((float)D3), r);
+	uniform(k, c->p.lin1_w, nc * nh, 1.0f / sqrtf((float)nh), r);
 }
 
 void
@@ -174,11 +190,11 @@ state_copy(struct awd *m, float *buf, int rows, int save)
 		size_t n = (size_t)rows * awd_layer_out(&m->cfg, l);
 		float *h = m->h[l], *cc = m->c[l];
 		if (save) {
-			memcpy(buf, h, n * sizeof *buf);
-			memcpy(buf + n, cc, n * sizeof *buf);
+			kern_copy(m->k, buf, h, n * sizeof *buf);
+			kern_copy(m->k, buf + n, cc, n * sizeof *buf);
 		} else {
-			memcpy(h, buf, n * sizeof *buf);
-			memcpy(cc, buf + n, n * sizeof *buf);
+			kern_copy(m->k, h, buf, n * sizeof *buf);
+			kern_copy(m->k, cc, buf + n, n * sizeof *buf);
 		}
 		buf += 2 * n;
 	}
@@ -195,6 +211,8 @@ chunk_rows(const uint32_t *start, int B, int col, int len)
 	return rb;
 }
 
+/* the host batch's ids of one chunk (host memory: awd_forward checks
+ * and uploads them) */
 static void
 chunk_tokens(uint32_t *dst, const uint32_t *tok, int T, int rows, int col,
              int len)
@@ -209,6 +227,9 @@ head_forward(struct clas *c, int B, int train, struct rng *r)
 {
 	const struct clas_config *cc = &c->cfg;
 	int D3 = c->D3, nh = cc->nhid, nc = cc->nclass;
+	/* the head's dropout masks: one key from r per training forward,
+	 * tensor ids from the range dropout.h reserves for the head */
+	uint64_t key = train && (cc->p0 > 0 || cc->p1 > 0) ? dropout_key(r) : 0;
 
 	pool_concat_fwd(c->enc.k, c->pooled, c->argmax, c->last, c->out,
 	                c->mask, B, c->Tk, c->E, cc->bptt);
@@ -218,7 +239,8 @@ head_forward(struct clas *c, int B, int train, struct rng *r)
 		             c->p.bn0_w, c->p.bn0_b, c->bn0_mean, c->bn0_var, B,
 		             D3, CLAS_BN_MOM, CLAS_BN_EPS);
 		c->bn0_nbt++;
-		dropout_mask(c->enc.k, c->m0, (size_t)B * D3, cc->p0, r);
+		dropout_mask_key(c->enc.k, c->m0, (size_t)B * D3, cc->p0, key,
+		                 CLAS_DROP0);
 		dropout_apply(c->enc.k, c->a0, c->a0, c->m0, (size_t)B * D3);
 	} else {
 		bn_eval_fwd(c->enc.k, c->a0, c->xh0, c->rs0, c->pooled,
@@ -233,7 +255,8 @@ head_forward(struct clas *c, int B, int train, struct rng *r)
 		             c->p.bn1_w, c->p.bn1_b, c->bn1_mean, c->bn1_var, B,
 		             nh, CLAS_BN_MOM, CLAS_BN_EPS);
 		c->bn1_nbt++;
-		dropout_mask(c->enc.k, c->m1, (size_t)B * nh, cc->p1, r);
+		dropout_mask_key(c->enc.k, c->m1, (size_t)B * nh, cc->p1, key,
+		                 CLAS_DROP1);
 		dropout_apply(c->enc.k, c->a1, c->a1, c->m1, (size_t)B * nh);
 	} else {
 		bn_eval_fwd(c->enc.k, c->a1, c->xh1, c->rs1, c->r0, c->p.bn1_w,
@@ -266,6 +289,11 @@ clas_forward(struct clas *c, const uint32_t *tok, int B, int T,
 			    b, start[b], len[b], T);
 	c->B = B, c->T = T, c->train = train;
 	c->tok = tok, c->start = start, c->len = len;
+	/* the lengths go up for the mask; the ids stay on the host, where
+	 * awd_forward takes each chunk's */
+	struct kern *k = m->k;
+	kern_upload(k, c->dstart, start, B * sizeof *start);
+	kern_upload(k, c->dlen, len, B * sizeof *len);
 
 	int first = 0;
 	while (T - first > cc->max_len)
@@ -294,23 +322,12 @@ clas_forward(struct clas *c, const uint32_t *tok, int B, int T,
 			chunk_tokens(c->ctok, tok, T, rb, col, tl);
 			o = awd_forward(m, c->ctok, rb, tl, train, r);
 		}
-		if (!keep)
-			continue;
-		for (int b = 0; b < B; b++) {
-			float *dst = c->out + ((size_t)b * c->Tk + col - first) * E;
-			if (b < rb)
-				memcpy(dst, o + (size_t)b * tl * E,
-				       (size_t)tl * E * sizeof *dst);
-			else
-				memset(dst, 0, (size_t)tl * E * sizeof *dst);
-		}
+		/* kept: rows that have not started are zeros */
+		if (keep)
+			seq_chunk_scatter(k, c->out, o, B, rb, c->Tk, col - first,
+			                  tl, E);
 	}
-	for (int b = 0; b < B; b++)
-		for (int t = 0; t < c->Tk; t++) {
-			uint32_t col = first + t;
-			c->mask[(size_t)b * c->Tk + t] =
-				!(col >= start[b] && col < start[b] + len[b]);
-		}
+	seq_pad_mask(k, c->mask, c->dstart, c->dlen, B, c->Tk, first);
 	head_forward(c, B, train, r);
 	return c->logits;
 }
@@ -368,10 +385,8 @@ encoder_backward(struct clas *c, struct rng *r)
 			chunk_tokens(c->ctok, c->tok, c->T, rb, ch->col, tl);
 			awd_forward(m, c->ctok, rb, tl, 1, r);
 		}
-		for (int b = 0; b < rb; b++)
-			memcpy(c->cdout + (size_t)b * tl * E,
-			       c->dout + ((size_t)b * c->Tk + ch->col - first) * E,
-			       (size_t)tl * E * sizeof *c->cdout);
+		seq_chunk_gather(m->k, c->cdout, c->dout, rb, c->Tk,
+		                 ch->col - first, tl, E);
 		awd_backward(m, c->cdout);
 	}
 	*r = after;
@@ -381,19 +396,19 @@ double
 clas_loss(struct clas *c, const uint32_t *y, int *hits, int grad,
           struct rng *r)
 {
+	struct kern *k = c->enc.k;
 	int B = c->B, nc = c->cfg.nclass;
 	for (int b = 0; b < B; b++)
 		if (y[b] >= (uint32_t)nc)
 			die("classifier: label %u outside the %d classes", y[b], nc);
-	memcpy(c->dlogits, c->logits, (size_t)B * nc * sizeof *c->dlogits);
-	ce_fwd_bwd(c->enc.k, c->dlogits, y, c->row_loss, c->row_hit, B, nc,
+	kern_upload(k, c->dy, y, B * sizeof *y);
+	kern_copy(k, c->dlogits, c->logits, (size_t)B * nc * sizeof *c->dlogits);
+	ce_fwd_bwd(k, c->dlogits, c->dy, c->row_loss, c->row_hit, B, nc,
 	           grad ? 1.0f / B : 0.0f);
-	double loss = 0;
-	int h = 0;
-	for (int b = 0; b < B; b++)
-		loss += c->row_loss[b], h += c->row_hit[b];
+	/* the step's scalars: the only reads of tensor memory */
+	double loss = ops_sum_f64(k, c->row_loss, B);
 	if (hits)
-		*hits = h;
+		*hits = (int)ops_count_nz(k, c->row_hit, B);
 	c->ar = c->tar = 0;
 	if (grad) {
 		if (!c->train)
@@ -409,16 +424,9 @@ void
 clas_probs(const struct clas *c, int b, float *p)
 {
 	int nc = c->cfg.nclass;
-	const float *z = c->logits + (size_t)b * nc;
-	float mx = z[0];
-	for (int k = 1; k < nc; k++)
-		if (z[k] > mx)
-			mx = z[k];
-	double s = 0;
-	for (int k = 0; k < nc; k++)
-		s += exp((double)z[k] - mx);
-	for (int k = 0; k < nc; k++)
-		p[k] = (float)(exp((double)z[k] - mx) / s);
+	size_t at = (size_t)b * nc;
+	seq_softmax(c->enc.k, c->probs + at, c->logits + at, 1, nc);
+	kern_download(c->enc.k, p, c->probs + at, nc * sizeof *p);
 }
 
 static int

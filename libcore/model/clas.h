@@ -79,6 +79,11 @@ struct clas_chunk {             /* a kept chunk, for the backward re-run */
 	float *state;           /* h,c of every layer, state_bs rows */
 };
 
+/* Memory: the encoder's context enc.k (kernels/ctx.h) holds every tensor
+ * (parameters and gradients in the encoder's arena, the rest in one block,
+ * mem); the host keeps the sizes, the chunk table, the token ids (as
+ * awd_forward takes them) and bstart/blen (hmem), and reads back a step's
+ * scalars (loss, hits) and clas_probs' rows. */
 struct clas {
 	struct awd enc;
 	struct clas_config cfg;
@@ -91,12 +96,13 @@ struct clas {
 
 	/* the last forward */
 	int B, T, Tk, train;            /* Tk: kept columns */
-	const uint32_t *tok;
-	const uint32_t *start, *len;
-	uint32_t *bstart, *blen;        /* (maxB) for clas_forward_docs */
+	const uint32_t *tok;            /* the caller's (host) */
+	const uint32_t *start, *len;    /* the caller's (host) */
+	uint32_t *bstart, *blen;        /* host (maxB) for clas_forward_docs */
 	int nchunk;
-	struct clas_chunk *chunk;       /* (max_len/bptt + 1) */
-	uint32_t *ctok;                 /* (maxB, bptt) chunk tokens */
+	struct clas_chunk *chunk;       /* host (max_len/bptt + 1) */
+	uint32_t *ctok;                 /* host (maxB, bptt) chunk tokens */
+	uint32_t *dstart, *dlen, *dy;   /* (maxB) lengths and labels, device */
 	float *cdout;                   /* (maxB, bptt, E) chunk gradient */
 	float *out;                     /* (maxB, max_len, E) kept outputs */
 	float *dout;                    /* (maxB, max_len, E) */
@@ -105,12 +111,13 @@ struct clas {
 	float *pooled, *xh0, *mu0, *rs0, *m0, *a0;     /* 3E wide */
 	float *h0, *r0, *xh1, *mu1, *rs1, *m1, *a1;    /* nh wide */
 	int32_t *argmax, *last;
-	float *logits, *dlogits;        /* (maxB, nclass) */
+	float *logits, *dlogits, *probs;        /* (maxB, nclass) */
 	float *d3, *dh;                 /* gradient scratch (3E), (nh) */
 	double *row_loss;
 	int *row_hit;
 	double ar, tar;                 /* of the last training step */
-	void *mem;
+	void *mem;                      /* device block */
+	void *hmem;                     /* host block */
 };
 
 /* fastai defaults: nh 50, bptt 72, max_len 1440, p0 = enc output_p,

@@ -594,6 +594,28 @@ t_adam(void)
 	cuda_adam_step_cpu(&G, dp, dg, dm, dv, n, &args[0]);
 	row("adam_step_cpu", worst(3, ef(p, dp, n), ef(m, dm, n), ef(v, dv, n)),
 	    F32, "%zu", n);
+
+	enum { NT_ = 7 };
+	struct adam_tensor ht[NT_], dt[NT_];
+	size_t sz[NT_] = { 1, 400, 4 * 1152 * 400, 1152, 60002 * 4, 3, 777 };
+	float *hp[NT_], *hm[NT_], *hv[NT_];
+	for (int i = 0; i < NT_; i++) {
+		size_t k = sz[i];
+		hp[i] = rnd(k, -1, 1), hm[i] = rnd(k, -0.1f, 0.1f);
+		hv[i] = rnd(k, 0, 0.01f);
+		float *hg = rnd(k, -1, 1);
+		ht[i] = (struct adam_tensor){ hp[i], hg, hm[i], hv[i], k, i % 3 };
+		dt[i] = (struct adam_tensor){ dev(hp[i], k * 4), dev(hg, k * 4),
+		                              dev(hm[i], k * 4),
+		                              dev(hv[i], k * 4), k, i % 3 };
+	}
+	adam_multi(&C, ht, NT_, args);
+	cuda_adam_multi(&G, dt, NT_, args);
+	double e = 0;
+	for (int i = 0; i < NT_; i++)
+		e = worst(4, e, ef(hp[i], dt[i].p, sz[i]), ef(hm[i], dt[i].m, sz[i]),
+		          ef(hv[i], dt[i].v, sz[i]));
+	row("adam_multi", e, F32, "%d tensors", NT_);
 }
 
 static void

@@ -338,6 +338,85 @@ fill(int k, int64_t i)
 	              -20 + (int)(u >> 29));
 }
 
+/* adam_multi over a table of tensors (three args rows, an empty tensor
+ * among them) equals adam_step_cpu tensor by tensor bit for bit, on 1 and
+ * on 3 threads (the flat range splits inside tensors); clipping equals
+ * the plain loops it replaced. */
+static void
+test_multi(void)
+{
+	enum { NT = 7 };
+	static const size_t n[NT] = { 1, 100003, 17, 70001, 0, 5, 200000 };
+	float *w[NT][4], *ref[NT][4];   /* p, g, m, v */
+	struct adam_tensor t[NT];
+	struct adam_args a[3];
+	struct kern k;
+
+	adam_args_set(&a[0], 1e-3, 0.9, 0.99, 1e-5, 0.01, 1, 1);
+	adam_args_set(&a[1], 3e-2, 0.75, 0.99, 1e-5, 0.1, 0, 4);
+	adam_args_set(&a[2], 2e-4, 0.8, 0.99, 1e-5, 0.01, 1, 9);
+	for (int th = 1; th <= 3; th += 2) {
+		kern_init(&k, KERN_CPU, th);
+		for (int i = 0; i < NT; i++) {
+			for (int j = 0; j < 4; j++) {
+				w[i][j] = xmalloc(n[i] * 4 + 4);
+				ref[i][j] = xmalloc(n[i] * 4 + 4);
+				for (size_t e = 0; e < n[i]; e++)
+					w[i][j][e] = j == 3 ? fabsf(fill(i + 8 * j, (int)e))
+					                    : fill(i + 8 * j, (int)e);
+				memcpy(ref[i][j], w[i][j], n[i] * 4);
+			}
+			t[i] = (struct adam_tensor){ w[i][0], w[i][1], w[i][2],
+			                             w[i][3], n[i], i % 3 };
+		}
+		for (int s = 0; s < 2; s++) {
+			adam_multi(&k, t, NT, a);
+			for (int i = 0; i < NT; i++)
+				adam_step_cpu(&k, ref[i][0], ref[i][1], ref[i][2],
+				              ref[i][3], n[i], &a[i % 3]);
+		}
+		int bad = 0;
+		for (int i = 0; i < NT; i++)
+			for (int j = 0; j < 4; j++)
+				bad += memcmp(w[i][j], ref[i][j], n[i] * 4) != 0;
+		ok(!bad, "multi-tensor Adam == adam_step_cpu per tensor, bit for "
+		   "bit, %d thread(s) (%d arrays differ)", th, bad);
+
+		/* clipping through the optimizer: the norm and the scaled
+		 * gradients equal the plain loops it replaced, bit for bit */
+		struct optim o;
+		optim_init(&o, 3);
+		for (int i = 0; i < NT; i++)
+			opt_add(&o, "t", w[i][0], w[i][1], 1, (long[]){ (long)n[i] },
+			        i % 3, 0);
+		double want = 0;
+		for (int i = 0; i < NT; i++) {
+			double si = 0;
+			for (size_t e = 0; e < n[i]; e++)
+				si += (double)ref[i][1][e] * ref[i][1][e];
+			want += si;
+		}
+		want = sqrt(want);
+		float coef = (float)(1.0 / (want + 1e-6));
+		double got = opt_clip_global(&o, 1.0);
+		for (int i = 0; i < NT; i++)
+			for (size_t e = 0; e < n[i]; e++)
+				ref[i][1][e] *= coef;
+		bad = 0;
+		for (int i = 0; i < NT; i++)
+			bad += memcmp(w[i][1], ref[i][1], n[i] * 4) != 0;
+		ok(!memcmp(&got, &want, sizeof got) && !bad && want > 1, "global "
+		   "clipping: the norm (per-tensor double sums added in order) and "
+		   "g * coef are the plain loops' bits, %d thread(s)", th);
+		optim_free(&o);
+		for (int i = 0; i < NT; i++)
+			for (int j = 0; j < 4; j++)
+				free(w[i][j]), free(ref[i][j]);
+		kern_fini(&k);
+	}
+	kern_init(&k, KERN_CPU, 1);
+}
+
 static void
 test_torch(void)
 {
@@ -435,6 +514,7 @@ main(void)
 	test_freeze();
 	test_resume();
 	test_restore_shape();
+	test_multi();
 	test_torch();
 	return done_testing();
 }

@@ -45,7 +45,7 @@ rnd(int n)
 static void
 test_gather_scatter(int threads)
 {
-	int bad = 0, badu = 0, bads = 0, keep = 0;
+	int bad = 0, bads = 0, keep = 0;
 	kern_set_threads(threads);
 	for (int it = 0; it < 40; it++) {
 		int B = 1 + rnd(9), T = 1 + rnd(30), w = it & 1 ? 400 : 1 + rnd(7);
@@ -53,10 +53,7 @@ test_gather_scatter(int threads)
 		size_t nb = (size_t)B * T * w, nc = (size_t)B * len * w;
 		float *src = xmalloc(nb * 4), *dst = xmalloc(nc * 4);
 		float *big = xmalloc(nb * 4), *was = xmalloc(nb * 4);
-		uint32_t *tok = xmalloc((size_t)B * T * 4), *ct = xmalloc(nc * 4);
 		frand(src, nb);
-		for (size_t i = 0; i < (size_t)B * T; i++)
-			tok[i] = (uint32_t)rng_next(&R);
 
 		fnan(dst, nc);
 		seq_chunk_gather(&K, dst, src, rows, T, col, len, w);
@@ -69,14 +66,6 @@ test_gather_scatter(int threads)
 		for (size_t i = (size_t)rows * len * w; i < nc; i++)
 			bad += !isnan(dst[i]);
 
-		poison(ct, nc * 4);
-		seq_chunk_gather_u32(&K, ct, tok, rows, T, col, len);
-		for (int b = 0; b < rows; b++)
-			for (int t = 0; t < len; t++)
-				badu += ct[(size_t)b * len + t] !=
-				        tok[(size_t)b * T + col + t];
-		for (size_t i = (size_t)rows * len; i < (size_t)B * len; i++)
-			badu += ct[i] != 0xA5A5A5A5u;
 
 		/* scatter a random chunk back; zero rows from `rows`, other
 		 * columns untouched */
@@ -105,13 +94,11 @@ test_gather_scatter(int threads)
 						bads += memcmp(&big[i], &(float){ 0 }, 4) != 0;
 					}
 				}
-		free(src), free(dst), free(big), free(was), free(tok), free(ct);
+		free(src), free(dst), free(big), free(was);
 		free(chunk);
 	}
 	ok(!bad, "chunk gather == plain loop, %d thread(s) (%d bad)", threads,
 	   bad);
-	ok(!badu, "token chunk gather == plain loop, %d thread(s) (%d bad)",
-	   threads, badu);
 	ok(!bads && keep > 0, "chunk scatter: rows copied, later rows zero, "
 	   "other columns untouched, %d thread(s) (%d bad)", threads, bads);
 }
@@ -143,30 +130,6 @@ test_mask(void)
 	}
 	ok(!bad && pads && text, "pad mask from lengths == plain loop "
 	   "(%d bad, %d pads, %d text)", bad, pads, text);
-}
-
-static void
-test_loss_sum(void)
-{
-	int bad = 0;
-	for (int it = 0; it < 20; it++) {
-		int n = 1 + rnd(300);
-		double *l = xmalloc(n * sizeof *l), s = 0;
-		int *h = xmalloc(n * sizeof *h);
-		long want = 0, got = -1;
-		for (int i = 0; i < n; i++) {
-			l[i] = -log(rng_float(&R) + 1e-9) * (1 + rnd(1000));
-			h[i] = rnd(3) - (it & 1);       /* -1, 0, 1, 2 */
-			s += l[i], want += h[i] != 0;
-		}
-		double got_s = seq_loss_sum(&K, l, h, n, &got);
-		bad += memcmp(&got_s, &s, sizeof s) != 0 || got != want;
-		free(l), free(h);
-	}
-	long hh = 7;
-	double z = seq_loss_sum(&K, NULL, NULL, 0, &hh);
-	ok(!bad && z == 0 && hh == 0, "loss sum and hit count == plain loop, "
-	   "bit for bit (%d bad)", bad);
 }
 
 static void
@@ -212,7 +175,6 @@ main(void)
 	test_gather_scatter(3);
 	kern_set_threads(1);
 	test_mask();
-	test_loss_sum();
 	test_softmax();
 	kern_fini(&K);
 	return done_testing();

@@ -41,7 +41,8 @@ void kern_fini(struct kern *k);
 struct kern *kern_default(void);
 
 /* Device memory: 64-byte aligned and zeroed (the CPU and CUDA twins
- * both give zeros).  Dies with a sentence when the memory is not there.  kern_free(k, NULL) is a no-op. */
+ * both give zeros).  Dies with a sentence when the memory is not
+ * there.  kern_free(k, NULL) is a no-op. */
 void *kern_alloc(struct kern *k, size_t bytes);
 void kern_free(struct kern *k, void *p);
 /* At least `bytes` of scratch, valid until the next kern_scratch call

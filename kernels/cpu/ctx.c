@@ -53,8 +53,8 @@ kern_alloc(struct kern *k, size_t bytes)
 	if (!raw)
 		die("out of memory (%.1f MiB of tensors); lower the batch size "
 		    "or the sequence length", bytes / 1048576.0);
-	if (n < BIG)            /* as fresh mmap'd pages: zeros (ctx.h does */
-		memset(raw, 0, n);      /* not promise it; a slip stays benign) */
+	if (n < BIG)            /* zeros, as fresh mmap'd pages (ctx.h) */
+		memset(raw, 0, n);
 	*(size_t *)raw = n;
 	return raw + HDR;
 }

@@ -102,6 +102,17 @@ void ckpt_meta_free(struct ckpt_meta *m);
 struct sp_model;
 void ckpt_set_sp(struct ckpt_meta *c, const struct sp_model *m,
                  const char *path);
+/* The SentencePiece model to use with checkpoint p (NULL: none; only
+ * path counts).  path (may be NULL) is the one given (--sp).  When p
+ * records a model (sp_xxh64), path's must be that one (else dies: a
+ * different model), and without path the recorded sp_path is loaded
+ * (dies when it is gone: give --sp).  When p records none: path's model,
+ * or NULL; with strict set, a checkpoint of ours (it records a vocab)
+ * that records no model was trained on words, and a path given dies.
+ * Every failure says which file and what to do.  *used gets the path
+ * loaded (malloc'd), or NULL.  (spmeta.c) */
+struct sp_model *sp_for_pth(const struct pth *p, const char *path,
+                            int strict, char **used);
 /* Replace a string field (copies v; v NULL clears). */
 void ckpt_set_str(char **field, const char *v);
 

@@ -10,17 +10,6 @@
 #include "core/util.h"
 
 void
-sp_meta_add(char **meta, const struct sp_model *m, const char *path)
-{
-	char *abs = realpath(path, NULL);
-
-	params_add(meta, "sp_xxh64", "%016llx",
-	           (unsigned long long)sp_xxh64(m));
-	params_add(meta, "sp_path", "%s", abs ? abs : path);
-	free(abs);
-}
-
-void
 ckpt_set_sp(struct ckpt_meta *c, const struct sp_model *m, const char *path)
 {
 	char *abs = realpath(path, NULL);

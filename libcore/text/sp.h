@@ -50,23 +50,6 @@ typedef int (*sp_next_fn)(void *arg, const char **s, size_t *n);
 int sp_train(const char *const *opt, int nopt, sp_next_fn next, void *arg,
              char **model, size_t *nmodel, char *err, size_t errsz);
 
-/* ---- the model's identity in checkpoints (spmeta.c, C) ----
- * Metadata keys: sp_xxh64 (the model file's xxh64, 16 hex digits) and
- * sp_path (its absolute path, for infer to find it, as vocab_path).
- * The training tools record them; infer checks them. */
-struct pth;
-/* Append sp_xxh64 and sp_path (path made absolute) to a params string. */
-void sp_meta_add(char **meta, const struct sp_model *m, const char *path);
-/* The model to use with checkpoint p (NULL: none, only path counts).
- * path (may be NULL) is the one given (--sp).  When p records a model: path's must be that one (else
- * dies: different model), and without path the recorded sp_path is
- * loaded (dies when it is gone: give --sp).  When p records none: path's
- * model, or NULL; with strict set, a checkpoint of ours (it records a
- * vocab) that records no model was trained on words, and a path given
- * dies.  Every failure says which file and what to do.  *used gets
- * the path loaded (malloc'd), or NULL. */
-struct sp_model *sp_for_pth(const struct pth *p, const char *path,
-                            int strict, char **used);
 
 #ifdef __cplusplus
 }

@@ -163,6 +163,31 @@ ok $([ "$a" != "$c" ]; echo $?) "sampling: another seed, other tokens"
 is "$(infer --gpt2 fx -n 20 --top-k 1 -s 5 --json "$P" | jq -r '[.steps[].id] | map(tostring) | join(" ")')" \
    "$(head -c 1000 fx/ref.greedy | cut -d' ' -f1-20)" "--top-k 1 is greedy"
 
+# ---- --precision bf16: every GEMM and GEMV of the model (any size) with
+# bfloat16 operands and fp32 sums; LayerNorm, attention, softmax in fp32 ----
+exits 2 "--precision fp16: usage error" infer --gpt2 fx --precision fp16 "$P"
+exits 1 "--precision bf16 where the CPU has no AVX512-BF16: exit 1" \
+	env ULMFIT_NO_BF16=1 infer --gpt2 fx --precision bf16 "$P"
+errmatch "^infer: --precision bf16: this CPU has no AVX512-BF16" "  says why"
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+	for pr in fp32 bf16; do
+		infer --gpt2 fx --precision $pr --json --top-k 1000 "$P" |
+			jq -r '.steps[0].top[] | "\(.id) \(.p)"' | sort -n >$pr.p
+	done
+	# log p = logit - logsumexp: differences of log p are the logits'
+	# differences up to one constant.  Measured: at most 0.018.
+	d=$(join fp32.p bf16.p | awk '{ d = log($3) - log($2); if (d < 0) d = -d
+		if (d > m) m = d } END { printf "%d %.4f", NR, m }')
+	echo "# bf16 against fp32: tokens, max |log p difference|: $d"
+	ok $(echo "$d" | awk '{ exit !($1 == 275 && $2 < 0.05) }'; echo $?) \
+		"bf16: every token's log-probability within 0.05 of fp32's ($d)"
+	ok $(echo "$d" | awk '{ exit !($2 > 0) }'; echo $?) \
+		"  and not the same numbers (bf16 products were used)"
+	is "$(infer --gpt2 fx --precision bf16 -n 50 --json "$P" |
+	      jq -r '[.steps[].id] | map(tostring) | join(" ")')" \
+	   "$(cat fx/ref.greedy)" "bf16: the 50 greedy ids are still PyTorch's (fp32)"
+fi
+
 # ---- bad model folders ----
 mkdir bad && cp fx/config.json fx/vocab.json fx/merges.txt bad/
 head -c 5000 fx/model.safetensors >bad/model.safetensors

@@ -90,6 +90,23 @@ infer -q --eval ev.ids --json clas.pth >gotej
 import json; d = json.load(open("gotej"))
 assert d["total"] == 3 and d["correct"] == 2
 assert d["classes"][2]["predicted"] == [0, 0, 2]' ; ok $? "--eval --json"
+# stdin lines and --eval on the same 150 documents (tok -l + numz makes
+# the tokens infer's tokenizer makes from the lines): every document's
+# label and probabilities are the same, at the same batch size
+awk 'BEGIN { srand(5); split("the movie was i liked it plot film a good great bad awful", f, " ")
+  for (i = 0; i < 150; i++) { n = 2 + int(rand() * 40); s = ""
+    for (j = 0; j < n; j++) s = s (j ? " " : "") f[1 + int(rand() * 13)]; print s } }' >s.txt
+tok -q -j 1 -l --label 0 s.txt >s.tok && numz -q -v vocab -o s.ids s.tok
+infer -q -b 16 --json clas.pth <s.txt | jq -c '[.label, .probs]' >s.stdin
+infer -q -b 16 --json --eval s.ids --show-results 150 clas.pth >s.ej
+jq -c 'select(.probs) | [.category_, .probs]' s.ej >s.eval
+is "$(wc -l <s.stdin)" 150 "stdin lines: one answer per document"
+check "stdin lines: every document's label and probabilities are --eval's" \
+	cmp s.stdin s.eval
+is "$(sort -u s.eval | wc -l)" 150 "  (150 different answers)"
+is "$(tail -1 s.ej | jq .total)" 150 "--eval --json --show-results: the summary still comes last"
+cat s.txt | infer -q -b 16 --json clas.pth | jq -c '[.label, .probs]' >s.pipe
+check "stdin from a pipe: the same answers" cmp s.pipe s.stdin
 printf 'valid\tpos\txxbos i liked it\n' >bad.tok
 numz -q -v vocab -o bad.ids bad.tok
 exits 1 "--eval: a label the model does not know" infer -q --eval bad.ids clas.pth

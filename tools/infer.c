@@ -31,13 +31,14 @@
 
 static const char usage_text[] =
 "usage: infer [-hq] [-v vocab] [-b bs] [-j threads] [--json] [-f path]...\n"
-"             model.pth [text ...]\n"
+"             [--precision fp32|bf16] model.pth [text ...]\n"
 "       infer [-hq] [-v vocab] [-b bs] [-j threads] [--json] --eval ids\n"
-"             [--split name] [--show-results n] model.pth\n"
+"             [--split name] [--show-results n] [--precision fp32|bf16]\n"
+"             model.pth\n"
 "       infer [-hq] [-v vocab] --generate prompt [-n words] [-t temp]\n"
-"             [--min-p p] [--unk] [-s seed] lm.pth\n"
+"             [--min-p p] [--unk] [-s seed] [--precision fp32|bf16] lm.pth\n"
 "       infer --gpt2 dir [-n tokens] [-t temp] [--top-k k] [-s seed] [--json]\n"
-"             [prompt ...]\n"
+"             [--precision fp32|bf16] [prompt ...]\n"
 "       infer --gpt2 dir --encode | --decode\n"
 "  text          classify this text (one document per argument)\n"
 "  -f path       classify a file (one document), or every .txt file under\n"
@@ -55,7 +56,8 @@ static const char usage_text[] =
 "                matrix on a labelled id stream (from numz)\n"
 "  --split name  with --eval: only the documents of this split\n"
 "  --show-results n  with --eval: the first n documents with their label\n"
-"                and the prediction (learn.show_results)\n"
+"                and the prediction (learn.show_results); with --json\n"
+"                also the probabilities, one object per document\n"
 "  --generate prompt  sample words after prompt with an LM checkpoint\n"
 "  -n words      words to generate (default 1, as fastai)\n"
 "  -t temp       --temperature (default 1)\n"
@@ -69,6 +71,9 @@ static const char usage_text[] =
 "  --top-k k     sample among the k most probable tokens (--json: list k)\n"
 "  --encode      --gpt2: print the token ids of each stdin line\n"
 "  --decode      --gpt2: turn lines of token ids back into text\n"
+"  --precision p fp32 (default) or bf16: GEMM operands rounded to bfloat16,\n"
+"                fp32 sums, weights and element maths (needs a CPU with\n"
+"                AVX512-BF16)\n"
 "  -q            no progress on stderr\n"
 "Output (classification): name TAB label TAB one probability per class.\n";
 
@@ -89,6 +94,7 @@ struct opts {
 	int seeded;
 	const char *gpt2;       /* --gpt2 dir */
 	int gpt2_tok, top_k, tset, nset;       /* gpt2_tok: 1 encode, 2 decode */
+	int bf16;               /* --precision bf16 */
 };
 
 /* ---- vocab and text -> ids -------------------------------------------- */
@@ -387,18 +393,26 @@ label_index(char **labels, int nc, const char *l)
 	return -1;
 }
 
+/* the first 150 tokens of a document, as show_results prints them */
 static void
-show_tokens(const struct vocab *v, const uint32_t *ids, uint32_t n)
+show_text(const struct vocab *v, const uint32_t *ids, uint32_t n,
+          struct buf *b)
 {
-	struct buf b = {0};
 	uint32_t shown = 0;
 	for (uint32_t i = 0; i < n && shown < 150; i++) {
 		if (ids[i] == TK_PAD)
 			continue;
 		if (shown++)
-			buf_addc(&b, ' ');
-		buf_adds(&b, v->tok[ids[i]]);
+			buf_addc(b, ' ');
+		buf_adds(b, v->tok[ids[i]]);
 	}
+}
+
+static void
+show_tokens(const struct vocab *v, const uint32_t *ids, uint32_t n)
+{
+	struct buf b = {0};
+	show_text(v, ids, n, &b);
 	fwrite(b.p, 1, b.n, stdout);
 	buf_free(&b);
 }
@@ -453,10 +467,36 @@ evaluate(const struct opts *o, struct clas *c, char **labels,
 		if (!w.n)
 			break;
 		pred = xrealloc(pred, w.n * sizeof *pred);
+		/* --json --show-results: each shown document's probabilities
+		 * too, as classification prints them */
+		int jshow = o->json && shown < o->show && v;
+		if (jshow)
+			w.probs = xrealloc(w.probs, w.n * nc * sizeof *w.probs);
 		clas_predict(c, (const uint32_t *const *)w.ids, w.len, NULL, w.n,
-		             NULL, pred, NULL, &s);
+		             jshow ? w.probs : NULL, pred, NULL, &s);
 		for (size_t i = 0; i < w.n; i++) {
 			confusion_add(&cm, y[i], pred[i]);
+			if (jshow && shown < o->show) {
+				struct buf b = {0};
+				show_text(v, w.ids[i], w.len[i], &b);
+				buf_addc(&b, 0);
+				fputs("{\"text\":", stdout);
+				json_write_str(stdout, b.p);
+				fputs(",\"category\":", stdout);
+				json_write_str(stdout, labels[y[i]]);
+				fputs(",\"category_\":", stdout);
+				json_write_str(stdout, labels[pred[i]]);
+				fputs(",\"probs\":{", stdout);
+				for (int j = 0; j < nc; j++) {
+					if (j)
+						putchar(',');
+					json_write_str(stdout, labels[j]);
+					printf(":%.6f", w.probs[i * nc + j]);
+				}
+				fputs("}}\n", stdout);
+				buf_free(&b);
+				shown++;
+			}
 			if (shown < o->show && v && !o->json) {
 				show_tokens(v, w.ids[i], w.len[i]);
 				putchar('\t');
@@ -532,7 +572,7 @@ evaluate(const struct opts *o, struct clas *c, char **labels,
 		}
 	}
 	free(y), free(pred);
-	free(w.name), free(w.ids), free(w.len);
+	free(w.name), free(w.ids), free(w.len), free(w.probs);
 	clas_scratch_free(&s);
 	confusion_free(&cm);
 	return 0;
@@ -649,6 +689,7 @@ main(int argc, char *argv[])
 		{ "decode", no_argument, NULL, 'D' },
 		{ "top-k", required_argument, NULL, 'K' },
 		{ "sp", required_argument, NULL, 'Y' },
+		{ "precision", required_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = { .bs = 64 };
@@ -705,9 +746,18 @@ main(int argc, char *argv[])
 			o.seed = (uint64_t)parse_long(optarg, "--seed", 0, LONG_MAX);
 			o.seeded = 1;
 			break;
+		case 'X':
+			if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
+				usage_error("--precision: want fp32 or bf16");
+			o.bf16 = !strcmp(optarg, "bf16");
+			break;
 		default: usage(2);
 		}
 	argc -= optind, argv += optind;
+	if (o.bf16 && !gemm_bf16_ok())
+		die("--precision bf16: this CPU has no AVX512-BF16%s",
+		    getenv("ULMFIT_NO_BF16") ? " (ULMFIT_NO_BF16 is set)" : "");
+	kern_set_bf16(o.bf16);  /* every model below takes kern_default() */
 	if ((o.gpt2 || o.gpt2_tok || o.top_k) && o.sp)
 		usage_error("--sp goes with awdtrain/clastrain checkpoints, not"
 		            " --gpt2");

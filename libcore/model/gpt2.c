@@ -294,13 +294,18 @@ gpt2_free(struct gpt2 *m)
 
 /* ---- forward ---- */
 
-/* y(T,out) = x(T,in) W(in,out) + b */
+/* y(T,out) = x(T,in) W(in,out) + b.  With k->bf16 (infer --precision
+ * bf16) every product, one position or many and of any size, goes to the
+ * bf16 GEMM: operands rounded to bfloat16, sums in fp32 (blas_sgemm keeps
+ * small products and blas_sgemv all of them in fp32). */
 static void
 linear(struct kern *k, float *y, const float *x, const float *W,
        const float *b, int T, int in, int out)
 {
 	ops_bias_rows(k, y, b, NULL, T, out);
-	if (T == 1)
+	if (k->bf16)
+		gemm_bf16(k, 0, 0, T, out, in, 1, x, in, W, out, 1, y, out);
+	else if (T == 1)
 		blas_sgemv(k, 1, out, in, 1, W, out, x, 1, y);
 	else
 		blas_sgemm(k, 0, 0, T, out, in, 1, x, in, W, out, 1, y, out);
@@ -369,14 +374,23 @@ gpt2_forward(struct gpt2 *m, const uint32_t *ids, int T, float *all)
 	if (all) {
 		gpt2_layernorm(m->k, m->xn, m->x, m->lnf_w, m->lnf_b, T, C,
 		               c->eps);
-		blas_sgemm(m->k, 0, 1, T, c->vocab, C, 1, m->xn, C, m->wte, C,
-		           0, all, c->vocab);
+		if (m->k->bf16)
+			gemm_bf16(m->k, 0, 1, T, c->vocab, C, 1, m->xn, C, m->wte,
+			          C, 0, all, c->vocab);
+		else
+			blas_sgemm(m->k, 0, 1, T, c->vocab, C, 1, m->xn, C, m->wte,
+			           C, 0, all, c->vocab);
 		kern_copy(m->k, m->logits, all + (size_t)(T - 1) * c->vocab,
 		          c->vocab * sizeof *all);
 		return m->logits;
 	}
 	const float *xl = m->x + (size_t)(T - 1) * C;
 	gpt2_layernorm(m->k, m->xn, xl, m->lnf_w, m->lnf_b, 1, C, c->eps);
-	blas_sgemv(m->k, 0, c->vocab, C, 1, m->wte, C, m->xn, 0, m->logits);
+	if (m->k->bf16)
+		gemm_bf16(m->k, 0, 1, 1, c->vocab, C, 1, m->xn, C, m->wte, C, 0,
+		          m->logits, c->vocab);
+	else
+		blas_sgemv(m->k, 0, c->vocab, C, 1, m->wte, C, m->xn, 0,
+		           m->logits);
 	return m->logits;
 }

@@ -59,6 +59,36 @@ void bn_train_fwd(struct kern *k, float *y, float *xhat, float *mean,
 void bn_train_bwd(struct kern *k, float *dx, float *dw, float *db,
                   const float *dy, const float *xhat, const float *rstd,
                   const float *w, int B, int C);
+/* The same training-mode BatchNorm in parts, so that the statistics can
+ * be summed over processes in between (data parallel: every process holds
+ * some rows of one global batch of n rows; dist.h).  bn_sums with shift
+ * NULL, then with shift = the mean (two passes, as bn_train_fwd), then
+ * bn_fwd_apply; with n == B and nothing summed in between, the result is
+ * bn_train_fwd's, bit for bit.
+ * s (2C, double): s[c] = sum_i (x[i,c] - shift[c]),
+ * s[C+c] = sum_i (x[i,c] - shift[c])^2 (shift NULL: 0). */
+void bn_sums(struct kern *k, double *s, const float *x, const double *shift,
+             int B, int C);
+/* mu (C) the mean and m2 (C) the sum of squared deviations over n rows in
+ * all (n >= 2): normalise this process's B rows of x, save xhat, mean,
+ * rstd, move the running stats (unbiased variance m2/(n-1)). */
+void bn_fwd_apply(struct kern *k, float *y, float *xhat, float *mean,
+                  float *rstd, const float *x, const float *w, const float *b,
+                  float *run_mean, float *run_var, const double *mu,
+                  const double *m2, long n, int B, int C, float momentum,
+                  float eps);
+/* Backward in parts: s (2C, double) = sum_i dy[i,c], sum_i dy[i,c]
+ * xhat[i,c] over this process's rows. */
+void bn_bwd_sums(struct kern *k, double *s, const float *dy,
+                 const float *xhat, int B, int C);
+/* dw += s[C+c], db += s[c] (this process's sums, accumulated); dx (may
+ * be NULL, may be dy) = w rstd (dy - gs[c]/n - xhat gs[C+c]/n), gs the
+ * sums over all n rows, in this process's scale of dy.  gs == s and
+ * n == B: bn_train_bwd, bit for bit. */
+void bn_bwd_apply(struct kern *k, float *dx, float *dw, float *db,
+                  const float *dy, const float *xhat, const float *rstd,
+                  const float *w, const double *s, const double *gs, long n,
+                  int B, int C);
 /* Eval: normalise with the running statistics; saves xhat and rstd too,
  * so a backward in eval mode (a fixed affine map) is possible. */
 void bn_eval_fwd(struct kern *k, float *y, float *xhat, float *rstd,

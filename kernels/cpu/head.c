@@ -149,6 +149,84 @@ bn_train_bwd(struct kern *k, float *dx, float *dw, float *db, const float *dy,
 }
 
 void
+bn_sums(struct kern *k, double *s, const float *x, const double *shift, int B,
+        int C)
+{
+	(void)k;
+	for (int c = 0; c < C; c++) {
+		double a = 0, q = 0, m = shift ? shift[c] : 0;
+		for (int i = 0; i < B; i++) {
+			double d = x[(long)i * C + c] - m;
+			a += d;
+			q += d * d;
+		}
+		s[c] = a;
+		s[C + c] = q;
+	}
+}
+
+void
+bn_fwd_apply(struct kern *k, float *y, float *xhat, float *mean, float *rstd,
+             const float *x, const float *w, const float *b, float *run_mean,
+             float *run_var, const double *mu, const double *m2, long n,
+             int B, int C, float momentum, float eps)
+{
+	(void)k;
+	for (int c = 0; c < C; c++) {
+		double var = m2[c] / n;
+		float r = (float)(1.0 / sqrt(var + eps));
+		mean[c] = (float)mu[c];
+		rstd[c] = r;
+		for (int i = 0; i < B; i++) {
+			long j = (long)i * C + c;
+			xhat[j] = (x[j] - mean[c]) * r;
+			y[j] = xhat[j] * w[c] + b[c];
+		}
+		run_mean[c] = (1 - momentum) * run_mean[c]
+		              + momentum * (float)mu[c];
+		run_var[c] = (1 - momentum) * run_var[c]
+		             + momentum * (float)(n > 1 ? m2[c] / (n - 1) : var);
+	}
+}
+
+void
+bn_bwd_sums(struct kern *k, double *s, const float *dy, const float *xhat,
+            int B, int C)
+{
+	(void)k;
+	for (int c = 0; c < C; c++) {
+		double sdy = 0, sdyx = 0;
+		for (int i = 0; i < B; i++) {
+			long j = (long)i * C + c;
+			sdy += dy[j];
+			sdyx += (double)dy[j] * xhat[j];
+		}
+		s[c] = sdy;
+		s[C + c] = sdyx;
+	}
+}
+
+void
+bn_bwd_apply(struct kern *k, float *dx, float *dw, float *db, const float *dy,
+             const float *xhat, const float *rstd, const float *w,
+             const double *s, const double *gs, long n, int B, int C)
+{
+	(void)k;
+	for (int c = 0; c < C; c++) {
+		dw[c] += (float)s[C + c];
+		db[c] += (float)s[c];
+		if (!dx)
+			continue;
+		float k1 = (float)(gs[c] / n), k2 = (float)(gs[C + c] / n);
+		float f = w[c] * rstd[c];
+		for (int i = 0; i < B; i++) {
+			long j = (long)i * C + c;
+			dx[j] = f * (dy[j] - k1 - xhat[j] * k2);
+		}
+	}
+}
+
+void
 bn_eval_fwd(struct kern *k, float *y, float *xhat, float *rstd, const float *x,
             const float *w, const float *b, const float *run_mean,
             const float *run_var, int B, int C, float eps)

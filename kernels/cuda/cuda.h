@@ -148,6 +148,19 @@ void cuda_bn_train_fwd(struct kern *k, float *y, float *xhat, float *mean,
 void cuda_bn_train_bwd(struct kern *k, float *dx, float *dw, float *db,
                        const float *dy, const float *xhat, const float *rstd,
                        const float *w, int B, int C);
+void cuda_bn_sums(struct kern *k, double *s, const float *x,
+                  const double *shift, int B, int C);
+void cuda_bn_fwd_apply(struct kern *k, float *y, float *xhat, float *mean,
+                       float *rstd, const float *x, const float *w,
+                       const float *b, float *run_mean, float *run_var,
+                       const double *mu, const double *m2, long n, int B,
+                       int C, float momentum, float eps);
+void cuda_bn_bwd_sums(struct kern *k, double *s, const float *dy,
+                      const float *xhat, int B, int C);
+void cuda_bn_bwd_apply(struct kern *k, float *dx, float *dw, float *db,
+                       const float *dy, const float *xhat, const float *rstd,
+                       const float *w, const double *s, const double *gs,
+                       long n, int B, int C);
 void cuda_bn_eval_fwd(struct kern *k, float *y, float *xhat, float *rstd,
                       const float *x, const float *w, const float *b,
                       const float *run_mean, const float *run_var, int B,

@@ -173,6 +173,130 @@ cuda_bn_train_bwd(struct kern *k, float *dx, float *dw, float *db,
 	CKL();
 }
 
+/* the split BatchNorm (head.h): one thread per channel, rows in the
+ * CPU's order */
+__global__ void
+bn_sums_k(double *s, const float *x, const double *shift, int B, int C)
+{
+	FOR_N(c, C) {
+		double a = 0, q = 0, m = shift ? shift[c] : 0;
+		for (int i = 0; i < B; i++) {
+			double d = x[(long)i * C + c] - m;
+			a += d;
+			q += d * d;
+		}
+		s[c] = a;
+		s[C + c] = q;
+	}
+}
+
+extern "C" void
+cuda_bn_sums(struct kern *k, double *s, const float *x, const double *shift,
+             int B, int C)
+{
+	if (C <= 0)
+		return;
+	bn_sums_k<<<nblk(C), NT, 0, kstream(k)>>>(s, x, shift, B, C);
+	CKL();
+}
+
+__global__ void
+bn_fwd_apply_k(float *y, float *xhat, float *mean, float *rstd,
+               const float *x, const float *w, const float *b,
+               float *run_mean, float *run_var, const double *mu,
+               const double *m2, long n, int B, int C, float momentum,
+               float eps)
+{
+	FOR_N(c, C) {
+		double var = m2[c] / n;
+		float r = (float)(1.0 / sqrt(var + eps));
+		float m = (float)mu[c];
+		mean[c] = m;
+		rstd[c] = r;
+		for (int i = 0; i < B; i++) {
+			long j = (long)i * C + c;
+			xhat[j] = (x[j] - m) * r;
+			y[j] = xhat[j] * w[c] + b[c];
+		}
+		run_mean[c] = (1 - momentum) * run_mean[c] + momentum * m;
+		run_var[c] = (1 - momentum) * run_var[c]
+		             + momentum * (float)(n > 1 ? m2[c] / (n - 1) : var);
+	}
+}
+
+extern "C" void
+cuda_bn_fwd_apply(struct kern *k, float *y, float *xhat, float *mean,
+                  float *rstd, const float *x, const float *w, const float *b,
+                  float *run_mean, float *run_var, const double *mu,
+                  const double *m2, long n, int B, int C, float momentum,
+                  float eps)
+{
+	if (C <= 0)
+		return;
+	bn_fwd_apply_k<<<nblk(C), NT, 0, kstream(k)>>>(y, xhat, mean, rstd, x, w,
+	                                               b, run_mean, run_var, mu,
+	                                               m2, n, B, C, momentum,
+	                                               eps);
+	CKL();
+}
+
+__global__ void
+bn_bwd_sums_k(double *s, const float *dy, const float *xhat, int B, int C)
+{
+	FOR_N(c, C) {
+		double sdy = 0, sdyx = 0;
+		for (int i = 0; i < B; i++) {
+			long j = (long)i * C + c;
+			sdy += dy[j];
+			sdyx += (double)dy[j] * xhat[j];
+		}
+		s[c] = sdy;
+		s[C + c] = sdyx;
+	}
+}
+
+extern "C" void
+cuda_bn_bwd_sums(struct kern *k, double *s, const float *dy,
+                 const float *xhat, int B, int C)
+{
+	if (C <= 0)
+		return;
+	bn_bwd_sums_k<<<nblk(C), NT, 0, kstream(k)>>>(s, dy, xhat, B, C);
+	CKL();
+}
+
+__global__ void
+bn_bwd_apply_k(float *dx, float *dw, float *db, const float *dy,
+               const float *xhat, const float *rstd, const float *w,
+               const double *s, const double *gs, long n, int B, int C)
+{
+	FOR_N(c, C) {
+		dw[c] += (float)s[C + c];
+		db[c] += (float)s[c];
+		if (!dx)
+			continue;
+		float k1 = (float)(gs[c] / n), k2 = (float)(gs[C + c] / n);
+		float f = w[c] * rstd[c];
+		for (int i = 0; i < B; i++) {
+			long j = (long)i * C + c;
+			dx[j] = f * (dy[j] - k1 - xhat[j] * k2);
+		}
+	}
+}
+
+extern "C" void
+cuda_bn_bwd_apply(struct kern *k, float *dx, float *dw, float *db,
+                  const float *dy, const float *xhat, const float *rstd,
+                  const float *w, const double *s, const double *gs, long n,
+                  int B, int C)
+{
+	if (C <= 0)
+		return;
+	bn_bwd_apply_k<<<nblk(C), NT, 0, kstream(k)>>>(dx, dw, db, dy, xhat,
+	                                               rstd, w, s, gs, n, B, C);
+	CKL();
+}
+
 __global__ void
 bn_eval_fwd_k(float *y, float *xhat, float *rstd, const float *x,
               const float *w, const float *b, const float *run_mean,

@@ -687,6 +687,47 @@ t_head(void)
 	                 dw, B, Cc);
 	row("bn_eval_bwd", worst(3, ef(gx, dgx, m), ef(gw, dgw, Cc),
 	                         ef(gb, dgb, Cc)), F32, "B%d C%d", B, Cc);
+	/* the split BatchNorm (data parallel): sums, then the apply parts */
+	double *s1 = halloc(2 * Cc * sizeof *s1), *s2 = halloc(2 * Cc * sizeof *s2);
+	double *mu1 = halloc(Cc * sizeof *mu1);
+	bn_sums(&C, s1, x, NULL, B, Cc);
+	double *ds1 = dev(s1, 2 * Cc * 8);
+	cuda_bn_sums(&G, ds1, dx, NULL, B, Cc);
+	double e1 = ed(s1, ds1, 2 * Cc);
+	for (int c = 0; c < Cc; c++)
+		mu1[c] = s1[c] / B;
+	double *dmu1 = dev(mu1, Cc * 8);
+	bn_sums(&C, s2, x, mu1, B, Cc);
+	double *ds2 = dev(s2, 2 * Cc * 8);
+	cuda_bn_sums(&G, ds2, dx, dmu1, B, Cc);
+	row("bn_sums", worst(2, e1, ed(s2, ds2, 2 * Cc)), F32, "B%d C%d", B, Cc);
+	yy = nanh(m), xh = nanh(m), mu = nanh(Cc), rs = nanh(Cc);
+	dyy = dnan(m), dxh = dnan(m), dmu = dnan(Cc), drs = dnan(Cc);
+	rm = rnd(Cc, -1, 1), rv = rnd(Cc, 0.5f, 2);
+	drm = dev(rm, Cc * 4), drv = dev(rv, Cc * 4);
+	bn_fwd_apply(&C, yy, xh, mu, rs, x, w, bb, rm, rv, mu1, s2 + Cc,
+	             2L * B, B, Cc, 0.1f, 1e-5f);
+	cuda_bn_fwd_apply(&G, dyy, dxh, dmu, drs, dx, dw, db, drm, drv, dmu1,
+	                  ds2 + Cc, 2L * B, B, Cc, 0.1f, 1e-5f);
+	row("bn_fwd_apply", worst(6, ef(yy, dyy, m), ef(xh, dxh, m),
+	                          ef(mu, dmu, Cc), ef(rs, drs, Cc),
+	                          ef(rm, drm, Cc), ef(rv, drv, Cc)), F32,
+	    "B%d C%d", B, Cc);
+	bn_bwd_sums(&C, s1, gy, xh, B, Cc);
+	cuda_bn_bwd_sums(&G, ds1, dgy, dev(xh, m * 4), B, Cc);
+	row("bn_bwd_sums", ed(s1, ds1, 2 * Cc), F32, "B%d C%d", B, Cc);
+	for (int c = 0; c < 2 * Cc; c++)
+		s2[c] = 3 * s1[c];
+	ds2 = dev(s2, 2 * Cc * 8);
+	gx = nanh(m), dgx = dnan(m);
+	gw = rnd(Cc, -1, 1), gb = rnd(Cc, -1, 1);
+	dgw = dev(gw, Cc * 4), dgb = dev(gb, Cc * 4);
+	bn_bwd_apply(&C, gx, gw, gb, gy, xh, rs, w, s1, s2, 3L * B, B, Cc);
+	cuda_bn_bwd_apply(&G, dgx, dgw, dgb, dgy, dev(xh, m * 4),
+	                  dev(rs, Cc * 4), dw, dev(s1, 2 * Cc * 8), ds2, 3L * B,
+	                  B, Cc);
+	row("bn_bwd_apply", worst(3, ef(gx, dgx, m), ef(gw, dgw, Cc),
+	                          ef(gb, dgb, Cc)), F32, "B%d C%d", B, Cc);
 
 	int nin = 3600, nout = 50;
 	float *lx = rnd((size_t)B * nin, -1, 1), *lw = rnd((size_t)nout * nin, -0.1f, 0.1f);

@@ -210,6 +210,125 @@ test_bn(int train)
 	ok(eb < 2e-3, "bn %s db == central diff (rel err %.2g)", mode, eb);
 }
 
+/* ---- batch norm in parts (data parallel): the rows of one batch split
+ * over two "processes" (even and odd rows) give bn_train_fwd / _bwd of
+ * the whole batch; on one process, bit for bit ---- */
+static void
+rows_of(float *dst, const float *src, int part)
+{
+	for (int i = part, k = 0; i < NB; i += 2, k++)
+		memcpy(dst + k * NC, src + i * NC, NC * sizeof *dst);
+}
+
+static void
+test_bn_split(void)
+{
+	enum { H = NB / 2 };
+	float x[NB * NC], r[NB * NC], y[NB * NC], xh[NB * NC], mu[NC], rs[NC];
+	float rm[NC] = {0.1f, 0, 0, 0}, rv[NC] = {1, 2, 1, 1};
+	float dx[NB * NC], dw[NC] = {0}, db[NC] = {0};
+	fill(x, NB * NC, -2, 2);
+	fill(r, NB * NC, -1, 1);
+	bn_train_fwd(kern_default(), y, xh, mu, rs, x, bw, bb, rm, rv, NB, NC,
+	             0.1f, 1e-5f);
+	bn_train_bwd(kern_default(), dx, dw, db, r, xh, rs, bw, NB, NC);
+
+	/* bn_sums against plain loops */
+	double s[2 * NC], want[2 * NC] = {0}, shift[NC] = {0.5, -1, 0, 2};
+	bn_sums(kern_default(), s, x, shift, NB, NC);
+	for (int i = 0; i < NB; i++)
+		for (int c = 0; c < NC; c++) {
+			double d = (double)x[i * NC + c] - shift[c];
+			want[c] += d, want[NC + c] += d * d;
+		}
+	int good = 1;
+	for (int c = 0; c < 2 * NC; c++)
+		good &= fabs(s[c] - want[c]) <= 1e-12 * (1 + fabs(want[c]));
+	ok(good, "bn_sums == plain loops (sum and squares about the shift)");
+
+	/* one process: the parts are bn_train_fwd / _bwd, bit for bit */
+	float y1[NB * NC], xh1[NB * NC], mu1[NC], rs1[NC], dx1[NB * NC];
+	float rm1[NC] = {0.1f, 0, 0, 0}, rv1[NC] = {1, 2, 1, 1};
+	float dw1[NC] = {0}, db1[NC] = {0};
+	double m[NC], q[2 * NC], g[2 * NC];
+	bn_sums(kern_default(), s, x, NULL, NB, NC);
+	for (int c = 0; c < NC; c++)
+		m[c] = s[c] / NB;
+	bn_sums(kern_default(), q, x, m, NB, NC);
+	bn_fwd_apply(kern_default(), y1, xh1, mu1, rs1, x, bw, bb, rm1, rv1, m,
+	             q + NC, NB, NB, NC, 0.1f, 1e-5f);
+	bn_bwd_sums(kern_default(), g, r, xh1, NB, NC);
+	bn_bwd_apply(kern_default(), dx1, dw1, db1, r, xh1, rs1, bw, g, g, NB,
+	             NB, NC);
+	ok(!memcmp(y, y1, sizeof y) && !memcmp(xh, xh1, sizeof xh) &&
+	   !memcmp(mu, mu1, sizeof mu) && !memcmp(rs, rs1, sizeof rs) &&
+	   !memcmp(rm, rm1, sizeof rm) && !memcmp(rv, rv1, sizeof rv),
+	   "bn_sums + bn_fwd_apply on one process == bn_train_fwd, bitwise");
+	ok(!memcmp(dx, dx1, sizeof dx) && !memcmp(dw, dw1, sizeof dw) &&
+	   !memcmp(db, db1, sizeof db),
+	   "bn_bwd_sums + bn_bwd_apply on one process == bn_train_bwd, bitwise");
+
+	/* two processes of 3 rows: sums added in between */
+	float xp[2][H * NC], rp[2][H * NC], yp[2][H * NC], xhp[2][H * NC];
+	float dxp[2][H * NC], mup[2][NC], rsp[2][NC];
+	float rmp[2][NC], rvp[2][NC], dwp[2][NC] = {{0}}, dbp[2][NC] = {{0}};
+	double sp[2][2 * NC], tot[2 * NC] = {0}, gp[2][2 * NC], gt[2 * NC] = {0};
+	for (int p = 0; p < 2; p++) {
+		rows_of(xp[p], x, p), rows_of(rp[p], r, p);
+		memcpy(rmp[p], (float[NC]){0.1f, 0, 0, 0}, sizeof rmp[p]);
+		memcpy(rvp[p], (float[NC]){1, 2, 1, 1}, sizeof rvp[p]);
+		bn_sums(kern_default(), sp[p], xp[p], NULL, H, NC);
+	}
+	for (int c = 0; c < NC; c++)
+		m[c] = (sp[0][c] + sp[1][c]) / NB;
+	for (int p = 0; p < 2; p++) {
+		bn_sums(kern_default(), sp[p], xp[p], m, H, NC);
+		for (int c = 0; c < 2 * NC; c++)
+			tot[c] += sp[p][c];
+	}
+	for (int p = 0; p < 2; p++) {
+		bn_fwd_apply(kern_default(), yp[p], xhp[p], mup[p], rsp[p], xp[p],
+		             bw, bb, rmp[p], rvp[p], m, tot + NC, NB, H, NC, 0.1f,
+		             1e-5f);
+		bn_bwd_sums(kern_default(), gp[p], rp[p], xhp[p], H, NC);
+		for (int c = 0; c < 2 * NC; c++)
+			gt[c] += gp[p][c];
+	}
+	double ey = 0, ed = 0, es = 0, eg = 0;
+	for (int p = 0; p < 2; p++) {
+		bn_bwd_apply(kern_default(), dxp[p], dwp[p], dbp[p], rp[p],
+		             xhp[p], rsp[p], bw, gp[p], gt, NB, H, NC);
+		for (int i = p, k = 0; i < NB; i += 2, k++)
+			for (int c = 0; c < NC; c++) {
+				ey = fmax(ey, fabs(yp[p][k * NC + c] - y[i * NC + c]));
+				ed = fmax(ed, fabs(dxp[p][k * NC + c] -
+				                   dx[i * NC + c]));
+			}
+		for (int c = 0; c < NC; c++)
+			es = fmax(es, fmax(fmax(fabs(mup[p][c] - mu[c]),
+			                        fabs(rsp[p][c] - rs[c])),
+			                   fmax(fabs(rmp[p][c] - rm[c]),
+			                        fabs(rvp[p][c] - rv[c]))));
+	}
+	for (int c = 0; c < NC; c++)
+		eg = fmax(eg, fmax(fabs(dwp[0][c] + dwp[1][c] - dw[c]),
+		                   fabs(dbp[0][c] + dbp[1][c] - db[c])));
+	ok(ey < 1e-5 && es < 1e-5,
+	   "two halves, sums added: y, mean, rstd, running stats == whole "
+	   "batch (%.2g, %.2g)", ey, es);
+	ok(ed < 1e-5 && eg < 1e-5,
+	   "two halves, sums added: dx == whole batch, dw + db add up "
+	   "(%.2g, %.2g)", ed, eg);
+	/* and the check can fail: one half's own statistics are not the
+	 * batch's */
+	bn_fwd_apply(kern_default(), yp[0], xhp[0], mup[0], rsp[0], xp[0], bw, bb,
+	             rmp[0], rvp[0], m, sp[0] + NC, H, H, NC, 0.1f, 1e-5f);
+	ey = 0;
+	for (int k = 0; k < H * NC; k++)
+		ey = fmax(ey, fabs(yp[0][k] - y[(2 * (k / NC)) * NC + k % NC]));
+	ok(ey > 1e-3, "one half's own statistics differ (%.2g)", ey);
+}
+
 /* ---- linear without bias, relu ---- */
 enum { LB = 5, LI = 7, LO = 3 };
 
@@ -277,6 +396,7 @@ main(void)
 	test_pool();
 	test_bn(1);
 	test_bn(0);
+	test_bn_split();
 	test_lin();
 	return done_testing();
 }

@@ -222,6 +222,10 @@ struct clasl {
 	struct docs train, valid;
 	uint32_t *order, *tmp, *yb, *x;
 	size_t xcap;
+	/* data parallel (dist.h): this rank's rows of a batch, and its
+	 * share of the validation set */
+	uint32_t *lidx, *lstart, *llen;
+	struct docs vmine;
 	struct clas_scratch vs;
 	struct ckpt_meta m;     /* what every save records; run set per save */
 };
@@ -238,12 +242,48 @@ cl_epoch_begin(struct learner *l, const struct trainrun *r)
 	return (int64_t)(use / a->o->bs);
 }
 
+/* Under mpirun: rows r, r+N, ... of the global batch idx (sorted by
+ * length, so these are too), padded by Pad_Chunk to the GLOBAL batch's
+ * longest length M, so that every row meets the chunk boundaries, the
+ * kept window and the AR/TAR normalisation of the single process; BN's
+ * statistics are summed over the ranks (clas_sync).  Returns the rows. */
+static int
+rank_forward(struct clasl *a, const uint32_t *idx, struct rng *drop)
+{
+	struct clas *c = &a->cl;
+	const uint32_t *len = a->train.len;
+	int bs = a->o->bs, N = dist_size(), nb = dist_rows(bs);
+	size_t M = len[idx[0]], bptt = c->cfg.bptt;
+	if ((size_t)nb * M > a->xcap) {
+		a->xcap = (size_t)nb * M;
+		a->x = xrealloc(a->x, a->xcap * sizeof *a->x);
+	}
+	for (int k = 0; k < nb; k++) {
+		uint32_t d = idx[dist_rank() + k * N];
+		a->lidx[k] = d;
+		pad_chunk(a->x + (size_t)k * M, M, a->train.ids[d], len[d], bptt,
+		          TK_PAD, 1);
+		a->llen[k] = len[d];
+		a->lstart[k] = (uint32_t)((M - len[d]) / bptt * bptt);
+	}
+	c->sync.rows = bs;
+	clas_forward(c, a->x, nb, (int)M, a->lstart, a->llen, 1, drop);
+	return nb;
+}
+
 static double
 cl_train_batch(struct learner *l, int64_t i, struct rng *drop, double *smooth)
 {
 	struct clasl *a = l->self;
 	int bs = a->o->bs;
 	const uint32_t *idx = a->order + i * bs;
+	if (dist_size() > 1) {
+		int nb = rank_forward(a, idx, drop);
+		for (int b = 0; b < nb; b++)
+			a->yb[b] = a->train.y[a->lidx[b]];
+		l->share = (double)nb / bs;
+		return *smooth = clas_loss(&a->cl, a->yb, NULL, 1, drop);
+	}
 	clas_forward_docs(&a->cl, (const uint32_t *const *)a->train.ids,
 	                  a->train.len, idx, bs, &a->x, &a->xcap, 1, drop);
 	for (int b = 0; b < bs; b++)
@@ -251,16 +291,50 @@ cl_train_batch(struct learner *l, int64_t i, struct rng *drop, double *smooth)
 	return *smooth = clas_loss(&a->cl, a->yb, NULL, 1, drop);
 }
 
+/* Under mpirun each rank evaluates its share of the validation batches
+ * (vmine) and the sums of loss and hits go over the ranks. */
 static int
 cl_validate(struct learner *l, double *loss, double *metrics)
 {
 	struct clasl *a = l->self;
+	const struct docs *v = dist_size() > 1 ? &a->vmine : &a->valid;
 	long hits = 0;
-	*loss = clas_predict(&a->cl, (const uint32_t *const *)a->valid.ids,
-	                     a->valid.len, a->valid.y, a->valid.n, NULL, NULL,
-	                     &hits, &a->vs) / a->valid.n;
-	metrics[0] = (double)hits / a->valid.n;
+	double tot[2] = { 0, 0 };
+	if (v->n)
+		tot[0] = clas_predict(&a->cl, (const uint32_t *const *)v->ids,
+		                      v->len, v->y, v->n, NULL, NULL, &hits,
+		                      &a->vs);
+	tot[1] = (double)hits;
+	dist_sum(tot, 2);
+	*loss = tot[0] / a->valid.n;
+	metrics[0] = tot[1] / a->valid.n;
 	return 0;
+}
+
+/* This rank's validation documents: batches j = r, r+N, ... of the single
+ * process's validation order (all sorted by length, batches of bs), so
+ * each rank runs exactly the single process's batches (clas_predict sorts
+ * them again, stably: the same order) */
+static void
+valid_share(struct clasl *a)
+{
+	const struct docs *v = &a->valid;
+	struct docs *m = &a->vmine;
+	size_t bs = a->o->bs, N = dist_size(), r = dist_rank(), k = 0;
+	uint32_t *order = xmalloc(v->n * sizeof *order);
+	uint32_t *tmp = xmalloc(2 * v->n * sizeof *tmp);
+	sorted_order(v->len, v->n, bs, 0, NULL, order, tmp);
+	m->ids = xmalloc(v->n * sizeof *m->ids);
+	m->len = xmalloc(v->n * sizeof *m->len);
+	m->y = xmalloc(v->n * sizeof *m->y);
+	for (size_t i = 0; i < v->n; i++)
+		if (i / bs % N == r) {
+			m->ids[k] = v->ids[order[i]];
+			m->len[k] = v->len[order[i]];
+			m->y[k++] = v->y[order[i]];
+		}
+	m->n = k;
+	free(order), free(tmp);
 }
 
 static int
@@ -271,6 +345,14 @@ cl_save(struct learner *l, const struct trainrun *r)
 	ckpt_clas_table(&a->cl, &t);
 	a->m.run = *r;
 	return ckpt_save(a->o->out, &t, &a->opt, &a->m, NULL, 0);
+}
+
+/* clas_sync's sum: over the ranks */
+static void
+dist_hook(void *ctx, double *v, int n)
+{
+	(void)ctx;
+	dist_sum(v, n);
 }
 
 /* The settings the command line accepts */
@@ -364,13 +446,8 @@ main(int argc, char *argv[])
 	int c, lr_given = 0, drop_given = 0, ps_given = 0, bf16 = 0;
 
 	argv0 = "clastrain";
-	/* Data parallel is awdtrain's only (dist.h): the head's BatchNorm
-	 * would need its batch statistics and running buffers synced over
-	 * the ranks, and each rank's batch its own padding; N copies of one
-	 * run writing one file would be worse than none. */
-	if (dist_init(&argc, &argv) > 1)
-		die("data-parallel training (mpirun -np %d) is awdtrain's only; "
-		    "run clastrain as one process", dist_size());
+	/* under mpirun: data parallel (dist.h, rank_forward) */
+	dist_init(&argc, &argv);
 	blas_setup(argv);
 	if (argc > 1 && !strcmp(argv[1], "--help"))
 		usage(0);
@@ -471,6 +548,9 @@ main(int argc, char *argv[])
 	} else {
 		read_stream(argv[0], train, valid, &o, &vocab_n, &vocab_h);
 	}
+	if (dist_size() > o.bs)
+		die("-b %d: fewer rows in a batch than the %d processes; raise "
+		    "-b or lower mpirun -np", o.bs, dist_size());
 	if (train->n < (size_t)o.bs)
 		die("%s: %zu training documents, fewer than one batch of %d; "
 		    "lower -b or check --train-tags", argv[0], train->n, o.bs);
@@ -615,8 +695,16 @@ main(int argc, char *argv[])
 	trainrun_catch_stop("CLASTRAIN_STOP_AT");
 	struct recorder rec;
 	recorder_init(&rec, (const char *[]){ "accuracy" }, 1);
-	if (o.log)
+	if (o.log && dist_main())
 		recorder_open_log(&rec, o.log, !!o.resume);
+	if (dist_size() > 1) {
+		/* the sums of BatchNorm's statistics go over the ranks */
+		cl->sync.sum = dist_hook;
+		A.lidx = xmalloc(o.bs * sizeof *A.lidx);
+		A.lstart = xmalloc(o.bs * sizeof *A.lstart);
+		A.llen = xmalloc(o.bs * sizeof *A.llen);
+		valid_share(&A);
+	}
 	A.order = xmalloc(train->n * sizeof *A.order);
 	A.tmp = xmalloc(2 * train->n * sizeof *A.tmp);
 	A.yb = xmalloc(o.bs * sizeof *A.yb);
@@ -627,6 +715,8 @@ main(int argc, char *argv[])
 	int ret = fit_run(&A.l, &run, &o.fit, opt, &cyc, &rec, o.seed);
 	recorder_close(&rec);
 	free(A.order), free(A.tmp), free(A.yb), free(A.x);
+	free(A.lidx), free(A.lstart), free(A.llen);
+	free(A.vmine.ids), free(A.vmine.len), free(A.vmine.y);
 	clas_scratch_free(&A.vs);
 	optim_free(opt);
 	m->labels = NULL, m->nlabels = 0;

@@ -82,6 +82,8 @@ layout(struct clas *c, struct bump *dev, struct bump *host)
 	c->dstart = bump(dev, B * sizeof *c->dstart);
 	c->dlen = bump(dev, B * sizeof *c->dlen);
 	c->dy = bump(dev, B * sizeof *c->dy);
+	c->bns = bump(dev, 4 * D3 * sizeof *c->bns);
+	c->hbns = bump(host, 4 * D3 * sizeof *c->hbns);
 #undef F
 	if (dev->base)
 		for (size_t i = 0; i < nchunk; i++)
@@ -222,6 +224,64 @@ chunk_tokens(uint32_t *dst, const uint32_t *tok, int T, int rows, int col,
 		       len * sizeof *dst);
 }
 
+/* BatchNorm in training mode.  Over the processes' rows (clas.h, struct
+ * clas_sync): the global mean, then the global sum of squared deviations about it (the
+ * two passes of bn_train_fwd), each summed over the processes on the
+ * host.  bns: [0,D) sums, [D,2D) squares, [2D,3D) the mean. */
+static void
+bn_fwd(struct clas *c, float *y, float *xh, float *mu, float *rs,
+       const float *x, const float *w, const float *b, float *rm, float *rv,
+       int B, int D)
+{
+	struct kern *k = c->enc.k;
+	double *ds = c->bns, *dm = c->bns + 2 * D, *h = c->hbns;
+	long n = c->sync.rows;
+	if (!c->sync.sum) {
+		bn_train_fwd(k, y, xh, mu, rs, x, w, b, rm, rv, B, D,
+		             CLAS_BN_MOM, CLAS_BN_EPS);
+		return;
+	}
+	bn_sums(k, ds, x, NULL, B, D);
+	kern_download(k, h, ds, D * sizeof *h);
+	c->sync.sum(c->sync.ctx, h, D);
+	for (int i = 0; i < D; i++)
+		h[i] /= n;
+	kern_upload(k, dm, h, D * sizeof *h);
+	bn_sums(k, ds, x, dm, B, D);
+	kern_download(k, h, ds + D, D * sizeof *h);
+	c->sync.sum(c->sync.ctx, h, D);
+	kern_upload(k, ds + D, h, D * sizeof *h);
+	bn_fwd_apply(k, y, xh, mu, rs, x, w, b, rm, rv, dm, ds + D, n, B, D,
+	             CLAS_BN_MOM, CLAS_BN_EPS);
+}
+
+/* dy here is this process's: its loss is the mean over its own B rows,
+ * B/rows times the global batch's share of each row.  The sums go over
+ * the processes in the global scale (times B/rows) and come back in
+ * this one's (divided by it); dw, db take this process's own sums (the
+ * gradient reduction weights them).  bns: [0,2D) own, [2D,4D) global. */
+static void
+bn_bwd(struct clas *c, float *dx, float *dw, float *db, const float *dy,
+       const float *xh, const float *rs, const float *w, int B, int D)
+{
+	struct kern *k = c->enc.k;
+	double *ds = c->bns, *dg = c->bns + 2 * D, *h = c->hbns;
+	if (!c->sync.sum) {
+		bn_train_bwd(k, dx, dw, db, dy, xh, rs, w, B, D);
+		return;
+	}
+	double share = (double)B / c->sync.rows;
+	bn_bwd_sums(k, ds, dy, xh, B, D);
+	kern_download(k, h, ds, 2 * D * sizeof *h);
+	for (int i = 0; i < 2 * D; i++)
+		h[i] *= share;
+	c->sync.sum(c->sync.ctx, h, 2 * D);
+	for (int i = 0; i < 2 * D; i++)
+		h[i] /= share;
+	kern_upload(k, dg, h, 2 * D * sizeof *h);
+	bn_bwd_apply(k, dx, dw, db, dy, xh, rs, w, ds, dg, c->sync.rows, B, D);
+}
+
 static void
 head_forward(struct clas *c, int B, int train, struct rng *r)
 {
@@ -235,9 +295,8 @@ head_forward(struct clas *c, int B, int train, struct rng *r)
 	                c->mask, B, c->Tk, c->E, cc->bptt);
 	/* LinBnDrop 0: BN(3E) -> Dropout(p0) -> Linear -> ReLU */
 	if (train) {
-		bn_train_fwd(c->enc.k, c->a0, c->xh0, c->mu0, c->rs0, c->pooled,
-		             c->p.bn0_w, c->p.bn0_b, c->bn0_mean, c->bn0_var, B,
-		             D3, CLAS_BN_MOM, CLAS_BN_EPS);
+		bn_fwd(c, c->a0, c->xh0, c->mu0, c->rs0, c->pooled, c->p.bn0_w,
+		       c->p.bn0_b, c->bn0_mean, c->bn0_var, B, D3);
 		c->bn0_nbt++;
 		dropout_mask_key(c->enc.k, c->m0, (size_t)B * D3, cc->p0, key,
 		                 CLAS_DROP0);
@@ -251,9 +310,8 @@ head_forward(struct clas *c, int B, int train, struct rng *r)
 	relu_fwd(c->enc.k, c->r0, c->h0, (long)B * nh);
 	/* LinBnDrop 1: BN(nh) -> Dropout(p1) -> Linear, no activation */
 	if (train) {
-		bn_train_fwd(c->enc.k, c->a1, c->xh1, c->mu1, c->rs1, c->r0,
-		             c->p.bn1_w, c->p.bn1_b, c->bn1_mean, c->bn1_var, B,
-		             nh, CLAS_BN_MOM, CLAS_BN_EPS);
+		bn_fwd(c, c->a1, c->xh1, c->mu1, c->rs1, c->r0, c->p.bn1_w,
+		       c->p.bn1_b, c->bn1_mean, c->bn1_var, B, nh);
 		c->bn1_nbt++;
 		dropout_mask_key(c->enc.k, c->m1, (size_t)B * nh, cc->p1, key,
 		                 CLAS_DROP1);
@@ -278,7 +336,10 @@ clas_forward(struct clas *c, const uint32_t *tok, int B, int T,
 	if (B < 1 || B > c->maxB || T < 1)
 		die("classifier: batch of %d x %d, sized for %d rows", B, T,
 		    c->maxB);
-	if (train && B < 2)
+	if (train && c->sync.sum && (c->sync.rows < 2 || B > c->sync.rows))
+		die("classifier: %d of a global batch of %d rows; BatchNorm "
+		    "needs 2 rows or more in all", B, c->sync.rows);
+	if (train && !c->sync.sum && B < 2)
 		die("classifier: a training batch needs 2 rows or more "
 		    "(BatchNorm statistics); use a larger batch size");
 	for (int b = 0; b < B; b++)
@@ -344,15 +405,15 @@ head_backward(struct clas *c, int B)
 	          c->p.lin1_w, B, nh, nc);
 	dropout_apply(c->enc.k, c->dh, c->dh, c->m1, (size_t)B * nh);
 	/* BN 1 (train mode); its weight and bias always train (train_bn) */
-	bn_train_bwd(c->enc.k, c->dh, c->g.bn1_w, c->g.bn1_b, c->dh, c->xh1,
-	             c->rs1, c->p.bn1_w, B, nh);
+	bn_bwd(c, c->dh, c->g.bn1_w, c->g.bn1_b, c->dh, c->xh1, c->rs1,
+	       c->p.bn1_w, B, nh);
 	relu_bwd(c->enc.k, c->dh, c->dh, c->r0, (long)B * nh);
 	/* Linear 0 */
 	linnb_bwd(c->enc.k, c->d3, hg ? c->g.lin0_w : NULL, c->dh, c->a0,
 	          c->p.lin0_w, B, D3, nh);
 	dropout_apply(c->enc.k, c->d3, c->d3, c->m0, (size_t)B * D3);
-	bn_train_bwd(c->enc.k, c->d3, c->g.bn0_w, c->g.bn0_b, c->d3, c->xh0,
-	             c->rs0, c->p.bn0_w, B, D3);
+	bn_bwd(c, c->d3, c->g.bn0_w, c->g.bn0_b, c->d3, c->xh0, c->rs0,
+	       c->p.bn0_w, B, D3);
 }
 
 static void

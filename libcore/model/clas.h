@@ -79,6 +79,20 @@ struct clas_chunk {             /* a kept chunk, for the backward re-run */
 	float *state;           /* h,c of every layer, state_bs rows */
 };
 
+/* Data parallel (learn/dist.h): every process holds some rows of one
+ * global batch of `rows` rows.  BatchNorm in training must normalise with
+ * the global batch's statistics and its backward needs the global sums of
+ * dy and dy*xhat, so clas sums those over the processes through sum (n
+ * doubles, in place, on the host; the caller wires it to MPI).  sum NULL
+ * (the default): one process, bn_train_fwd/_bwd as before.  The process's
+ * loss is its own rows' mean (the caller weights gradients by B/rows), so
+ * the backward sums go over the processes in the global scale. */
+struct clas_sync {
+	void (*sum)(void *ctx, double *v, int n);
+	void *ctx;
+	int rows;               /* the global batch's rows (>= 2) */
+};
+
 /* Memory: the encoder's context enc.k (kernels/ctx.h) holds every tensor
  * (parameters and gradients in the encoder's arena, the rest in one block,
  * mem); the host keeps the sizes, the chunk table, the token ids (as
@@ -116,6 +130,9 @@ struct clas {
 	double *row_loss;
 	int *row_hit;
 	double ar, tar;                 /* of the last training step */
+	struct clas_sync sync;          /* data parallel; zero: one process */
+	double *bns;                    /* (4 * 3E) device: BN sums */
+	double *hbns;                   /* (4 * 3E) host: the same */
 	void *mem;                      /* device block */
 	void *hmem;                     /* host block */
 };
@@ -140,7 +157,8 @@ void clas_init_head(struct clas *c, struct rng *r);
 /* Forward a batch tok (B,T) row-major, rows sorted by length descending
  * and padded by pad_chunk(pad_first=1) to T columns; start[b] is row b's
  * first real column, len[b] its length (>= 1).  train 1: dropout (masks
- * from r), BatchNorm batch statistics (B >= 2), running stats updated.
+ * from r), BatchNorm batch statistics (B >= 2, or c->sync.rows >= 2 rows
+ * over the processes with c->sync set), running stats updated.
  * Returns the logits (B, nclass), owned by c. */
 const float *clas_forward(struct clas *c, const uint32_t *tok, int B, int T,
                           const uint32_t *start, const uint32_t *len,

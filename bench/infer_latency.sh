@@ -4,19 +4,17 @@
 # exit), at the demo's size (vocab 30000, emb 64, hidden 192, 3 layers:
 # 10 MB) and fastai's full size (vocab 60008, emb 400, hidden 1152: 177
 # MB); then the same review answered by one resident infer reading stdin
-# lines; then the throughput of stdin lines against --eval on the same
-# documents.  Beside each, PyTorch 1.13 on the same file in the same run:
+# lines (the throughput of stdin lines against --eval: bench/infer_stdin.sh).
+# Beside each, PyTorch 1.13 on the same file in the same run:
 # a whole python process (import torch, torch.load, build, predict) and
 # its warm predict (model already loaded: its best case).  Wall and CPU
 # (user + system) ms are medians of INFER_BENCH_RUNS runs (default 5);
-# INFER_BENCH_THREADS (default 2), INFER_BENCH_DOCS (default 64).  Not a
-# test: it prints figures.
+# INFER_BENCH_THREADS (default 2).  Not a test: it prints figures.
 set -eu
 B=${ULMFIT_BUILD:-build}
 PY=/usr/bin/python3
 N=${INFER_BENCH_RUNS:-5}
 THR=${INFER_BENCH_THREADS:-2}
-NDOC=${INFER_BENCH_DOCS:-64}
 export PATH="$(pwd)/$B/bin:$PATH"
 command -v infer >/dev/null || { echo "infer_latency.sh: run make first" >&2; exit 1; }
 $PY -c 'import torch' 2>/dev/null || { echo "infer_latency.sh: no python3-torch" >&2; exit 1; }
@@ -46,23 +44,5 @@ for size in "demo 30000 64 192" "full 60008 400 1152"; do
 		"${r%%	*}" "" "" ""
 	printf '%-5s %-30s %10s %10s %10s %8s\n' "" "resident: next answers ms" \
 		"${r##*	}" "" "$tpw" "$(ratio "${r##*	}" "$tpw")"
-	# throughput: NDOC reviews of 100-300 words, stdin lines against
-	# --eval on the same documents (numz ids), load time taken out
-	$PY -c "
-import random; random.seed(2)
-for i in range($NDOC):
-    print(' '.join('w%d' % random.randint(0, 2000) for _ in range(random.randint(100, 300))))
-" >"$d/docs"
-	tok -q -j 1 -l --label 0 "$d/docs" >"$d/docs.tok"
-	numz -q -v "$d/vocab" -o "$d/docs.ids" "$d/docs.tok"
-	t0=$(now)
-	infer -q -j "$THR" -b 32 "$d/clas.pth" <"$d/docs" >"$d/out.lines"
-	t1=$(now)
-	infer -q -j "$THR" -b 32 --eval "$d/docs.ids" "$d/clas.pth" >/dev/null
-	t2=$(now)
-	[ "$(wc -l <"$d/out.lines")" -eq "$NDOC" ] || { echo "infer_latency.sh: stdin lines: wrong line count" >&2; exit 1; }
-	echo "$t0 $t1 $t2 $cw" | awk -v n="$NDOC" -v s="$1" '{
-		a = n / ($2 - $1 - $4 / 1000); b = n / ($3 - $2 - $4 / 1000)
-		printf "%-5s %-30s %10.2f %10s %10.2f %8.2fx\n", "", "docs/s: stdin lines | --eval", a, "", b, a / b }'
 done
-echo "(ratio: torch / ours, > 1 is ours faster; docs/s row: the ratio is stdin / --eval, load time taken out)"
+echo "(ratio: torch / ours, > 1 is ours faster)"

@@ -214,8 +214,15 @@ gemm_bf16_ok(void)
 	return ok;
 }
 
-#define BF_KC 256               /* k per block (128 pairs) */
-#define BF_MC 192               /* rows of A per block */
+/* Blocks: K in blocks of BF_KC (so C is read and written once per block:
+ * at the LM's shapes, 4608 x 4608 floats of C do not stay in any cache,
+ * and with 256 the passes over C, not vdpbf16ps, set the pace: 1.03-1.15x
+ * sgemm; with 2048, 1.3-1.7x, tests/unit/speed.c's figures), rows of A in
+ * blocks of BF_MC (96 rows x 1024 pairs: 384 KiB, in L2); a panel block of
+ * B (1024 pairs x 32 columns: 128 KiB) streams from L2, two loads per 16
+ * vdpbf16ps. */
+#define BF_KC 2048              /* k per block (1024 pairs) */
+#define BF_MC 96                /* rows of A per block */
 
 static struct {
 	uint32_t *a;            /* (M, K/2) pairs of A */
@@ -226,7 +233,7 @@ static struct {
 struct bf_ctx {
 	int ta, tb, M, N, K, K2, lda, ldb, ldc;
 	const float *A, *B;
-	float *C, alpha;
+	float *C, alpha, beta;
 };
 
 /* n floats to bfloat16, 32 at a time by vcvtne2ps2bf16 (nearest even;
@@ -285,14 +292,18 @@ bf_pack_b(void *arg, long lo, long hi)
 		int wd = x->N - n0 < GEMM_NR ? (int)(x->N - n0) : GEMM_NR;
 		if (wd < GEMM_NR || (x->K & 1))
 			memset(d, 0, step * sizeof *d);
-		if (x->tb) {            /* stored (N,K): along k, 64 at a time */
-			for (long k0 = 0; k0 < x->K; k0 += 64) {
-				long k1 = x->K - k0 < 64 ? x->K : k0 + 64;
+		if (x->tb) {            /* stored (N,K): a row is a column's pairs */
+			uint32_t *d32 = (uint32_t *)d;
+			for (long k0 = 0; k0 < x->K; k0 += 256) {
+				long kn = x->K - k0 < 256 ? x->K - k0 : 256;
 				for (int j = 0; j < wd; j++) {
-					const float *src = x->B + (n0 + j) * x->ldb;
-					for (long k = k0; k < k1; k++)
-						d[((k >> 1) * GEMM_NR + j) * 2 + (k & 1)] =
-							gemm_f2bf(src[k]);
+					uint32_t t[129];
+					t[kn >> 1] = 0;         /* an odd K's last pair */
+					cvt_bf((uint16_t *)t, x->B + (n0 + j) * x->ldb + k0,
+					       kn);
+					uint32_t *dj = d32 + (k0 >> 1) * GEMM_NR + j;
+					for (long k2 = 0; k2 < (kn + 1) >> 1; k2++)
+						dj[k2 * GEMM_NR] = t[k2];
 				}
 			}
 		} else {                /* stored (K,N): along n */
@@ -306,10 +317,12 @@ bf_pack_b(void *arg, long lo, long hi)
 	}
 }
 
+/* C[mr, 32 (masks)] += alpha A P, or = alpha A P when set (the first
+ * block of k with beta 0: C is neither cleared first nor read) */
 __attribute__((target("avx512f,avx512bw,avx512bf16"), always_inline))
 static inline void
 micro_bf(int mr, int k2c, const uint32_t *A, int lda2, const uint16_t *P,
-         float *C, int ldc, __mmask16 m0, __mmask16 m1, float alpha)
+         float *C, int ldc, __mmask16 m0, __mmask16 m1, float alpha, int set)
 {
 	__m512 c0[GEMM_MR], c1[GEMM_MR];
 #pragma GCC unroll 8
@@ -333,8 +346,10 @@ micro_bf(int mr, int k2c, const uint32_t *A, int lda2, const uint16_t *P,
 	for (int i = 0; i < GEMM_MR; i++)
 		if (i < mr) {
 			float *r = C + (size_t)i * ldc;
-			__m512 x0 = _mm512_maskz_loadu_ps(m0, r);
-			__m512 x1 = _mm512_maskz_loadu_ps(m1, r + 16);
+			__m512 x0 = set ? _mm512_setzero_ps() :
+			            _mm512_maskz_loadu_ps(m0, r);
+			__m512 x1 = set ? _mm512_setzero_ps() :
+			            _mm512_maskz_loadu_ps(m1, r + 16);
 			_mm512_mask_storeu_ps(r, m0, _mm512_fmadd_ps(al, c0[i], x0));
 			_mm512_mask_storeu_ps(r + 16, m1,
 			                      _mm512_fmadd_ps(al, c1[i], x1));
@@ -342,10 +357,11 @@ micro_bf(int mr, int k2c, const uint32_t *A, int lda2, const uint16_t *P,
 }
 
 #define MICRO_BF_CASE(n) case n: micro_bf(n, k2c, A, lda2, P, C, ldc, m0, \
-	m1, alpha); break;
+	m1, alpha, set); break;
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
 micro_bf_any(int mr, int k2c, const uint32_t *A, int lda2, const uint16_t *P,
-             float *C, int ldc, __mmask16 m0, __mmask16 m1, float alpha)
+             float *C, int ldc, __mmask16 m0, __mmask16 m1, float alpha,
+             int set)
 {
 	switch (mr) {
 	MICRO_BF_CASE(1) MICRO_BF_CASE(2) MICRO_BF_CASE(3) MICRO_BF_CASE(4)
@@ -358,7 +374,8 @@ bf_range(void *arg, long lo, long hi)
 {
 	const struct bf_ctx *x = arg;
 	int K2 = x->K2;
-	for (int k0 = 0; k0 < K2; k0 += BF_KC / 2)
+	for (int k0 = 0; k0 < K2; k0 += BF_KC / 2) {
+		int set = k0 == 0 && x->beta == 0;
 		for (int i0 = 0; i0 < x->M; i0 += BF_MC)
 			for (long p = lo; p < hi; p++) {
 				int cols = x->N - (int)p * GEMM_NR;
@@ -376,14 +393,18 @@ bf_range(void *arg, long lo, long hi)
 					int mr = i1 - i < GEMM_MR ? i1 - i : GEMM_MR;
 					const uint32_t *A = bfs.a + (size_t)i * K2 + k0;
 					float *C = x->C + (size_t)i * x->ldc + p * GEMM_NR;
-					if (mr == GEMM_MR)
+					if (mr == GEMM_MR && set)
 						micro_bf(GEMM_MR, k2c, A, K2, P, C, x->ldc,
-						         m0, m1, x->alpha);
+						         m0, m1, x->alpha, 1);
+					else if (mr == GEMM_MR)
+						micro_bf(GEMM_MR, k2c, A, K2, P, C, x->ldc,
+						         m0, m1, x->alpha, 0);
 					else
 						micro_bf_any(mr, k2c, A, K2, P, C, x->ldc,
-						             m0, m1, x->alpha);
+						             m0, m1, x->alpha, set);
 				}
 			}
+	}
 }
 
 void
@@ -393,18 +414,19 @@ gemm_bf16(struct kern *k, int ta, int tb, int M, int N, int K, float alpha,
 {
 	if (M <= 0 || N <= 0)
 		return;
+	int none = K <= 0 || alpha == 0;       /* C = beta C only */
 	for (int i = 0; i < M; i++) {
 		float *r = C + (size_t)i * ldc;
-		if (beta == 0)
+		if (beta == 0 && none)  /* else the first block of k sets C */
 			memset(r, 0, N * sizeof *r);
-		else if (beta != 1)
+		else if (beta != 0 && beta != 1)
 			for (int j = 0; j < N; j++)
 				r[j] *= beta;
 	}
-	if (K <= 0 || alpha == 0)
+	if (none)
 		return;
 	struct bf_ctx x = { ta, tb, M, N, K, (K + 1) / 2, lda, ldb, ldc, A, B,
-	                    C, alpha };
+	                    C, alpha, beta };
 	size_t na = (size_t)M * x.K2, nb = (size_t)npanel(N) * x.K2 * 2 * GEMM_NR;
 	if (na > bfs.acap) {
 		free(bfs.a);

@@ -279,8 +279,10 @@ test_bf16(void)
 	ok(gemm_f2bf(1.0f) == 0x3f80 && gemm_f2bf(1.00390625f) == 0x3f80 &&
 	   gemm_f2bf(1.01171875f) == 0x3f82 && gemm_f2bf(-2.0f) == 0xc000,
 	   "gemm_f2bf rounds to nearest even");
+	/* the last three: K past gemm.c's block of 2048, beta 0.5, 1, 0 */
 	static const int sz[][3] = { { 1, 1, 1 }, { 9, 33, 7 }, { 17, 70, 300 },
-	                             { 200, 45, 513 } };
+	                             { 200, 45, 513 }, { 33, 40, 4500 },
+	                             { 20, 70, 2500 }, { 12, 35, 4099 } };
 	int bad = 0, n = 0;
 	for (size_t s = 0; s < sizeof sz / sizeof *sz; s++)
 		for (int ta = 0; ta < 2; ta++)

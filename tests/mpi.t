@@ -76,6 +76,18 @@ is "$(wc -l <two.tsv)" 3 "rank 0 alone writes the log"
 paste one.table two.table | awk 'NR > 1 { d = $3 - $9; if (d < 0) d = -d
 	if (d > 1e-5 || $3 == "") bad = 1 } END { exit bad + 0 }'
 ok $? "valid_loss over both ranks is the single process's"
+# overlap: backward starts one MPI_Iallreduce per parameter group as it
+# finishes it (3 LSTMs top-down, then the embedding tied to the decoder);
+# with two ranks each sum is a+b either way: the blocking all-reduce's
+# bytes
+mkdir blk bk
+check "-np 2, one blocking all-reduce (ULMFIT_DIST_OVERLAP=0)" $MP \
+	-x ULMFIT_DIST_OVERLAP=0 -np 2 awdtrain $S -o blk/two.pth d.lmb
+cmp -s two.pth blk/two.pth
+ok $? "overlapped buckets give the blocking all-reduce's bytes"
+$MP -np 2 awdtrain ${S#-q } -o bk/two.pth d.lmb >/dev/null 2>bk.err
+grep -q "^awdtrain: 4 buckets per step" bk.err
+ok $? "backward starts 4 buckets a step (3 LSTM layers, embedding + decoder)"
 mkdir np1     # the same base name: it names the archive's folder
 check "mpirun -np 1" $MP -np 1 awdtrain $S -o np1/one.pth d.lmb
 cmp -s one.pth np1/one.pth

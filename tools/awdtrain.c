@@ -145,6 +145,15 @@ rank_xy(struct awdl *a, const struct lmb_batch *b)
 	return n;
 }
 
+/* awd.h's grad_ready: rnns[l] is group l, the embedding (tied to the
+ * decoder) and the decoder bias are group L (lm_register) */
+static void
+grad_ready(void *ctx, int layer)
+{
+	struct awdl *a = ctx;
+	dist_grad_ready(layer < 0 ? a->lm.enc.cfg.layers : layer);
+}
+
 static int64_t
 lm_epoch_begin(struct learner *l, const struct trainrun *r)
 {
@@ -171,6 +180,9 @@ lm_train_batch(struct learner *l, int64_t i, struct rng *drop, double *smooth)
 	(void)i;
 	int rows = rank_xy(a, &a->b);
 	l->share = (double)rows / a->b.rows;
+	/* under mpirun: each group's gradients start their reduction as
+	 * backward finishes them (grad_ready); fit's dist_grad_reduce waits */
+	dist_overlap_begin(&a->opt, l->share);
 	lm_train_step(&a->lm, a->x, a->y, rows, (int)a->b.len, drop, &st);
 	*smooth = st.ce;
 	return st.loss;
@@ -667,7 +679,13 @@ main(int argc, char *argv[])
 		.train_batch = lm_train_batch, .validate = lm_validate,
 		.save = lm_save, .saved = lm_saved, .out = o.out,
 		.quiet = o.quiet };
+	if (dist_size() > 1)
+		lm->enc.grad_ready = grad_ready, lm->enc.grad_ctx = &A;
 	int ret = fit_run(&A.l, &run, &o.fit, opt, &cyc, &rec, o.seed);
+	if (dist_size() > 1 && dist_main() && !o.quiet)
+		warn("%d bucket%s per step; %.3f s inside MPI calls of the "
+		     "reductions", dist_buckets(), dist_buckets() == 1 ? "" : "s",
+		     dist_mpi_seconds());
 	if (!ret) {
 		/* the verified end: trailer and counts */
 		while (lmb_next(tr, &A.b))

@@ -15,7 +15,22 @@
 static int rank, size = 1;
 static float *buf;
 static size_t buf_n, last_bytes;
-static double reduce_sec;
+static double reduce_sec, mpi_sec;
+static int last_buckets = 1;
+
+/* the overlapped reduction under way (dist_overlap_begin) */
+#define DIST_MAX_REQ 64
+static struct {
+	struct optim *o;
+	float w;
+	int active, nreq, nbucket;
+	size_t at;                      /* floats of buf in use */
+	int started[OPT_MAX_GROUPS];
+	int order[OPT_MAX_GROUPS], norder;      /* groups as started */
+#ifdef ULMFIT_MPI
+	MPI_Request req[DIST_MAX_REQ];
+#endif
+} ov;
 
 #ifdef ULMFIT_MPI
 static int started;
@@ -94,12 +109,10 @@ dist_bcast(void *b, size_t bytes)
 #endif
 }
 
-void
-dist_grad_reduce(struct optim *o, double weight)
+/* buf holds every trainable gradient of o */
+static size_t
+grad_buf(struct optim *o)
 {
-	if (size == 1 && weight == 1)
-		return;
-	double t0 = now_sec();
 	size_t n = 0;
 	for (int i = 0; i < o->np; i++)
 		if (o->p[i].train)
@@ -109,6 +122,114 @@ dist_grad_reduce(struct optim *o, double weight)
 		buf = xmalloc(n * sizeof *buf);
 		buf_n = n;
 	}
+	return n;
+}
+
+void
+dist_overlap_begin(struct optim *o, double weight)
+{
+	static int off = -1;
+	if (off < 0) {
+		const char *e = getenv("ULMFIT_DIST_OVERLAP");
+		off = e && !strcmp(e, "0");
+	}
+	if (size == 1 || off)
+		return;
+	grad_buf(o);
+	memset(&ov, 0, sizeof ov);
+	ov.o = o, ov.w = (float)weight, ov.active = 1;
+}
+
+/* The trainable gradients of group gr, scaled, into buf at ov.at, and
+ * their sum over the ranks started */
+static void
+bucket_start(int gr)
+{
+	struct optim *o = ov.o;
+	size_t at0 = ov.at;
+	ov.started[gr] = 1;
+	ov.order[ov.norder++] = gr;
+	for (int i = 0; i < o->np; i++)
+		if (o->p[i].train && o->p[i].group == gr) {
+			kern_download(o->k, buf + ov.at, o->p[i].g,
+			              o->p[i].n * sizeof *buf);
+			ov.at += o->p[i].n;
+		}
+	for (size_t j = at0; j < ov.at; j++)
+		buf[j] *= ov.w;
+	if (ov.at == at0)
+		return;
+	ov.nbucket++;
+#ifdef ULMFIT_MPI
+	double tw = now_sec();
+	for (size_t j = at0; j < ov.at; j += (size_t)1 << 30) {
+		size_t c = ov.at - j < (size_t)1 << 30 ? ov.at - j :
+		           (size_t)1 << 30;
+		if (ov.nreq == DIST_MAX_REQ)
+			die("dist: more than %d reductions in one step",
+			    DIST_MAX_REQ);
+		MPI_Iallreduce(MPI_IN_PLACE, buf + j, (int)c, MPI_FLOAT, MPI_SUM,
+		               MPI_COMM_WORLD, &ov.req[ov.nreq++]);
+	}
+	/* Open MPI progresses a non-blocking collective inside MPI calls:
+	 * give the earlier buckets a turn */
+	int flag;
+	MPI_Testall(ov.nreq, ov.req, &flag, MPI_STATUSES_IGNORE);
+	mpi_sec += now_sec() - tw;
+#endif
+}
+
+void
+dist_grad_ready(int group)
+{
+	if (!ov.active || group < 0 || group >= OPT_MAX_GROUPS ||
+	    ov.started[group])
+		return;
+	double t0 = now_sec();
+	bucket_start(group);
+	reduce_sec += now_sec() - t0;
+}
+
+/* Wait for the buckets, put the sums back (the groups' floats lie in buf
+ * in the order their buckets started) */
+static void
+overlap_finish(void)
+{
+	double t0 = now_sec();
+	struct optim *o = ov.o;
+	for (int gr = 0; gr < o->ng && gr < OPT_MAX_GROUPS; gr++)
+		if (!ov.started[gr])
+			bucket_start(gr);
+#ifdef ULMFIT_MPI
+	double tw = now_sec();
+	MPI_Waitall(ov.nreq, ov.req, MPI_STATUSES_IGNORE);
+	mpi_sec += now_sec() - tw;
+#endif
+	size_t at = 0;
+	for (int k = 0; k < ov.norder; k++)
+		for (int i = 0; i < o->np; i++)
+			if (o->p[i].train && o->p[i].group == ov.order[k]) {
+				kern_upload(o->k, o->p[i].g, buf + at,
+				            o->p[i].n * sizeof *buf);
+				at += o->p[i].n;
+			}
+	last_bytes = ov.at * sizeof *buf;
+	last_buckets = ov.nbucket;
+	ov.active = 0;
+	reduce_sec += now_sec() - t0;
+}
+
+void
+dist_grad_reduce(struct optim *o, double weight)
+{
+	if (ov.active && ov.o == o) {
+		overlap_finish();
+		return;
+	}
+	if (size == 1 && weight == 1)
+		return;
+	double t0 = now_sec();
+	size_t n = grad_buf(o);
 	size_t at = 0;
 	for (int i = 0; i < o->np; i++)
 		if (o->p[i].train) {
@@ -121,12 +242,14 @@ dist_grad_reduce(struct optim *o, double weight)
 		buf[j] *= w;
 #ifdef ULMFIT_MPI
 	/* MPI_Allreduce takes an int count: reduce in chunks */
+	double tw = now_sec();
 	if (started && size > 1)
 		for (size_t j = 0; j < n; j += 1 << 30) {
 			size_t c = n - j < (size_t)1 << 30 ? n - j : (size_t)1 << 30;
 			MPI_Allreduce(MPI_IN_PLACE, buf + j, (int)c, MPI_FLOAT,
 			              MPI_SUM, MPI_COMM_WORLD);
 		}
+	mpi_sec += now_sec() - tw;
 #endif
 	at = 0;
 	for (int i = 0; i < o->np; i++)
@@ -136,11 +259,14 @@ dist_grad_reduce(struct optim *o, double weight)
 			at += o->p[i].n;
 		}
 	last_bytes = n * sizeof *buf;
+	last_buckets = 1;
 	reduce_sec += now_sec() - t0;
 }
 
 size_t dist_grad_bytes(void) { return last_bytes; }
 double dist_reduce_seconds(void) { return reduce_sec; }
+double dist_mpi_seconds(void) { return mpi_sec; }
+int dist_buckets(void) { return last_buckets; }
 
 void
 dist_test_die(int64_t step)

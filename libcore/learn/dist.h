@@ -11,6 +11,13 @@
  * rows, are summed over the ranks (one MPI_Allreduce over a flat buffer),
  * so every rank takes the same Adam step the single process takes on the
  * whole batch.  Rank 0 alone writes checkpoints, logs and the table.
+ *
+ * Overlap (awdtrain): dist_overlap_begin before backward, then
+ * dist_grad_ready(group) as backward finishes each parameter group's
+ * gradients starts their reduction (one MPI_Iallreduce per group, a
+ * bucket); dist_grad_reduce then only waits for them and puts the sums
+ * back.  ULMFIT_DIST_OVERLAP=0 in the environment turns it off (one
+ * blocking MPI_Allreduce after backward, for comparison).
  * NCCL (the CUDA build) is not done: the buffer goes through the host. */
 #ifndef DIST_H
 #define DIST_H
@@ -40,9 +47,21 @@ int dist_max_int(int v);
  * (this rank's share of the batch's rows): through one host buffer, one
  * MPI_Allreduce.  No-op on one rank when weight is 1. */
 void dist_grad_reduce(struct optim *o, double weight);
-/* Bytes the last dist_grad_reduce sent per rank, and seconds it took. */
+/* Overlapped reduction of the next dist_grad_reduce (same o and weight):
+ * buckets by parameter group, started by dist_grad_ready(group) in any
+ * order (each rank the same order: they are collectives); a group never
+ * made ready is started by dist_grad_reduce, which waits for all.  No-op
+ * on one rank or with ULMFIT_DIST_OVERLAP=0. */
+void dist_overlap_begin(struct optim *o, double weight);
+void dist_grad_ready(int group);
+/* Bytes the last dist_grad_reduce sent per rank; seconds in all reduces
+ * (copies, starts and waits: the time backward did not hide); of those,
+ * seconds inside MPI calls (blocking all-reduces, or the buckets' starts,
+ * tests and the final wait); buckets in the last step. */
 size_t dist_grad_bytes(void);
 double dist_reduce_seconds(void);
+double dist_mpi_seconds(void);
+int dist_buckets(void);
 /* Broadcast bytes from rank 0 to every rank. */
 void dist_bcast(void *buf, size_t bytes);
 /* Test-only: the environment variable env holds N: this rank (the one

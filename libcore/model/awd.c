@@ -445,6 +445,8 @@ awd_backward(struct awd *m, const float *dout)
 				ops_axpy(m->k, g->w_hh, 1.0f, dw, (size_t)G * H);
 			ops_colsum_acc(m->k, g->b_ih, dpre, (long)TB, G);
 			ops_colsum_acc(m->k, g->b_hh, dpre, (long)TB, G);
+			if (m->grad_ready)
+				m->grad_ready(m->grad_ctx, l);
 		}
 		if (l == 0 && !m->grad_emb)
 			break;

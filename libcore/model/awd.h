@@ -105,6 +105,14 @@ struct awd {
 	 * grad_rnn[l]: rnns[l]'s weights.  Backward stops below the lowest
 	 * layer that needs anything (frozen groups cost nothing). */
 	int grad_emb, grad_rnn[AWD_MAX_LAYERS];
+	/* Optional (data parallel, learn/dist.h): called as awd_backward
+	 * finishes rnns[l]'s gradients (those with grad_rnn[l] set), top
+	 * layer first, so their reduction over processes can start while
+	 * the layers below run.  The embedding's gradient is final only at
+	 * the end (the decoder is tied to it): its owner says so.  NULL: no
+	 * calls. */
+	void (*grad_ready)(void *ctx, int layer);
+	void *grad_ctx;
 
 	/* hidden state: h[l], c[l] (maxB, H_l); state_bs rows are live.
 	 * Detached: backward never goes into them. */

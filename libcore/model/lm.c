@@ -146,6 +146,8 @@ lm_train_step(struct lm *lm, const uint32_t *tok, const uint32_t *y, int B,
 	                                 lm->beta) : 0;
 	st->loss = st->ce + st->ar + st->tar;
 	awd_backward(m, lm->dout);
+	if (m->grad_ready)     /* the tied embedding + decoder, last */
+		m->grad_ready(m->grad_ctx, -1);
 }
 
 void

@@ -46,7 +46,10 @@ void lm_init(struct lm *lm, struct rng *r);
 int lm_tensors(struct lm *lm, struct awd_tensor *t, int max);
 
 /* One training batch: forward with dropout (masks from r), loss, and
- * backward accumulating into lm->enc.grad (decoder bias included).
+ * backward accumulating into lm->enc.grad (decoder bias included).  With
+ * lm->enc.grad_ready set (awd.h), it is called for each LSTM layer as
+ * backward finishes it, then with layer -1 for the embedding (tied to the
+ * decoder) and the decoder bias, whose gradients are final last.
  * tok, y (B,T) batch-first; y are the targets. */
 void lm_train_step(struct lm *lm, const uint32_t *tok, const uint32_t *y,
                    int B, int T, struct rng *r, struct lm_stats *st);

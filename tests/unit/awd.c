@@ -202,6 +202,84 @@ gradcheck(float p, const char *what)
 	lm_free(&lm);
 }
 
+/* grad_ready (awd.h): each LSTM layer is announced once backward is done
+ * with it, top-down, then -1 (lm.c: the tied embedding + decoder bias);
+ * what the layer's gradients hold at the call is what they end with */
+static struct { struct lm *lm; int order[8], n; float *snap[8]; } gr;
+
+static void
+on_ready(void *ctx, int layer)
+{
+	(void)ctx;
+	struct awd *m = &gr.lm->enc;
+	size_t n = 0;
+	for (int i = 0; i < m->ntensor; i++)
+		if (m->tensor[i].layer == layer && !m->tensor[i].alias)
+			n += m->tensor[i].n;
+	float *s = gr.snap[gr.n] = xmalloc((n + 1) * sizeof *s);
+	for (int i = 0; i < m->ntensor; i++)
+		if (m->tensor[i].layer == layer && !m->tensor[i].alias) {
+			memcpy(s, m->tensor[i].g, m->tensor[i].n * sizeof *s);
+			s += m->tensor[i].n;
+		}
+	gr.order[gr.n++] = layer;
+}
+
+static int
+ready_final(void)
+{
+	struct awd *m = &gr.lm->enc;
+	int same = 1;
+	for (int k = 0; k < gr.n; k++) {
+		const float *s = gr.snap[k];
+		for (int i = 0; i < m->ntensor; i++)
+			if (m->tensor[i].layer == gr.order[k] &&
+			    !m->tensor[i].alias) {
+				same &= !memcmp(s, m->tensor[i].g,
+				                m->tensor[i].n * sizeof *s);
+				s += m->tensor[i].n;
+			}
+		free(gr.snap[k]);
+	}
+	return same;
+}
+
+static void
+test_grad_ready(void)
+{
+	struct awd_config c = { .vocab = GV, .emb = GE, .hidden = GH,
+	                        .layers = 3, .pad = 1, .embed_p = 0.1f,
+	                        .input_p = 0.2f, .hidden_p = 0.2f,
+	                        .weight_p = 0.3f, .output_p = 0.1f };
+	struct lm lm;
+	struct rng r;
+	rng_seed(&r, 9, 0);
+	lm_create(&lm, &c, GB, GT);
+	lm_init(&lm, &r);
+	for (int i = 0; i < GB * GT; i++)
+		g_tok[i] = (uint32_t)rng_below(&r, GV), g_y[i] = (uint32_t)rng_below(&r, GV);
+	struct lm_stats st;
+	memset(&gr, 0, sizeof gr);
+	gr.lm = &lm;
+	lm.enc.grad_ready = on_ready;
+	awd_reset(&lm.enc);
+	awd_zero_grad(&lm.enc);
+	lm_train_step(&lm, g_tok, g_y, GB, GT, &r, &st);
+	ok(gr.n == 4 && gr.order[0] == 2 && gr.order[1] == 1 &&
+	   gr.order[2] == 0 && gr.order[3] == -1,
+	   "grad_ready: LSTM layers 2, 1, 0, then the embedding (-1)");
+	ok(ready_final(), "grad_ready: each layer's gradients were final");
+	/* rnns[0] frozen: not announced; the embedding still is, last */
+	gr.n = 0;
+	lm.enc.grad_rnn[0] = 0;
+	awd_zero_grad(&lm.enc);
+	lm_train_step(&lm, g_tok, g_y, GB, GT, &r, &st);
+	ok(gr.n == 3 && gr.order[0] == 2 && gr.order[1] == 1 &&
+	   gr.order[2] == -1, "grad_ready: a frozen layer is not announced");
+	ok(ready_final(), "... and the others were final");
+	lm_free(&lm);
+}
+
 static void
 test_frozen(void)
 {
@@ -411,6 +489,7 @@ main(int argc, char **argv)
 	gradcheck(0.0f, "no dropout");
 	gradcheck(0.3f, "dropout 0.3, masks replayed");
 	test_frozen();
+	test_grad_ready();
 	test_mask_keys();
 	kern_set_threads(2);
 	test_determinism();

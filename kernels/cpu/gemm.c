@@ -280,6 +280,23 @@ bf_pack_a(void *arg, long lo, long hi)
 			pa[i * w + x->K] = 0;
 }
 
+/* d[j] = bf16(r1[j]) << 16 | bf16(r0[j]) for j < wd (r1 NULL: 0) */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
+pack_pairs(uint32_t *d, const float *r0, const float *r1, int wd)
+{
+	for (int j = 0; j < wd; j += 16) {
+		int w = wd - j < 16 ? wd - j : 16;
+		__mmask16 m = (__mmask16)((1u << w) - 1);
+		__m512 a = _mm512_maskz_loadu_ps(m, r0 + j);
+		__m512 b = r1 ? _mm512_maskz_loadu_ps(m, r1 + j) :
+		           _mm512_setzero_ps();
+		__m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(a));
+		__m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(b));
+		_mm512_mask_storeu_epi32(d + j, m,
+		                         _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+	}
+}
+
 /* B as panels of 32 columns: pb[p][k/2][j][k%2], zero past N and K */
 static void
 bf_pack_b(void *arg, long lo, long hi)
@@ -306,12 +323,12 @@ bf_pack_b(void *arg, long lo, long hi)
 						dj[k2 * GEMM_NR] = t[k2];
 				}
 			}
-		} else {                /* stored (K,N): along n */
-			for (long k = 0; k < x->K; k++) {
-				const float *src = x->B + k * x->ldb + n0;
-				uint16_t *dk = d + (k >> 1) * 2 * GEMM_NR + (k & 1);
-				for (int j = 0; j < wd; j++)
-					dk[2 * j] = gemm_f2bf(src[j]);
+		} else {                /* stored (K,N): rows k, k+1 make pairs */
+			uint32_t *d32 = (uint32_t *)d;
+			for (long k = 0; k < x->K; k += 2) {
+				const float *r0 = x->B + k * x->ldb + n0;
+				pack_pairs(d32 + (k >> 1) * GEMM_NR, r0,
+				           k + 1 < x->K ? r0 + x->ldb : NULL, wd);
 			}
 		}
 	}

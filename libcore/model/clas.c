@@ -82,8 +82,10 @@ layout(struct clas *c, struct bump *dev, struct bump *host)
 	c->dstart = bump(dev, B * sizeof *c->dstart);
 	c->dlen = bump(dev, B * sizeof *c->dlen);
 	c->dy = bump(dev, B * sizeof *c->dy);
-	c->bns = bump(dev, 4 * D3 * sizeof *c->bns);
-	c->hbns = bump(host, 4 * D3 * sizeof *c->hbns);
+	/* BN sums: 4 per feature of the wider BatchNorm (nh may exceed 3E) */
+	size_t nbn = 4 * (D3 > nh ? D3 : nh);
+	c->bns = bump(dev, nbn * sizeof *c->bns);
+	c->hbns = bump(host, nbn * sizeof *c->hbns);
 #undef F
 	if (dev->base)
 		for (size_t i = 0; i < nchunk; i++)

@@ -131,8 +131,8 @@ struct clas {
 	int *row_hit;
 	double ar, tar;                 /* of the last training step */
 	struct clas_sync sync;          /* data parallel; zero: one process */
-	double *bns;                    /* (4 * 3E) device: BN sums */
-	double *hbns;                   /* (4 * 3E) host: the same */
+	double *bns;                    /* (4 * max(3E, nh)) device: BN sums */
+	double *hbns;                   /* (4 * max(3E, nh)) host: the same */
 	void *mem;                      /* device block */
 	void *hmem;                     /* host block */
 };

@@ -61,6 +61,15 @@ dist_init(int *argc, char ***argv)
 		started = 1;
 		atexit(finish);
 	}
+#else
+	/* launched by mpirun -np N>1 but built without MPI: N copies of one
+	 * run would write one file */
+	const char *n = getenv("OMPI_COMM_WORLD_SIZE");
+	if (!n)
+		n = getenv("PMI_SIZE");
+	if (n && atoi(n) > 1)
+		die("built without MPI (make MPI=0): run as one process, or "
+		    "rebuild with Open MPI (libopenmpi-dev)");
 #endif
 	return size;
 }

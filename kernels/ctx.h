@@ -18,7 +18,12 @@
 
 #include <stddef.h>
 
-enum kern_backend { KERN_CPU = 0, KERN_CUDA = 1 };
+/* KERN_CHECK: the CPU kernels on memory that is PROT_NONE outside kernel
+ * and copy calls, so that a host access the GPU would not allow dies
+ * with SIGSEGV (kernels/cpu/check.c). */
+enum kern_backend { KERN_CPU = 0, KERN_CUDA = 1, KERN_CHECK = 2 };
+
+struct kern_ops;                /* dispatch.h */
 
 struct kern {
 	int backend;            /* enum kern_backend */
@@ -28,17 +33,29 @@ struct kern {
 	void *blas;             /* CUDA: cublasHandle_t; NULL on the CPU */
 	void *ws;               /* scratch workspace (kern_scratch) */
 	size_t ws_bytes;
+	const struct kern_ops *ops;     /* NULL: the CPU code (dispatch.h) */
+	void *priv;             /* the backend's own state (check: blocks) */
 };
 
 /* Start a context on backend with n threads (n <= 0: every online CPU).
  * Returns 0, or -1 when the backend is not in this build or has no
- * usable device (then k is left unusable and nothing is allocated). */
+ * usable device (then k is left unusable and nothing is allocated, and
+ * kern_why() says why: "this build has no CUDA backend", "no CUDA
+ * device", the driver's message).  KERN_CUDA loads libkern_cuda.so
+ * (next to the executable: $ORIGIN/../libkern_cuda.so in the build tree,
+ * $ORIGIN/../lib/ulmfit/ installed) only when asked for. */
 int kern_init(struct kern *k, int backend, int threads);
 void kern_fini(struct kern *k);
+const char *kern_why(void);
 
 /* The process's context: the CPU backend with kern_set_threads' count
- * (blas.h).  Models take it when a tool gives them none. */
+ * (blas.h) unless kern_select chose another.  Models take it when they
+ * are made.  The first call honours ULMFIT_DEVICE (cpu, check, cuda; an
+ * unusable one dies with its reason). */
 struct kern *kern_default(void);
+/* Make kern_default() a context of backend with n threads: 0, or -1 and
+ * the reason in why[0..n).  Models made before keep their context. */
+int kern_select(int backend, int threads, char *why, size_t n);
 
 /* Device memory: 64-byte aligned and zeroed (the CPU and CUDA twins
  * both give zeros).  Dies with a sentence when the memory is not

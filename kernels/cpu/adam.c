@@ -1,6 +1,7 @@
 /* adam.c: the reference Adam step (adam.h). */
 #include "adam.h"
 #include "blas.h"
+#include "dispatch.h"
 
 void
 adam_args_set(struct adam_args *a, double lr, double mom, double sqr_mom,
@@ -49,6 +50,7 @@ void
 adam_step_cpu(struct kern *k, float *p, const float *g, float *m, float *v,
               size_t n, const struct adam_args *a)
 {
+	KERN_TWIN(k, adam_step_cpu, (k, p, g, m, v, n, a));
 	(void)k;
 	static int fma = -1;
 
@@ -118,6 +120,7 @@ void
 adam_multi(struct kern *k, const struct adam_tensor *t, int nt,
            const struct adam_args *args)
 {
+	KERN_TWIN(k, adam_multi, (k, t, nt, args));
 	struct multi_ctx c = { k, t, nt, args };
 	kern_par_for(k, flat_count(t, nt), MULTI_MIN, adam_range, &c);
 }

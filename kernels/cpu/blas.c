@@ -11,6 +11,7 @@
 #include "blas.h"
 #include "ctx.h"
 #include "gemm.h"
+#include "dispatch.h"
 
 /* OpenBLAS's own choice is kept when it is one of its AVX2/AVX-512
  * kernels; anything older on a CPU that has AVX2 is the fallback. */
@@ -73,6 +74,8 @@ blas_sgemm(struct kern *k, int ta, int tb, int M, int N, int K, float alpha,
            const float *A, int lda, const float *B, int ldb, float beta,
            float *C, int ldc)
 {
+	KERN_TWIN(k, blas_sgemm,
+	          (k, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc));
 	if (M <= 0 || N <= 0)
 		return;
 	if (k->bf16 && (double)M * N * K >= (1 << 18)) {
@@ -88,6 +91,7 @@ void
 blas_sgemv(struct kern *k, int ta, int M, int N, float alpha, const float *A,
            int lda, const float *x, float beta, float *y)
 {
+	KERN_TWIN(k, blas_sgemv, (k, ta, M, N, alpha, A, lda, x, beta, y));
 	(void)k;
 	if (M <= 0)
 		return;

@@ -5,6 +5,7 @@
 
 #include "kernels.h"
 #include "philox.h"
+#include "dispatch.h"
 
 #define MIN_ELEMS 16384
 
@@ -45,6 +46,7 @@ void
 dropout_mask_key(struct kern *k, float *mask, size_t n, float p,
                  uint64_t key, uint32_t id)
 {
+	KERN_TWIN(k, dropout_mask_key, (k, mask, n, p, key, id));
 	/* fastai: bernoulli_(1-p).div_(1-p), the factor in float */
 	struct drop_ctx c = { .y = mask, .p = p, .keep = 1.0f / (1.0f - p),
 	                      .key = { (uint32_t)key, (uint32_t)(key >> 32) },
@@ -61,6 +63,7 @@ dropout_mask_key(struct kern *k, float *mask, size_t n, float p,
 void
 dropout_mask(struct kern *k, float *mask, size_t n, float p, struct rng *r)
 {
+	KERN_TWIN(k, dropout_mask, (k, mask, n, p, r));
 	(void)k;
 	if (p <= 0.0f) {
 		for (size_t i = 0; i < n; i++)
@@ -125,6 +128,7 @@ rows_range(void *arg, long lo, long hi)
 void
 dropout_apply_rows(struct kern *k, float *x, const float *mask, int T, long N)
 {
+	KERN_TWIN(k, dropout_apply_rows, (k, x, mask, T, N));
 	struct drop_ctx c = { .y = x, .mask = mask, .N = N };
 	kern_par_for(k, T, MIN_ELEMS / (N > 0 ? N : 1) + 1, rows_range, &c);
 }
@@ -148,6 +152,7 @@ void
 dropout_apply_bt(struct kern *k, float *y, const float *x, const float *mask,
                  int B, int T, int F)
 {
+	KERN_TWIN(k, dropout_apply_bt, (k, y, x, mask, B, T, F));
 	struct drop_ctx c = { .y = y, .x = x, .mask = mask, .T = T, .F = F };
 	kern_par_for(k, (long)B * T, MIN_ELEMS / (F > 0 ? F : 1) + 1, bt_range,
 	             &c);
@@ -157,6 +162,7 @@ void
 dropout_apply(struct kern *k, float *y, const float *x, const float *mask,
               size_t n)
 {
+	KERN_TWIN(k, dropout_apply, (k, y, x, mask, n));
 	struct drop_ctx c = { .y = y, .x = x, .mask = mask };
 	kern_par_for(k, (long)n, MIN_ELEMS, mul_range, &c);
 }
@@ -165,6 +171,7 @@ void
 dropout_acc_mul(struct kern *k, float *acc, const float *d, const float *mask,
                 size_t n)
 {
+	KERN_TWIN(k, dropout_acc_mul, (k, acc, d, mask, n));
 	struct drop_ctx c = { .y = acc, .x = d, .mask = mask };
 	kern_par_for(k, (long)n, MIN_ELEMS, acc_range, &c);
 }

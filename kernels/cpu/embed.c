@@ -2,11 +2,13 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "dispatch.h"
 
 void
 embed_fwd(struct kern *k, const float *w, const float *scale,
           const uint32_t *tok, float *out, int B, int T, int E)
 {
+	KERN_TWIN(k, embed_fwd, (k, w, scale, tok, out, B, T, E));
 	(void)k;
 	for (int b = 0; b < B; b++)
 		for (int t = 0; t < T; t++) {
@@ -26,6 +28,7 @@ void
 embed_bwd(struct kern *k, float *dw, const float *scale, const uint32_t *tok,
           const float *dout, int B, int T, int E, int pad)
 {
+	KERN_TWIN(k, embed_bwd, (k, dw, scale, tok, dout, B, T, E, pad));
 	(void)k;
 	for (int b = 0; b < B; b++)
 		for (int t = 0; t < T; t++) {

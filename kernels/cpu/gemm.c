@@ -7,6 +7,7 @@
 
 #include "blas.h"
 #include "gemm.h"
+#include "dispatch.h"
 
 int
 gemm_packed_ok(void)
@@ -84,6 +85,7 @@ pack_b_range(void *arg, long lo, long hi)
 void
 gemm_pack_bt(struct kern *k, float *pk, const float *W, int ldw, int K, int N)
 {
+	KERN_TWIN(k, gemm_pack_bt, (k, pk, W, ldw, K, N));
 	struct pack_ctx x = { pk, W, ldw, K, N };
 	kern_par_for(k, npanel(N), 4, pack_bt_range, &x);
 }
@@ -91,6 +93,7 @@ gemm_pack_bt(struct kern *k, float *pk, const float *W, int ldw, int K, int N)
 void
 gemm_pack_b(struct kern *k, float *pk, const float *W, int ldw, int K, int N)
 {
+	KERN_TWIN(k, gemm_pack_b, (k, pk, W, ldw, K, N));
 	struct pack_ctx x = { pk, W, ldw, K, N };
 	kern_par_for(k, npanel(N), 4, pack_b_range, &x);
 }
@@ -193,6 +196,7 @@ void
 gemm_packed(struct kern *k, int M, int N, int K, const float *A, int lda,
             const float *pk, float *C, int ldc)
 {
+	KERN_TWIN(k, gemm_packed, (k, M, N, K, A, lda, pk, C, ldc));
 	if (M <= 0 || N <= 0 || K <= 0)
 		return;
 	struct gemm_ctx x = { M, N, K, lda, ldc, A, pk, C };
@@ -429,6 +433,8 @@ gemm_bf16(struct kern *k, int ta, int tb, int M, int N, int K, float alpha,
           const float *A, int lda, const float *B, int ldb, float beta,
           float *C, int ldc)
 {
+	KERN_TWIN(k, gemm_bf16,
+	          (k, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc));
 	if (M <= 0 || N <= 0)
 		return;
 	int none = K <= 0 || alpha == 0;       /* C = beta C only */
@@ -475,6 +481,8 @@ gemm_bf16(struct kern *k, int ta, int tb, int M, int N, int K, float alpha,
           const float *A, int lda, const float *B, int ldb, float beta,
           float *C, int ldc)
 {
+	KERN_TWIN(k, gemm_bf16,
+	          (k, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc));
 	(void)ta, (void)tb, (void)M, (void)N, (void)K, (void)alpha, (void)A,
 	(void)lda, (void)B, (void)ldb, (void)beta, (void)C, (void)ldc;
 	abort();        /* gemm_bf16_ok() is 0 here */
@@ -484,6 +492,7 @@ void
 gemm_packed(struct kern *k, int M, int N, int K, const float *A, int lda,
             const float *pk, float *C, int ldc)
 {
+	KERN_TWIN(k, gemm_packed, (k, M, N, K, A, lda, pk, C, ldc));
 	(void)M, (void)N, (void)K, (void)A, (void)lda, (void)pk, (void)C,
 	(void)ldc;
 	abort();        /* gemm_packed_ok() is 0 here */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "dispatch.h"
 
 struct ln_ctx {
 	float *y;
@@ -36,6 +37,7 @@ void
 gpt2_layernorm(struct kern *k, float *y, const float *x, const float *w,
                const float *b, int T, int C, float eps)
 {
+	KERN_TWIN(k, gpt2_layernorm, (k, y, x, w, b, T, C, eps));
 	struct ln_ctx c = { y, x, w, b, C, eps };
 	kern_par_for(k, T, 4, ln_range, &c);
 }
@@ -69,6 +71,7 @@ void
 gpt2_embed(struct kern *k, float *x, const float *wte, const float *wpe,
            const uint32_t *ids, int T, int P, int C)
 {
+	KERN_TWIN(k, gpt2_embed, (k, x, wte, wpe, ids, T, P, C));
 	struct emb_ctx c = { x, wte, wpe, ids, P, C };
 	kern_par_for(k, T, 16384 / (C > 0 ? C : 1) + 1, emb_range, &c);
 }
@@ -86,6 +89,7 @@ gelu_range(void *arg, long lo, long hi)
 void
 gpt2_gelu(struct kern *k, float *x, long n)
 {
+	KERN_TWIN(k, gpt2_gelu, (k, x, n));
 	struct gelu_ctx c = { x };
 	kern_par_for(k, n, 16384, gelu_range, &c);
 }
@@ -93,6 +97,7 @@ gpt2_gelu(struct kern *k, float *x, long n)
 void
 gpt2_add(struct kern *k, float *x, const float *y, long n)
 {
+	KERN_TWIN(k, gpt2_add, (k, x, y, n));
 	(void)k;
 	for (long i = 0; i < n; i++)
 		x[i] += y[i];
@@ -149,6 +154,7 @@ void
 gpt2_attention(struct kern *k, float *out, const float *q, int ldq,
                const float *kc, const float *vc, int T, int P, int C, int NH)
 {
+	KERN_TWIN(k, gpt2_attention, (k, out, q, ldq, kc, vc, T, P, C, NH));
 	struct att_ctx c = { out, q, kc, vc, ldq, T, P, C, NH };
 	/* one position (a generation step) runs inline: waking the workers
 	 * costs more than its few dot products, and OpenBLAS's threads are
@@ -159,6 +165,7 @@ gpt2_attention(struct kern *k, float *out, const float *q, int ldq,
 void
 gpt2_softmax(struct kern *k, double *p, const float *x, int n, double temp)
 {
+	KERN_TWIN(k, gpt2_softmax, (k, p, x, n, temp));
 	(void)k;
 	double m = -INFINITY, s = 0;
 	for (int i = 0; i < n; i++)

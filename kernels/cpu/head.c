@@ -3,12 +3,15 @@
 #include <math.h>
 
 #include "head.h"
+#include "dispatch.h"
 
 void
 pool_concat_fwd(struct kern *k, float *y, int32_t *argmax, int32_t *last,
                 const float *out, const uint8_t *mask, int B, int T, int D,
                 int bptt)
 {
+	KERN_TWIN(k, pool_concat_fwd,
+	          (k, y, argmax, last, out, mask, B, T, D, bptt));
 	(void)k;
 	(void)bptt;   /* see head.h: the true last token, not T-last_pads-1 */
 	for (int b = 0; b < B; b++) {
@@ -62,6 +65,8 @@ pool_concat_bwd(struct kern *k, float *dout, const float *dy,
                 const int32_t *argmax, const int32_t *last, const uint8_t *mask,
                 int B, int T, int D)
 {
+	KERN_TWIN(k, pool_concat_bwd,
+	          (k, dout, dy, argmax, last, mask, B, T, D));
 	(void)k;
 	for (int b = 0; b < B; b++) {
 		float *g = dout + (long)b * T * D;
@@ -96,6 +101,8 @@ bn_train_fwd(struct kern *k, float *y, float *xhat, float *mean, float *rstd,
              const float *x, const float *w, const float *b, float *run_mean,
              float *run_var, int B, int C, float momentum, float eps)
 {
+	KERN_TWIN(k, bn_train_fwd,
+	          (k, y, xhat, mean, rstd, x, w, b, run_mean, run_var, B, C, momentum, eps));
 	(void)k;
 	for (int c = 0; c < C; c++) {
 		/* two passes in double: B is small, precision is cheap */
@@ -126,6 +133,7 @@ void
 bn_train_bwd(struct kern *k, float *dx, float *dw, float *db, const float *dy,
              const float *xhat, const float *rstd, const float *w, int B, int C)
 {
+	KERN_TWIN(k, bn_train_bwd, (k, dx, dw, db, dy, xhat, rstd, w, B, C));
 	(void)k;
 	for (int c = 0; c < C; c++) {
 		double sdy = 0, sdyx = 0;
@@ -152,6 +160,7 @@ void
 bn_sums(struct kern *k, double *s, const float *x, const double *shift, int B,
         int C)
 {
+	KERN_TWIN(k, bn_sums, (k, s, x, shift, B, C));
 	(void)k;
 	for (int c = 0; c < C; c++) {
 		double a = 0, q = 0, m = shift ? shift[c] : 0;
@@ -171,6 +180,8 @@ bn_fwd_apply(struct kern *k, float *y, float *xhat, float *mean, float *rstd,
              float *run_var, const double *mu, const double *m2, long n,
              int B, int C, float momentum, float eps)
 {
+	KERN_TWIN(k, bn_fwd_apply,
+	          (k, y, xhat, mean, rstd, x, w, b, run_mean, run_var, mu, m2, n, B, C, momentum, eps));
 	(void)k;
 	for (int c = 0; c < C; c++) {
 		double var = m2[c] / n;
@@ -193,6 +204,7 @@ void
 bn_bwd_sums(struct kern *k, double *s, const float *dy, const float *xhat,
             int B, int C)
 {
+	KERN_TWIN(k, bn_bwd_sums, (k, s, dy, xhat, B, C));
 	(void)k;
 	for (int c = 0; c < C; c++) {
 		double sdy = 0, sdyx = 0;
@@ -211,6 +223,8 @@ bn_bwd_apply(struct kern *k, float *dx, float *dw, float *db, const float *dy,
              const float *xhat, const float *rstd, const float *w,
              const double *s, const double *gs, long n, int B, int C)
 {
+	KERN_TWIN(k, bn_bwd_apply,
+	          (k, dx, dw, db, dy, xhat, rstd, w, s, gs, n, B, C));
 	(void)k;
 	for (int c = 0; c < C; c++) {
 		dw[c] += (float)s[C + c];
@@ -231,6 +245,8 @@ bn_eval_fwd(struct kern *k, float *y, float *xhat, float *rstd, const float *x,
             const float *w, const float *b, const float *run_mean,
             const float *run_var, int B, int C, float eps)
 {
+	KERN_TWIN(k, bn_eval_fwd,
+	          (k, y, xhat, rstd, x, w, b, run_mean, run_var, B, C, eps));
 	(void)k;
 	for (int c = 0; c < C; c++)
 		rstd[c] = 1.0f / sqrtf(run_var[c] + eps);
@@ -246,6 +262,7 @@ void
 bn_eval_bwd(struct kern *k, float *dx, float *dw, float *db, const float *dy,
             const float *xhat, const float *rstd, const float *w, int B, int C)
 {
+	KERN_TWIN(k, bn_eval_bwd, (k, dx, dw, db, dy, xhat, rstd, w, B, C));
 	(void)k;
 	for (int i = 0; i < B; i++)
 		for (int c = 0; c < C; c++) {
@@ -261,6 +278,7 @@ void
 linnb_fwd(struct kern *k, float *y, const float *x, const float *w, int B,
           int nin, int nout)
 {
+	KERN_TWIN(k, linnb_fwd, (k, y, x, w, B, nin, nout));
 	(void)k;
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, nout, nin, 1.0f, x, nin,
 	            w, nin, 0.0f, y, nout);
@@ -270,6 +288,7 @@ void
 linnb_bwd(struct kern *k, float *dx, float *dw, const float *dy, const float *x,
           const float *w, int B, int nin, int nout)
 {
+	KERN_TWIN(k, linnb_bwd, (k, dx, dw, dy, x, w, B, nin, nout));
 	(void)k;
 	if (dx)
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, nin, nout,
@@ -282,6 +301,7 @@ linnb_bwd(struct kern *k, float *dx, float *dw, const float *dy, const float *x,
 void
 relu_fwd(struct kern *k, float *y, const float *x, long n)
 {
+	KERN_TWIN(k, relu_fwd, (k, y, x, n));
 	(void)k;
 	for (long i = 0; i < n; i++)
 		y[i] = relu_elem(x[i]);
@@ -290,6 +310,7 @@ relu_fwd(struct kern *k, float *y, const float *x, long n)
 void
 relu_bwd(struct kern *k, float *dx, const float *dy, const float *y, long n)
 {
+	KERN_TWIN(k, relu_bwd, (k, dx, dy, y, n));
 	(void)k;
 	for (long i = 0; i < n; i++)
 		dx[i] = relu_grad_elem(y[i], dy[i]);

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "kernels.h"
+#include "dispatch.h"
 
 struct ce_ctx {
 	float *z;
@@ -106,6 +107,7 @@ void
 ce_fwd_bwd(struct kern *k, float *logits, const uint32_t *y, double *loss,
            int *hit, int N, int V, float gscale)
 {
+	KERN_TWIN(k, ce_fwd_bwd, (k, logits, y, loss, hit, N, V, gscale));
 	struct ce_ctx x = { logits, y, loss, hit, V, gscale };
 	kern_par_for(k, N, 1, ce_rows, &x);
 }
@@ -113,6 +115,7 @@ ce_fwd_bwd(struct kern *k, float *logits, const uint32_t *y, double *loss,
 double
 ar_fwd_bwd(struct kern *k, const float *x, float *dx, long n, float alpha)
 {
+	KERN_TWIN_RET(k, ar_fwd_bwd, (k, x, dx, n, alpha));
 	(void)k;
 	double s = 0;
 	for (long i = 0; i < n; i++)
@@ -129,6 +132,7 @@ double
 tar_fwd_bwd(struct kern *k, const float *x, float *dx, int B, int T, int E,
             float beta)
 {
+	KERN_TWIN_RET(k, tar_fwd_bwd, (k, x, dx, B, T, E, beta));
 	(void)k;
 	if (T < 2 || B == 1)
 		return 0;

@@ -9,6 +9,7 @@
 
 #include "gemm.h"
 #include "kernels.h"
+#include "dispatch.h"
 
 struct cell_ctx {
 	float *pre;
@@ -49,6 +50,7 @@ void
 lstm_cell_fwd(struct kern *k, float *pre, const float *cprev, float *c,
               float *tc, float *h, int B, int H)
 {
+	KERN_TWIN(k, lstm_cell_fwd, (k, pre, cprev, c, tc, h, B, H));
 	struct cell_ctx x = { .pre = pre, .cprev = cprev, .c = c, .tcw = tc,
 	                      .h = h, .H = H };
 	kern_par_for(k, B, 4096 / (H > 0 ? H : 1) + 1, cell_fwd_rows, &x);
@@ -77,6 +79,7 @@ lstm_cell_bwd(struct kern *k, const float *act, const float *cprev,
               const float *tc, const float *dh, float *dc, float *dpre, int B,
               int H)
 {
+	KERN_TWIN(k, lstm_cell_bwd, (k, act, cprev, tc, dh, dc, dpre, B, H));
 	struct cell_ctx x = { .act = act, .cprev = cprev, .tc = tc, .dh = dh,
 	                      .dc = dc, .dpre = dpre, .H = H };
 	kern_par_for(k, B, 4096 / (H > 0 ? H : 1) + 1, cell_bwd_rows, &x);
@@ -94,6 +97,8 @@ lstm_fwd_pk(struct kern *k, float *xg, const float *w_hh, const float *h0,
             const float *c0, float *y, float *c, float *tc, int T, int B, int H,
             float *pk)
 {
+	KERN_TWIN(k, lstm_fwd_pk,
+	          (k, xg, w_hh, h0, c0, y, c, tc, T, B, H, pk));
 	size_t BH = (size_t)B * H, BG = 4 * BH;
 	int packed = pk && B >= 2 && T >= 2 && gemm_packed_ok();
 	if (packed)     /* W_hh^T (H,4H) once for the T steps */
@@ -119,6 +124,7 @@ void
 lstm_fwd(struct kern *k, float *xg, const float *w_hh, const float *h0,
          const float *c0, float *y, float *c, float *tc, int T, int B, int H)
 {
+	KERN_TWIN(k, lstm_fwd, (k, xg, w_hh, h0, c0, y, c, tc, T, B, H));
 	lstm_fwd_pk(k, xg, w_hh, h0, c0, y, c, tc, T, B, H, NULL);
 }
 
@@ -127,6 +133,8 @@ lstm_bwd_pk(struct kern *k, const float *act, const float *w_hh,
             const float *c0, const float *c, const float *tc, float *dy,
             float *dpre, float *dc, int T, int B, int H, float *pk)
 {
+	KERN_TWIN(k, lstm_bwd_pk,
+	          (k, act, w_hh, c0, c, tc, dy, dpre, dc, T, B, H, pk));
 	size_t BH = (size_t)B * H, BG = 4 * BH;
 	int packed = pk && B >= 2 && T >= 3 && gemm_packed_ok();
 	if (packed)     /* W_hh (4H,H) as it is stored */
@@ -155,5 +163,7 @@ lstm_bwd(struct kern *k, const float *act, const float *w_hh, const float *c0,
          const float *c, const float *tc, float *dy, float *dpre, float *dc,
          int T, int B, int H)
 {
+	KERN_TWIN(k, lstm_bwd,
+	          (k, act, w_hh, c0, c, tc, dy, dpre, dc, T, B, H));
 	lstm_bwd_pk(k, act, w_hh, c0, c, tc, dy, dpre, dc, T, B, H, NULL);
 }

@@ -8,6 +8,7 @@
 
 #include "blas.h"
 #include "ops.h"
+#include "dispatch.h"
 
 /* elements a thread should at least get before splitting pays */
 #define MIN_ELEMS 16384
@@ -58,6 +59,7 @@ void
 ops_bias_rows(struct kern *k, float *y, const float *b1, const float *b2,
               long rows, int cols)
 {
+	KERN_TWIN_RET(k, ops_bias_rows, (k, y, b1, b2, rows, cols));
 	struct ops_ctx c = { .y = y, .b1 = b1, .b2 = b2, .cols = cols };
 	kern_par_for(k, rows, min_rows(cols), bias_range, &c);
 }
@@ -82,6 +84,7 @@ void
 ops_colsum_acc(struct kern *k, float *acc, const float *x, long rows,
                int cols)
 {
+	KERN_TWIN(k, ops_colsum_acc, (k, acc, x, rows, cols));
 	struct ops_ctx c = { .y = acc, .x = x, .rows = rows, .cols = cols };
 	if (rows <= 0)
 		return;
@@ -107,6 +110,7 @@ axpy_range(void *p, long lo, long hi)
 void
 ops_axpy(struct kern *k, float *y, float a, const float *x, size_t n)
 {
+	KERN_TWIN(k, ops_axpy, (k, y, a, x, n));
 	struct ops_ctx c = { .y = y, .x = x, .a = a };
 	kern_par_for(k, (long)n, MIN_ELEMS, axpy_range, &c);
 }
@@ -128,6 +132,7 @@ scale_range(void *p, long lo, long hi)
 void
 ops_scale(struct kern *k, float *x, float a, size_t n)
 {
+	KERN_TWIN(k, ops_scale, (k, x, a, n));
 	struct ops_ctx c = { .y = x, .a = a };
 	kern_par_for(k, (long)n, MIN_ELEMS, scale_range, &c);
 }
@@ -161,6 +166,7 @@ void
 ops_tbe_to_bte(struct kern *k, float *dst, const float *src, int T, int B,
                int E)
 {
+	KERN_TWIN(k, ops_tbe_to_bte, (k, dst, src, T, B, E));
 	struct ops_ctx c = { .y = dst, .x = src, .T = T, .B = B, .E = E };
 	kern_par_for(k, (long)T * B, min_rows(E), tbe_to_bte_range, &c);
 }
@@ -169,6 +175,7 @@ void
 ops_bte_to_tbe(struct kern *k, float *dst, const float *src, int B, int T,
                int E)
 {
+	KERN_TWIN(k, ops_bte_to_tbe, (k, dst, src, B, T, E));
 	struct ops_ctx c = { .y = dst, .x = src, .T = T, .B = B, .E = E };
 	kern_par_for(k, (long)T * B, min_rows(E), bte_to_tbe_range, &c);
 }
@@ -193,6 +200,7 @@ void
 ops_copy_rows(struct kern *k, float *dst, long ldd, const float *src,
               long lds, long rows, int w)
 {
+	KERN_TWIN(k, ops_copy_rows, (k, dst, ldd, src, lds, rows, w));
 	struct copy_ctx c = { dst, src, ldd, lds, w };
 	kern_par_for(k, rows, min_rows(w), copy_range, &c);
 }
@@ -202,6 +210,7 @@ ops_copy_rows(struct kern *k, float *dst, long ldd, const float *src,
 double
 ops_sum_f64(struct kern *k, const double *x, long n)
 {
+	KERN_TWIN_RET(k, ops_sum_f64, (k, x, n));
 	(void)k;
 	double s = 0;
 	for (long i = 0; i < n; i++)
@@ -212,6 +221,7 @@ ops_sum_f64(struct kern *k, const double *x, long n)
 double
 ops_sumsq(struct kern *k, const float *x, size_t n)
 {
+	KERN_TWIN_RET(k, ops_sumsq, (k, x, n));
 	(void)k;
 	double s = 0;
 	for (size_t i = 0; i < n; i++)
@@ -222,6 +232,7 @@ ops_sumsq(struct kern *k, const float *x, size_t n)
 long
 ops_count_nz(struct kern *k, const int *x, long n)
 {
+	KERN_TWIN_RET(k, ops_count_nz, (k, x, n));
 	(void)k;
 	long c = 0;
 	for (long i = 0; i < n; i++)

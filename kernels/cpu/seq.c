@@ -6,6 +6,7 @@
 
 #include "blas.h"
 #include "seq.h"
+#include "dispatch.h"
 
 /* rows per thread below which a copy stays on one thread: ~64K floats */
 static long
@@ -45,6 +46,7 @@ void
 seq_chunk_gather(struct kern *k, float *dst, const float *src, int nrow,
                  int T, int col, int len, int w)
 {
+	KERN_TWIN(k, seq_chunk_gather, (k, dst, src, nrow, T, col, len, w));
 	size_t rw = (size_t)len * w * sizeof *dst;
 	rows(k, (char *)dst, rw, (const char *)(src + (size_t)col * w),
 	     (size_t)T * w * sizeof *src, rw, nrow, nrow);
@@ -54,6 +56,8 @@ void
 seq_chunk_scatter(struct kern *k, float *dst, const float *src, int B,
                   int nrow, int T, int col, int len, int w)
 {
+	KERN_TWIN(k, seq_chunk_scatter,
+	          (k, dst, src, B, nrow, T, col, len, w));
 	size_t rw = (size_t)len * w * sizeof *dst;
 	rows(k, (char *)(dst + (size_t)col * w), (size_t)T * w * sizeof *dst,
 	     (const char *)src, rw, rw, nrow, B);
@@ -72,6 +76,7 @@ void
 seq_pad_mask(struct kern *k, uint8_t *mask, const uint32_t *start,
              const uint32_t *len, int B, int T, int first)
 {
+	KERN_TWIN(k, seq_pad_mask, (k, mask, start, len, B, T, first));
 	(void)k;
 	for (int b = 0; b < B; b++)
 		mask_row(mask + (size_t)b * T, start[b], start[b] + len[b],
@@ -81,6 +86,7 @@ seq_pad_mask(struct kern *k, uint8_t *mask, const uint32_t *start,
 void
 seq_softmax(struct kern *k, float *p, const float *z, int nrow, int n)
 {
+	KERN_TWIN(k, seq_softmax, (k, p, z, nrow, n));
 	(void)k;
 	for (int r = 0; r < nrow; r++, z += n, p += n) {
 		float mx = z[0];

@@ -136,6 +136,9 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin
 	for s in 1 5 7; do for f in man/man$$s/*.$$s; do [ -f "$$f" ] && \
 	  install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man$$s; done; done; true
+	# the CUDA backend, which kern_init finds at $$ORIGIN/../lib/ulmfit
+	if [ "$(CUDA)" = 1 ]; then install -d $(DESTDIR)$(PREFIX)/lib/ulmfit && \
+	  install -m 755 $(B)/libkern_cuda.so $(DESTDIR)$(PREFIX)/lib/ulmfit; fi
 
 clean:
 	rm -rf $(B) $(B)-asan $(FUZZ_B)
@@ -144,7 +147,8 @@ clean:
 # When nvcc is found (on PATH, else /usr/local/cuda/bin) and CUDA is not 0,
 # `make` also builds $(B)/libkern_cuda.a (the CUDA twins of kernels.h, for
 # sm_80 and sm_90; -fmad=false: no contractions the CPU build does not
-# make) and $(B)/tests/gpu/check; `make gpucheck` runs that check on a
+# make), $(B)/libkern_cuda.so (the same with the dispatch table, which
+# kern_init loads for KERN_CUDA) and $(B)/tests/gpu/check; `make gpucheck` runs that check on a
 # machine with a GPU (without one it prints SKIP).  `make CUDA=0`: none of
 # it.  $(B)/cuda-build records which it was, for tests/cuda.t.
 NVCC      ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
@@ -152,7 +156,7 @@ CUDA      ?= $(if $(NVCC),1,0)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 NVCCFLAGS := -std=c++17 -O2 -g -fmad=false \
              -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
-             -Xcompiler -Wall,-Wextra,-Werror -Werror all-warnings \
+             -Xcompiler -Wall,-Wextra,-Werror,-fPIC -Werror all-warnings \
              -D_GNU_SOURCE -Ilibcore -Ikernels
 CUDA_OBJ  := $(patsubst %.cu,$(B)/%.o,$(wildcard kernels/cuda/*.cu))
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
@@ -161,12 +165,23 @@ all: $(B)/cuda-build
 $(B)/cuda-build: cuda-build-force
 	@mkdir -p $(@D); echo $(CUDA) | cmp -s - $@ || echo $(CUDA) >$@
 ifeq ($(CUDA),1)
-all: $(B)/libkern_cuda.a $(B)/tests/gpu/check
+all: $(B)/libkern_cuda.a $(B)/libkern_cuda.so $(B)/tests/gpu/check
 $(B)/kernels/cuda/%.o: kernels/cuda/%.cu
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCCFLAGS) -MMD -MP -c -o $@ $<
 $(B)/libkern_cuda.a: $(CUDA_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
+# the backend kern_init(k, KERN_CUDA, n) dlopens (ctx.c): the twins, the
+# table kern_cuda_ops of dispatch.h (table.c), cuda_kern_init and its
+# own copy of core/util.c (die)
+$(B)/kernels/cuda/table.o: kernels/cuda/table.c
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+$(B)/kernels/cuda/util.pic.o: libcore/core/util.c
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+$(B)/libkern_cuda.so: $(CUDA_OBJ) $(B)/kernels/cuda/table.o $(B)/kernels/cuda/util.pic.o
+	$(CC) -shared -Wl,-z,defs -o $@ $^ $(CUDA_LIBS) -lstdc++ -lm
 $(B)/tests/gpu/check: $(B)/tests/gpu/check.o $(B)/libkern_cuda.a $(B)/libcore.a $(B)/libkern.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libkern_cuda.a $(B)/libcore.a $(B)/libkern.a $(B)/libcore.a $(LDLIBS) $(CUDA_LIBS)
 gpucheck: $(B)/tests/gpu/check

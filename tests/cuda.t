@@ -95,6 +95,47 @@ check "cuda.h compiles as C11 with -Wall -Wextra -Werror" \
 perl -ne 'print "$1\n" while /\b(cuda_\w+) ?\(/g' "$R/tests/gpu/check.c" >"$T/called"
 check "tests/gpu/check.c calls every function of cuda.h" defined "$T/called" "$CU"
 
+# ---- the dispatch (kernels/dispatch.h): every kernel listed, every CPU
+# kernel starting with its KERN_TWIN line ----
+# listed DISPATCH_H HEADER...: every kernel of the headers is in KERN_MEM
+# or KERN_OPS of DISPATCH_H (missing ones on stdout)
+listed() {
+	dh=$1; shift
+	decls "$@" | grep -v -e '|kern_init|' -e '|kern_par_for|' |
+		cut -d'|' -f2 | sort -u >"$T/kn" || return 1
+	[ -s "$T/kn" ] || { echo "no kernels"; return 1; }
+	perl -0ne 's{/\*.*?\*/}{}gs; while (/\bX\((?:[^,()]+, )?(\w+)[,)]/g) { print "$1\n" }' \
+		"$dh" | sort -u >"$T/dn"
+	comm -23 "$T/kn" "$T/dn" | grep . && return 1
+	return 0
+}
+# twinned DIR: every kernel of dispatch.h defined in DIR/*.c begins with
+# KERN_TWIN(k, name, ...) or KERN_TWIN_RET (the unprefixed ones on stdout)
+twinned() {
+	cut -d'|' -f2 "$T/dn" >"$T/dn1"
+	perl -e 'my %n = map { chomp; $_ => 1 } do { open my $f, "<", shift; <$f> };
+		local $/; my $bad = 0; my $seen = 0;
+		for my $f (@ARGV) { open my $h, "<", $f or die; my $s = <$h>;
+			while ($s =~ /^(\w+)\((struct kern \*k\b[^{]*)\)\n\{\n\s*(.*)\n/mg) {
+				next unless $n{$1}; $seen++;
+				my ($name, $first) = ($1, $3);
+				next if $first =~ /^KERN_TWIN(_RET)?\(k, \Q$name\E,/;
+				print "$f: $name\n"; $bad = 1; } }
+		print "no kernel definitions seen\n" and exit 1 unless $seen > 60;
+		exit $bad' "$T/dn1" "$1"/*.c
+}
+D=$R/kernels/dispatch.h
+check "every kernel of kernels/*.h is in dispatch.h's KERN_MEM/KERN_OPS" listed "$D" $H
+grep -v '^	X(void, ops_scale,' "$D" >"$T/dispatch.h"
+exits 1 "(the test removes ops_scale from a copy of the list)" cmp -s "$D" "$T/dispatch.h"
+exits 1 "... the check fails on a kernel missing from the list" listed "$T/dispatch.h" $H
+check "every CPU kernel begins with its KERN_TWIN line" twinned "$R/kernels/cpu"
+mkdir "$T/cpu" && cp "$R"/kernels/cpu/*.c "$T/cpu/"
+sed -i '/KERN_TWIN(k, ops_axpy,/d' "$T/cpu/ops.c"
+exits 1 "... the check fails on a kernel without it" twinned "$T/cpu"
+cp "$T/.out" "$T/untwinned"
+check "... and names it" grep -q 'ops.c: ops_axpy' "$T/untwinned"
+
 # ---- the library: built whenever nvcc is there ----
 NVCC=$(command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 state=$(cat "$BLD/cuda-build" 2>/dev/null)
@@ -109,6 +150,19 @@ if [ "$state" = 0 ]; then
 	done_testing
 fi
 check "nvcc is there ($NVCC), so the build has libkern_cuda.a" test -s "$BLD/libkern_cuda.a"
+check "... and libkern_cuda.so" test -s "$BLD/libkern_cuda.so"
+nm -D --defined-only "$BLD/libkern_cuda.so" 2>/dev/null | awk '{ print $3 }' >"$T/dsyms"
+check "libkern_cuda.so exports the table kern_cuda_ops" grep -qx kern_cuda_ops "$T/dsyms"
+check "... and cuda_kern_init, cuda_kern_why" sh -c "grep -qx cuda_kern_init '$T/dsyms' && grep -qx cuda_kern_why '$T/dsyms'"
+# a CPU run of a tool does not load it, nor any CUDA library
+printf 'train\t\txxbos a b c a b c a b c a b\n' >"$T/t.tok"
+numz -q -w "$T/vocab" -f 1 -o "$T/t.ids" "$T/t.tok" &&
+	lmbatch -q -b 2 -l 3 -e 1 -o "$T/t.lmb" "$T/t.ids" &&
+	LD_DEBUG=libs awdtrain -q --emb 4 --hid 4 -o "$T/t.pth" "$T/t.lmb" >/dev/null 2>"$T/ld"
+check "LD_DEBUG=libs awdtrain on the CPU ran" grep -q 'calling init' "$T/ld"
+exits 1 "... and loaded no libcu* library and no libkern_cuda.so" grep -q 'libcu\|libkern_cuda' "$T/ld"
+ULMFIT_DEVICE=cuda LD_DEBUG=libs awdtrain -q --emb 4 --hid 4 -o "$T/u.pth" "$T/t.lmb" >/dev/null 2>"$T/ld2"
+check "(ULMFIT_DEVICE=cuda does load them: the check can fail)" grep -q 'libkern_cuda' "$T/ld2"
 nm -g --defined-only "$BLD/libkern_cuda.a" 2>/dev/null |
 	awk '$2 == "T" { print $3 }' >"$T/syms"
 check "libkern_cuda.a defines every function of cuda.h" defined "$T/syms" "$CU"

@@ -160,7 +160,7 @@ numz -q -w "$T/vocab" -f 1 -o "$T/t.ids" "$T/t.tok" &&
 	lmbatch -q -b 2 -l 3 -e 1 -o "$T/t.lmb" "$T/t.ids" &&
 	LD_DEBUG=libs awdtrain -q --emb 4 --hid 4 -o "$T/t.pth" "$T/t.lmb" >/dev/null 2>"$T/ld"
 check "LD_DEBUG=libs awdtrain on the CPU ran" grep -q 'calling init' "$T/ld"
-exits 1 "... and loaded no libcu* library and no libkern_cuda.so" grep -q 'libcu\|libkern_cuda' "$T/ld"
+exits 1 "... and loaded no libcuda, libcudart, libcublas, libkern_cuda.so" grep -q 'libcuda\|libcudart\|libcublas\|libkern_cuda' "$T/ld"
 ULMFIT_DEVICE=cuda LD_DEBUG=libs awdtrain -q --emb 4 --hid 4 -o "$T/u.pth" "$T/t.lmb" >/dev/null 2>"$T/ld2"
 check "(ULMFIT_DEVICE=cuda does load them: the check can fail)" grep -q 'libkern_cuda' "$T/ld2"
 nm -g --defined-only "$BLD/libkern_cuda.a" 2>/dev/null |

@@ -97,8 +97,9 @@ layout(struct awd *m, struct arena *a)
 	/* parameters, fastai state-dict order, then the head's extra */
 	m->param = take(a, m->nparam + m->nextra);
 	m->grad = take(a, m->nparam + m->nextra);
-	struct awd_rnn_act *act = (struct awd_rnn_act *)take(a,
-	    (L * sizeof *act + sizeof(float) - 1) / sizeof(float));
+	/* the per-layer views are host metadata (m->act, awd_create): only
+	 * the tensors they point to live in device memory */
+	struct awd_rnn_act *act = m->act;
 	if (a->base) {
 		float *p = m->param, *g = m->grad;
 		m->p.emb = p, m->g.emb = g;
@@ -113,7 +114,6 @@ layout(struct awd *m, struct arena *a)
 		}
 		m->xparam = m->param + m->nparam;
 		m->xgrad = m->grad + m->nparam;
-		m->act = act;
 	}
 	float *emb_mask = take(a, V), *in_mask = take(a, (size_t)B * E);
 	if (a->base)
@@ -174,6 +174,7 @@ awd_create(struct awd *m, const struct awd_config *cfg, int maxB, int maxT,
 	 * training, but an eval run of one short text touches only its own
 	 * rows (no up-front memset of the whole arena). */
 	void *base = kern_alloc(m->k, bytes);
+	m->act = xcalloc((size_t)cfg->layers, sizeof *m->act);
 	a = (struct arena){ base, 0 };
 	layout(m, &a);
 	m->arena = base, m->arena_bytes = bytes;
@@ -206,6 +207,7 @@ void
 awd_free(struct awd *m)
 {
 	kern_free(m->k, m->arena);
+	free(m->act);
 	memset(m, 0, sizeof *m);
 }
 

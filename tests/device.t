@@ -1,7 +1,6 @@
 #!/bin/sh
-# device.t: the tools on the check device (ULMFIT_DEVICE=check, the
-# default device of kern_default(); --device check once the tools have
-# it): LM training (forward, backward, clipping, Adam, checkpoints), -c
+# device.t: the tools on the check device (--device check, or
+# ULMFIT_DEVICE=check, the default device of kern_default()): LM training (forward, backward, clipping, Adam, checkpoints), -c
 # and --resume loading them, the classifier's training and inference, LM
 # generation.  With ULMFIT_CHECK=log every host access of tensor memory
 # is listed (file:line by addr2line) instead of fatal: the results must
@@ -82,6 +81,21 @@ exits 1 "the no-access check fails on a logged access" none plant.where
 ULMFIT_DEVICE=check awdtrain -q $S -o strict.pth d.lmb >/dev/null 2>&1
 is "$?" 0 "awdtrain on the strict check device"
 is "$(recs strict.pth)" "$(recs lmc.pth)" "... and the same checkpoint as the CPU's"
+# --device: the same devices as ULMFIT_DEVICE, the option winning
+check "awdtrain --device check (strict)" env ULMFIT_DEVICE=cpu awdtrain -q --device check $S -o dev.pth d.lmb
+is "$(recs dev.pth)" "$(recs lmc.pth)" "  the CPU's checkpoint"
+check "clastrain --device check (strict)" clastrain -q --device check $C -o devc.pth c.ids
+is "$(recs devc.pth)" "$(recs clc.pth)" "  the CPU's checkpoint"
+check "infer --device check --eval (strict)" sh -c 'infer -q --device check --eval c.ids clc.pth >deve.out'
+is "$(cat deve.out)" "$(cat ec.out)" "  the CPU's answer"
+exits 2 "--device tpu: a usage error" awdtrain -q --device tpu $S -o x.pth d.lmb
+errmatch "^awdtrain: --device: want cpu, cuda or check" "  says so"
+# cuda: refused with the reason where there is no GPU (CUDA=0 build, no
+# driver, no device); where one runs, the checkpoint is written
+infer -q --device cuda --eval c.ids clc.pth >cu.out 2>"$T/.err"; rc=$?
+if [ $rc -eq 0 ]; then ok 0 "infer --device cuda ran on a GPU"
+else is "$rc" 1 "infer --device cuda without a usable GPU: exit 1"
+	errmatch "^infer: --device cuda: ." "  with the reason"; fi
 exits 1 "an unknown ULMFIT_DEVICE is refused" env ULMFIT_DEVICE=tpu awdtrain -q $S -o x.pth d.lmb
 errmatch "ULMFIT_DEVICE=tpu: not cpu, cuda or check" "  says so"
 

@@ -23,6 +23,7 @@
 #include "core/stream.h"
 #include "text/sp.h"
 #include "learn/trainrun.h"
+#include "learn/device.h"
 #include "core/util.h"
 #include "data/vocab.h"
 
@@ -33,7 +34,8 @@ static const char usage_text[] =
 "                [--div d] [--div-final d] [--clip c] [--clip-global]\n"
 "                [--drop-mult m] [--alpha a] [--beta b] [--emb n] [--hid n]\n"
 "                [--layers n] [-s seed] [-j threads] [--log file]\n"
-"                [--sp model] [--precision fp32|bf16] train.lmb [valid.lmb]\n"
+"                [--sp model] [--precision fp32|bf16] [--device d]\n"
+"                train.lmb [valid.lmb]\n"
 "  (none)        a new model, fastai's init (sizes: --emb 400 --hid 1152\n"
 "                --layers 3)\n"
 "  -c lm.pth     continue from a language model checkpoint (ours or\n"
@@ -67,6 +69,8 @@ static const char usage_text[] =
 "  --precision p fp32 (default) or bf16: GEMM operands rounded to bfloat16,\n"
 "                fp32 sums, weights, optimizer and element maths (needs a\n"
 "                CPU with AVX512-BF16)\n"
+"  --device d    cpu (default), cuda or check (a test device: see\n"
+"                ULMFIT_DEVICE in the manual)\n"
 "  -q            no progress bar\n"
 "The epochs and batches come from the stream (lmbatch -e).\n";
 
@@ -349,7 +353,7 @@ lm_apply_freeze(struct lm *lm, const struct optim *o)
 enum {
 	O_FREEZE = 256, O_FREEZE1, O_UNFREEZE, O_WD, O_MOMS, O_PCT, O_DIV,
 	O_DIVF, O_CLIP, O_CLIPG, O_DROP, O_ALPHA, O_BETA, O_LOG, O_RESUME, O_SP,
-	O_EMB, O_HID, O_LAYERS, O_PREC
+	O_EMB, O_HID, O_LAYERS, O_PREC, O_DEV
 };
 
 int
@@ -381,6 +385,7 @@ main(int argc, char *argv[])
 		{ "sp", required_argument, NULL, O_SP },
 		{ "seed", required_argument, NULL, 's' },
 		{ "precision", required_argument, NULL, O_PREC },
+		{ "device", required_argument, NULL, O_DEV },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = {
@@ -388,6 +393,7 @@ main(int argc, char *argv[])
 		.emb = 400, .hid = 1152, .layers = 3, .seed = 42
 	};
 	int c, lr_given = 0, drop_given = 0, size_given = 0, bf16 = 0;
+	const char *device = NULL;
 
 	argv0 = "awdtrain";
 	dist_init(&argc, &argv);
@@ -446,6 +452,7 @@ main(int argc, char *argv[])
 			break;
 		case O_LOG: o.log = optarg; break;
 		case O_SP: o.sp = optarg; break;
+		case O_DEV: device = optarg; break;
 		case O_PREC:
 			if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
 				usage_error("--precision: want fp32 or bf16");
@@ -481,6 +488,7 @@ main(int argc, char *argv[])
 		    getenv("ULMFIT_NO_BF16") ? " (ULMFIT_NO_BF16 is set)" : "");
 	kern_set_bf16(bf16);
 	kern_set_threads(o.threads);
+	device_use(device, o.threads);
 
 	struct awdl A = { .o = &o };
 	struct trainrun run = { .freeze_to = o.freeze_to };

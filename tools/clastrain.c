@@ -21,6 +21,7 @@
 #include "learn/recorder.h"
 #include "core/stream.h"
 #include "learn/trainrun.h"
+#include "learn/device.h"
 #include "text/sp.h"
 #include "core/util.h"
 #include "data/vocab.h"
@@ -33,7 +34,8 @@ static const char usage_text[] =
 "                 [--clip-global] [--drop-mult m] [--ps p] [--alpha a]\n"
 "                 [--beta b] [--train-tags list] [--valid-tags list]\n"
 "                 [-s seed] [-j threads] [--log file] [--sp model]\n"
-"                 [--precision fp32|bf16] train.ids [valid.ids]\n"
+"                 [--precision fp32|bf16] [--device d] train.ids\n"
+"                 [valid.ids]\n"
 "  -e enc.pth    start from an encoder (encsave, fastai save_encoder):\n"
 "                a new head, frozen (fastai's load_encoder)\n"
 "  -c clas.pth   continue from a classifier checkpoint\n"
@@ -67,6 +69,8 @@ static const char usage_text[] =
 "  --precision p fp32 (default) or bf16: GEMM operands rounded to\n"
 "                bfloat16, fp32 sums, weights, optimizer and element maths\n"
 "                (needs a CPU with AVX512-BF16)\n"
+"  --device d    cpu (default), cuda or check (a test device: see\n"
+"                ULMFIT_DEVICE in the manual)\n"
 "  -q            no progress bar\n";
 
 static _Noreturn void
@@ -405,7 +409,7 @@ check_sizes(const struct ckpt_meta *m, const struct awd_config *ac)
 enum {
 	O_FREEZE = 256, O_UNFREEZE, O_WD, O_MOMS, O_PCT, O_DIV, O_DIVF, O_CLIP,
 	O_CLIPG, O_DROP, O_PS, O_ALPHA, O_BETA, O_TTAGS, O_VTAGS, O_LOG, O_RESUME,
-	O_SP, O_PREC
+	O_SP, O_PREC, O_DEV
 };
 
 int
@@ -435,6 +439,7 @@ main(int argc, char *argv[])
 		{ "sp", required_argument, NULL, O_SP },
 		{ "seed", required_argument, NULL, 's' },
 		{ "precision", required_argument, NULL, O_PREC },
+		{ "device", required_argument, NULL, O_DEV },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = {
@@ -444,6 +449,7 @@ main(int argc, char *argv[])
 		.seed = 42
 	};
 	int c, lr_given = 0, drop_given = 0, ps_given = 0, bf16 = 0;
+	const char *device = NULL;
 
 	argv0 = "clastrain";
 	/* under mpirun: data parallel (dist.h, rank_forward) */
@@ -497,6 +503,7 @@ main(int argc, char *argv[])
 		case O_VTAGS: o.vtags = optarg; break;
 		case O_LOG: o.log = optarg; break;
 		case O_SP: o.sp = optarg; break;
+		case O_DEV: device = optarg; break;
 		case O_PREC:
 			if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
 				usage_error("--precision: want fp32 or bf16");
@@ -526,6 +533,7 @@ main(int argc, char *argv[])
 		    getenv("ULMFIT_NO_BF16") ? " (ULMFIT_NO_BF16 is set)" : "");
 	kern_set_bf16(bf16);
 	kern_set_threads(o.threads);    /* 0: every online CPU */
+	device_use(device, o.threads);
 
 	/* the starting checkpoint */
 	struct clasl A = { .o = &o };

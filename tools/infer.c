@@ -19,6 +19,7 @@
 #include "learn/generate.h"
 #include "model/gpt2.h"
 #include "learn/gpt2run.h"
+#include "learn/device.h"
 #include "data/ids.h"
 #include "kernels.h"
 #include "model/lm.h"
@@ -31,7 +32,7 @@
 
 static const char usage_text[] =
 "usage: infer [-hq] [-v vocab] [-b bs] [-j threads] [--json] [-f path]...\n"
-"             [--precision fp32|bf16] model.pth [text ...]\n"
+"             [--precision fp32|bf16] [--device d] model.pth [text ...]\n"
 "       infer [-hq] [-v vocab] [-b bs] [-j threads] [--json] --eval ids\n"
 "             [--split name] [--show-results n] [--precision fp32|bf16]\n"
 "             model.pth\n"
@@ -74,6 +75,8 @@ static const char usage_text[] =
 "  --precision p fp32 (default) or bf16: GEMM operands rounded to bfloat16,\n"
 "                fp32 sums, weights and element maths (needs a CPU with\n"
 "                AVX512-BF16)\n"
+"  --device d    cpu (default), cuda or check (a test device: see\n"
+"                ULMFIT_DEVICE in the manual)\n"
 "  -q            no progress on stderr\n"
 "Output (classification): name TAB label TAB one probability per class.\n";
 
@@ -95,6 +98,7 @@ struct opts {
 	const char *gpt2;       /* --gpt2 dir */
 	int gpt2_tok, top_k, tset, nset;       /* gpt2_tok: 1 encode, 2 decode */
 	int bf16;               /* --precision bf16 */
+	const char *device;     /* --device */
 };
 
 /* ---- vocab and text -> ids -------------------------------------------- */
@@ -661,6 +665,7 @@ gpt2_mode(const struct opts *o, int argc, char **argv, int npath)
 		g.seed = (uint64_t)ts.tv_sec * 1000000007ULL + ts.tv_nsec;
 	}
 	kern_set_threads(o->threads);   /* 0: every online CPU */
+	device_use(o->device, o->threads);
 	int ret = gpt2_complete(o->gpt2, (const char *const *)argv, argc, &g);
 	if (fflush(stdout) == EOF || ferror(stdout))
 		die("stdout: write error");
@@ -690,6 +695,7 @@ main(int argc, char *argv[])
 		{ "top-k", required_argument, NULL, 'K' },
 		{ "sp", required_argument, NULL, 'Y' },
 		{ "precision", required_argument, NULL, 'X' },
+		{ "device", required_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = { .bs = 64 };
@@ -746,6 +752,7 @@ main(int argc, char *argv[])
 			o.seed = (uint64_t)parse_long(optarg, "--seed", 0, LONG_MAX);
 			o.seeded = 1;
 			break;
+		case 'W': o.device = optarg; break;
 		case 'X':
 			if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
 				usage_error("--precision: want fp32 or bf16");
@@ -779,6 +786,7 @@ main(int argc, char *argv[])
 		o.seed = (uint64_t)ts.tv_sec * 1000000007ULL + ts.tv_nsec;
 	}
 	kern_set_threads(o.threads);    /* 0: every online CPU */
+	device_use(o.device, o.threads);
 
 	struct pth *p = pth_load(o.model);
 	int ret;

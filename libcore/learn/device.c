@@ -4,6 +4,7 @@
 
 #include "learn/device.h"
 #include "ctx.h"
+#include "core/util.h"
 
 int
 device_open(const char *name, int threads, char *why, size_t n)
@@ -17,4 +18,17 @@ device_open(const char *name, int threads, char *why, size_t n)
 	if (n)
 		snprintf(why, n, "unknown device '%s' (cpu, cuda or check)", name);
 	return -1;
+}
+
+void
+device_use(const char *name, int threads)
+{
+	char why[512];
+
+	if (!name)
+		return;
+	if (strcmp(name, "cpu") && strcmp(name, "cuda") && strcmp(name, "check"))
+		usage_error("--device: want cpu, cuda or check");
+	if (device_open(name, threads, why, sizeof why))
+		die("--device %s: %s", name, why);
 }

@@ -12,5 +12,9 @@
  * "this build has no CUDA backend ...", "no CUDA device", the driver's
  * message), which the caller prints. */
 int device_open(const char *name, int threads, char *why, size_t n);
+/* The tools' --device NAME: device_open, refusing an unknown name as a
+ * usage error (exit 2) and a device that cannot run with the reason
+ * (exit 1).  NULL: nothing (kern_default() reads ULMFIT_DEVICE). */
+void device_use(const char *name, int threads);
 
 #endif

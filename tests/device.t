@@ -1,7 +1,8 @@
 #!/bin/sh
 # device.t: the tools on the check device (--device check, or
-# ULMFIT_DEVICE=check, the default device of kern_default()): LM training (forward, backward, clipping, Adam, checkpoints), -c
-# and --resume loading them, the classifier's training and inference, LM
+# ULMFIT_DEVICE=check, the default device of kern_default()): LM
+# training (forward, backward, clipping, Adam, checkpoints), -c and
+# --resume loading them, the classifier's training and inference, LM
 # generation.  With ULMFIT_CHECK=log every host access of tensor memory
 # is listed (file:line by addr2line) instead of fatal: the results must
 # equal the CPU's bit for bit, and there must be no access at all.

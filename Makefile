@@ -181,7 +181,7 @@ $(B)/kernels/cuda/util.pic.o: libcore/core/util.c
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) $(CFLAGS) -fPIC -MMD -MP -c -o $@ $<
 $(B)/libkern_cuda.so: $(CUDA_OBJ) $(B)/kernels/cuda/table.o $(B)/kernels/cuda/util.pic.o
-	$(CC) -shared -Wl,-z,defs -o $@ $^ $(CUDA_LIBS) -lstdc++ -lm
+	$(CC) $(LDFLAGS) -shared -Wl,-z,defs -o $@ $^ $(CUDA_LIBS) -lstdc++ -lm
 $(B)/tests/gpu/check: $(B)/tests/gpu/check.o $(B)/libkern_cuda.a $(B)/libcore.a $(B)/libkern.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libkern_cuda.a $(B)/libcore.a $(B)/libkern.a $(B)/libcore.a $(LDLIBS) $(CUDA_LIBS)
 gpucheck: $(B)/tests/gpu/check

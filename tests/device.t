@@ -89,6 +89,13 @@ check "clastrain --device check (strict)" clastrain -q --device check $C -o devc
 is "$(recs devc.pth)" "$(recs clc.pth)" "  the CPU's checkpoint"
 check "infer --device check --eval (strict)" sh -c 'infer -q --device check --eval c.ids clc.pth >deve.out'
 is "$(cat deve.out)" "$(cat ec.out)" "  the CPU's answer"
+# the option really picks the check device: it protects every tensor
+# again after each operation (mprotect PROT_NONE), the CPU does not
+need strace
+pn() { strace -f -e trace=mprotect -o "$1.tr" "$@" >/dev/null 2>&1; grep -c 'PROT_NONE' "$1.tr"; }
+ncpu=$(pn infer -q -j 1 --device cpu --eval c.ids clc.pth)
+nchk=$(pn infer -q -j 1 --device check --eval c.ids clc.pth)
+check "--device check protects tensors ($nchk PROT_NONE calls, cpu $ncpu)" test "$nchk" -gt $((10 * ncpu + 100))
 exits 2 "--device tpu: a usage error" awdtrain -q --device tpu $S -o x.pth d.lmb
 errmatch "^awdtrain: --device: want cpu, cuda or check" "  says so"
 # cuda: refused with the reason where there is no GPU (CUDA=0 build, no

@@ -51,7 +51,7 @@ struct rng;
 	X(void, embed_fwd, (const float *w, const float *scale, const uint32_t *tok, float *out, int B, int T, int E), (w, scale, tok, out, B, T, E)) \
 	X(void, embed_bwd, (float *dw, const float *scale, const uint32_t *tok, const float *dout, int B, int T, int E, int pad), (dw, scale, tok, dout, B, T, E, pad)) \
 	X(void, dropout_mask_key, (float *mask, size_t n, float p, uint64_t key, uint32_t id), (mask, n, p, key, id)) \
-	X(void, dropout_mask, (float *mask, size_t n, float p, struct rng *r), (mask, n, p, r)) \
+	X(void, dropout_mask_rows, (float *mask, int rows, long N, float p, uint64_t key, uint32_t id, long row0, long step), (mask, rows, N, p, key, id, row0, step)) \
 	X(void, dropout_apply_rows, (float *x, const float *mask, int T, long N), (x, mask, T, N)) \
 	X(void, dropout_apply_bt, (float *y, const float *x, const float *mask, int B, int T, int F), (y, x, mask, B, T, F)) \
 	X(void, dropout_apply, (float *y, const float *x, const float *mask, size_t n), (y, x, mask, n)) \

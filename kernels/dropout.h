@@ -11,7 +11,9 @@
  *                                 key = (key low 32 bits, key high 32))
  *   u = (w[i%4] >> 8) / 2^24.
  * So a mask is a function of (key, id, i) only: any thread, or a CUDA
- * twin, draws the same bits, and a longer mask starts with a shorter one.
+ * twin, draws the same bits, a longer mask starts with a shorter one, and
+ * a process holding some rows of a batch draws their rows of the whole
+ * batch's mask (dropout_mask_rows).
  *
  * Tensor ids, fixed per mask site (DROP_*): the AWD-LSTM's embedding
  * rows, input dropout, output dropout, hidden dropout after layer l,
@@ -47,10 +49,14 @@ dropout_key(struct rng *r)
 void dropout_mask_key(struct kern *k, float *mask, size_t n, float p,
                       uint64_t key, uint32_t id);
 
-/* The earlier host draw: keep when rng_float(r) >= p, element after
- * element (the classifier head until it moves to dropout_mask_key). */
-void dropout_mask(struct kern *k, float *mask, size_t n, float p,
-                  struct rng *r);
+/* A (rows, N) mask whose row r is row row0 + r * step of tensor id's
+ * mask (element (row, j) at index row * N + j): a process that holds rows
+ * rank, rank + ranks, ... of a batch (learn/dist.h) draws the masks a
+ * single process draws for those rows.  row0 0, step 1: the first rows * N
+ * elements, as dropout_mask_key. */
+void dropout_mask_rows(struct kern *k, float *mask, int rows, long N,
+                       float p, uint64_t key, uint32_t id, long row0,
+                       long step);
 
 /* x(T,N) *= mask(N) for every t: RNNDropout's variational mask (bs,1,F)
  * shared over time, with N = B*F.  Also its backward (same operation). */

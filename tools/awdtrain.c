@@ -687,8 +687,11 @@ main(int argc, char *argv[])
 		.train_batch = lm_train_batch, .validate = lm_validate,
 		.save = lm_save, .saved = lm_saved, .out = o.out,
 		.quiet = o.quiet };
-	if (dist_size() > 1)
+	if (dist_size() > 1) {
 		lm->enc.grad_ready = grad_ready, lm->enc.grad_ctx = &A;
+		/* this rank's rows' masks of the whole batch (rank_xy) */
+		lm->enc.row0 = dist_rank(), lm->enc.row_step = dist_size();
+	}
 	int ret = fit_run(&A.l, &run, &o.fit, opt, &cyc, &rec, o.seed);
 	if (dist_size() > 1 && dist_main() && !o.quiet)
 		warn("%d bucket%s per step; %.3f s inside MPI calls of the "

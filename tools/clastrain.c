@@ -708,6 +708,8 @@ main(int argc, char *argv[])
 	if (dist_size() > 1) {
 		/* the sums of BatchNorm's statistics go over the ranks */
 		cl->sync.sum = dist_hook;
+		/* this rank's rows' masks of the whole batch (rank_forward) */
+		cl->enc.row0 = dist_rank(), cl->enc.row_step = dist_size();
 		A.lidx = xmalloc(o.bs * sizeof *A.lidx);
 		A.lstart = xmalloc(o.bs * sizeof *A.lstart);
 		A.llen = xmalloc(o.bs * sizeof *A.llen);

@@ -14,23 +14,87 @@ struct drop_ctx {
 	const float *x, *mask;
 	float p, keep;
 	uint32_t key[2], id;
-	long N;                 /* row length (apply_rows, apply_bt) */
+	long N;                 /* row length (apply_rows, apply_bt,
+	                         * mask_rows) */
+	long row0, step;        /* mask_rows: the tensor's rows */
 	int T, F;
 };
 
-/* elements [lo, hi) of the mask: blocks of 4 share one Philox call */
+/* 16 blocks of 4 at once, blocks blk .. blk+15: Philox's lanes side by
+ * side so that the 32x32->64 multiplies vectorise (one call per block
+ * made the masks ~5% of a classifier step) */
+#define LANES 16
+KERN_CLONES static void
+draw64(const struct drop_ctx *c, float *restrict y, uint64_t blk)
+{
+	uint32_t c0[LANES], c1[LANES], c2[LANES], c3[LANES];
+	for (int j = 0; j < LANES; j++) {
+		c0[j] = (uint32_t)(blk + j), c1[j] = (uint32_t)((blk + j) >> 32);
+		c2[j] = c->id, c3[j] = 0;
+	}
+	uint32_t k0 = c->key[0], k1 = c->key[1];
+	for (int r = 0; r < 10; r++) {
+		for (int j = 0; j < LANES; j++) {
+			uint64_t p0 = (uint64_t)PHILOX_M0 * c0[j];
+			uint64_t p1 = (uint64_t)PHILOX_M1 * c2[j];
+			uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[j] ^ k0;
+			uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3[j] ^ k1;
+			c1[j] = (uint32_t)p1, c3[j] = (uint32_t)p0;
+			c0[j] = n0, c2[j] = n2;
+		}
+		k0 += PHILOX_W0, k1 += PHILOX_W1;
+	}
+	float p = c->p, keep = c->keep;
+	for (int j = 0; j < LANES; j++) {
+		y[4 * j] = philox_u01(c0[j]) >= p ? keep : 0.0f;
+		y[4 * j + 1] = philox_u01(c1[j]) >= p ? keep : 0.0f;
+		y[4 * j + 2] = philox_u01(c2[j]) >= p ? keep : 0.0f;
+		y[4 * j + 3] = philox_u01(c3[j]) >= p ? keep : 0.0f;
+	}
+}
+
+/* n mask elements y[0..n) drawn at the tensor's indices g, g+1, ...:
+ * whole blocks of 4 sixteen at a time, a partial block or the rest with
+ * one Philox call per block */
+static void
+draw(const struct drop_ctx *c, float *y, uint64_t g, long n)
+{
+	uint64_t end = g + (uint64_t)n;
+	while (g < end) {
+		if (!(g & 3) && end - g >= 4 * LANES) {
+			draw64(c, y, g >> 2);
+			y += 4 * LANES, g += 4 * LANES;
+			continue;
+		}
+		uint64_t blk = g >> 2;
+		uint32_t ctr[4] = { (uint32_t)blk, (uint32_t)(blk >> 32), c->id,
+		                    0 }, w[4];
+		philox4x32_10(ctr, c->key, w);
+		for (int j = g & 3; j < 4 && g < end; j++, g++)
+			*y++ = philox_u01(w[j]) >= c->p ? c->keep : 0.0f;
+	}
+}
+
+/* elements [lo, hi) of the mask */
 static void
 mask_range(void *arg, long lo, long hi)
 {
 	const struct drop_ctx *c = arg;
-	long i = lo;
-	while (i < hi) {
-		uint64_t blk = (uint64_t)i >> 2;
-		uint32_t ctr[4] = { (uint32_t)blk, (uint32_t)(blk >> 32), c->id,
-		                    0 }, w[4];
-		philox4x32_10(ctr, c->key, w);
-		for (int j = i & 3; j < 4 && i < hi; j++, i++)
-			c->y[i] = philox_u01(w[j]) >= c->p ? c->keep : 0.0f;
+	draw(c, c->y + lo, (uint64_t)lo, hi - lo);
+}
+
+/* elements [lo, hi) of a (rows, N) mask whose row r is the tensor's row
+ * row0 + r * step: each piece of a row is one contiguous draw */
+static void
+mask_rows_range(void *arg, long lo, long hi)
+{
+	const struct drop_ctx *c = arg;
+	for (long i = lo; i < hi;) {
+		long r = i / c->N, j = i % c->N;
+		long n = c->N - j < hi - i ? c->N - j : hi - i;
+		uint64_t row = (uint64_t)c->row0 + (uint64_t)r * c->step;
+		draw(c, c->y + i, row * (uint64_t)c->N + (uint64_t)j, n);
+		i += n;
 	}
 }
 
@@ -42,37 +106,46 @@ fill_range(void *arg, long lo, long hi)
 		c->y[i] = 1.0f;
 }
 
+/* fastai: bernoulli_(1-p).div_(1-p), the factor in float */
+static struct drop_ctx
+mask_ctx(float *mask, float p, uint64_t key, uint32_t id)
+{
+	return (struct drop_ctx){ .y = mask, .p = p,
+	                          .keep = 1.0f / (1.0f - p),
+	                          .key = { (uint32_t)key,
+	                                   (uint32_t)(key >> 32) },
+	                          .id = id };
+}
+
 void
 dropout_mask_key(struct kern *k, float *mask, size_t n, float p,
                  uint64_t key, uint32_t id)
 {
 	KERN_TWIN(k, dropout_mask_key, (k, mask, n, p, key, id));
-	/* fastai: bernoulli_(1-p).div_(1-p), the factor in float */
-	struct drop_ctx c = { .y = mask, .p = p, .keep = 1.0f / (1.0f - p),
-	                      .key = { (uint32_t)key, (uint32_t)(key >> 32) },
-	                      .id = id };
+	struct drop_ctx c = mask_ctx(mask, p, key, id);
 	if (p <= 0.0f) {
 		kern_par_for(k, (long)n, MIN_ELEMS, fill_range, &c);
 		return;
 	}
-	/* a thread's piece starts anywhere: mask_range handles a partial
-	 * first block, so the split does not change the bits */
+	/* a thread's piece starts anywhere: draw handles a partial first
+	 * block, so the split does not change the bits */
 	kern_par_for(k, (long)n, 4096, mask_range, &c);
 }
 
 void
-dropout_mask(struct kern *k, float *mask, size_t n, float p, struct rng *r)
+dropout_mask_rows(struct kern *k, float *mask, int rows, long N, float p,
+                  uint64_t key, uint32_t id, long row0, long step)
 {
-	KERN_TWIN(k, dropout_mask, (k, mask, n, p, r));
-	(void)k;
+	KERN_TWIN(k, dropout_mask_rows, (k, mask, rows, N, p, key, id, row0,
+	                                 step));
+	struct drop_ctx c = mask_ctx(mask, p, key, id);
+	c.N = N, c.row0 = row0, c.step = step;
+	long n = (long)rows * N;
 	if (p <= 0.0f) {
-		for (size_t i = 0; i < n; i++)
-			mask[i] = 1.0f;
+		kern_par_for(k, n, MIN_ELEMS, fill_range, &c);
 		return;
 	}
-	float keep = 1.0f / (1.0f - p);
-	for (size_t i = 0; i < n; i++)
-		mask[i] = rng_float(r) >= p ? keep : 0.0f;
+	kern_par_for(k, n, 4096, mask_rows_range, &c);
 }
 
 KERN_CLONES static void

@@ -112,8 +112,9 @@ void cuda_embed_bwd(struct kern *k, float *dw, const float *scale,
 /* ---- dropout.h ---- */
 void cuda_dropout_mask_key(struct kern *k, float *mask, size_t n, float p,
                            uint64_t key, uint32_t id);
-void cuda_dropout_mask(struct kern *k, float *mask, size_t n, float p,
-                       struct rng *r);
+void cuda_dropout_mask_rows(struct kern *k, float *mask, int rows, long N,
+                            float p, uint64_t key, uint32_t id, long row0,
+                            long step);
 void cuda_dropout_apply_rows(struct kern *k, float *x, const float *mask,
                              int T, long N);
 void cuda_dropout_apply_bt(struct kern *k, float *y, const float *x,

@@ -1,6 +1,5 @@
 /* dropout.cu: dropout masks drawn on the device by dropout.h's Philox
  * scheme (the same bits as the CPU), and their application. */
-#include <stdlib.h>
 
 #include "common.cuh"
 #include "philox.h"
@@ -37,26 +36,39 @@ cuda_dropout_mask_key(struct kern *k, float *mask, size_t n, float p,
 	CKL();
 }
 
-/* The host-rng mask (the classifier head's, until it moves to keys): the
- * sequence is serial by nature, so it is drawn on the host as the CPU
- * does and uploaded. */
-extern "C" void
-cuda_dropout_mask(struct kern *k, float *mask, size_t n, float p,
-                  struct rng *r)
+/* one thread per element of a (rows, N) mask whose row r is the
+ * tensor's row row0 + r * step: its own Philox call (a row's elements need
+ * not start on a block of 4) */
+__global__ void
+mask_rows_k(float *mask, long n, long N, float p, float keep, uint32_t k0,
+            uint32_t k1, uint32_t id, long row0, long step)
 {
-	if (!n)
+	const uint32_t key[2] = { k0, k1 };
+	FOR_N(i, n) {
+		uint64_t g = ((uint64_t)row0 + (uint64_t)(i / N) * (uint64_t)step)
+		             * (uint64_t)N + (uint64_t)(i % N), blk = g >> 2;
+		uint32_t ctr[4] = { (uint32_t)blk, (uint32_t)(blk >> 32), id, 0 },
+		         w[4];
+		philox4x32_10(ctr, key, w);
+		mask[i] = philox_u01(w[g & 3]) >= p ? keep : 0.0f;
+	}
+}
+
+extern "C" void
+cuda_dropout_mask_rows(struct kern *k, float *mask, int rows, long N, float p,
+                       uint64_t key, uint32_t id, long row0, long step)
+{
+	long n = (long)rows * N;
+	if (n <= 0)
 		return;
 	if (p <= 0.0f) {
-		cuda_kern_fill(k, mask, n, 1.0f);
+		cuda_kern_fill(k, mask, (size_t)n, 1.0f);
 		return;
 	}
-	float *h = (float *)malloc(n * sizeof *h), keep = 1.0f / (1.0f - p);
-	if (!h)
-		die("out of memory (a dropout mask of %zu floats)", n);
-	for (size_t i = 0; i < n; i++)
-		h[i] = rng_float(r) >= p ? keep : 0.0f;
-	cuda_kern_upload(k, mask, h, n * sizeof *h);
-	free(h);
+	mask_rows_k<<<nblk(n), NT, 0, kstream(k)>>>(
+		mask, n, N, p, 1.0f / (1.0f - p), (uint32_t)key,
+		(uint32_t)(key >> 32), id, row0, step);
+	CKL();
 }
 
 __global__ void

@@ -36,11 +36,9 @@ fit_run(struct learner *l, struct trainrun *run, const struct fit_opts *f,
 				break;
 			struct rng drop;
 			double sm;
+			/* the same on every rank: each draws its rows of the
+			 * whole batch's masks (awd.h's row0, row_step) */
 			trainrun_dropout_rng(&drop, seed, run->step);
-			if (dist_rank())        /* each rank its own masks */
-				rng_seed(&drop, seed, (1ULL << 40) +
-				         (uint64_t)run->step +
-				         ((uint64_t)dist_rank() << 48));
 			onecycle_apply(cyc, opt);
 			l->share = 1;
 			double loss = l->train_batch(l, i, &drop, &sm);

@@ -165,6 +165,7 @@ awd_create(struct awd *m, const struct awd_config *cfg, int maxB, int maxT,
 		die("awd: bad model size (layers 1..%d, sizes >= 1)",
 		    AWD_MAX_LAYERS);
 	m->cfg = *cfg, m->maxB = maxB, m->maxT = maxT;
+	m->row0 = 0, m->row_step = 1;
 	m->nparam = awd_param_count(cfg), m->nextra = extra;
 	struct arena a = { NULL, 0 };
 	layout(m, &a);
@@ -319,6 +320,13 @@ input_proj(struct kern *k, const struct awd_rnn *p,
 	           1.0f, r->act, G);
 }
 
+void
+awd_forward_skip(int train, struct rng *r)
+{
+	if (train)
+		(void)dropout_key(r);
+}
+
 float *
 awd_forward(struct awd *m, const uint32_t *tok, int B, int T, int train,
             struct rng *r)
@@ -344,8 +352,8 @@ awd_forward(struct awd *m, const uint32_t *tok, int B, int T, int train,
 	if (train) {
 		dropout_mask_key(k, m->emb_mask, c->vocab, c->embed_p, key,
 		                 DROP_EMB);
-		dropout_mask_key(k, m->in_mask, (size_t)B * E, c->input_p, key,
-		                 DROP_INPUT);
+		dropout_mask_rows(k, m->in_mask, B, E, c->input_p, key,
+		                  DROP_INPUT, m->row0, m->row_step);
 	} else {
 		kern_fill(k, m->emb_mask, c->vocab, 1.0f);
 		kern_fill(k, m->in_mask, (size_t)B * E, 1.0f);
@@ -385,8 +393,9 @@ awd_forward(struct awd *m, const uint32_t *tok, int B, int T, int train,
 			 * y(T,BH) * mask(BH) */
 			struct awd_rnn_act *n = &m->act[l + 1];
 			if (train) {
-				dropout_mask_key(k, m->hid_mask[l], BH,
-				                 c->hidden_p, key, DROP_HIDDEN + l);
+				dropout_mask_rows(k, m->hid_mask[l], B, (long)H,
+				                  c->hidden_p, key, DROP_HIDDEN + l,
+				                  m->row0, m->row_step);
 				dropout_apply_bt(k, n->x, a->y, m->hid_mask[l], 1,
 				                 T, (int)BH);
 			} else {

@@ -124,6 +124,12 @@ struct awd {
 	 * philox(drop_key, site, index) (kernels/dropout.h); drop_key is the
 	 * one draw a training forward takes from its rng (0 in eval). */
 	uint64_t drop_key;
+	/* Row r of a batch is row row0 + r * row_step of the whole batch's
+	 * per-row masks (in, hidden; the LM's output and the classifier
+	 * head's too): a data-parallel rank holding rows rank, rank + ranks,
+	 * ... draws the single process's masks for them.  0 and 1 (what
+	 * awd_create sets): the batch is the whole batch. */
+	long row0, row_step;
 	float *emb_mask;                        /* (V) per vocab row */
 	float *in_mask;                         /* (B,E) input_dp */
 	float *hid_mask[AWD_MAX_LAYERS];        /* (B,H_l) after layer l<L-1 */
@@ -176,6 +182,11 @@ void awd_resize(struct awd *m, int B);
  * until the next forward).  The state is updated to the last step. */
 float *awd_forward(struct awd *m, const uint32_t *tok, int B, int T,
                    int train, struct rng *r);
+
+/* What a training forward (train 1) takes from r, without running it: a
+ * data-parallel rank none of whose rows run a chunk that other ranks' rows
+ * run keeps its rng in step with theirs.  train 0: nothing. */
+void awd_forward_skip(int train, struct rng *r);
 
 /* Backward of the last forward.  dout (B,T,E) gradient on its output.
  * Adds into m->grad (zero it with awd_zero_grad).  dout is not modified. */

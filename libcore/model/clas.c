@@ -300,8 +300,8 @@ head_forward(struct clas *c, int B, int train, struct rng *r)
 		bn_fwd(c, c->a0, c->xh0, c->mu0, c->rs0, c->pooled, c->p.bn0_w,
 		       c->p.bn0_b, c->bn0_mean, c->bn0_var, B, D3);
 		c->bn0_nbt++;
-		dropout_mask_key(c->enc.k, c->m0, (size_t)B * D3, cc->p0, key,
-		                 CLAS_DROP0);
+		dropout_mask_rows(c->enc.k, c->m0, B, D3, cc->p0, key,
+		                  CLAS_DROP0, c->enc.row0, c->enc.row_step);
 		dropout_apply(c->enc.k, c->a0, c->a0, c->m0, (size_t)B * D3);
 	} else {
 		bn_eval_fwd(c->enc.k, c->a0, c->xh0, c->rs0, c->pooled,
@@ -315,8 +315,8 @@ head_forward(struct clas *c, int B, int train, struct rng *r)
 		bn_fwd(c, c->a1, c->xh1, c->mu1, c->rs1, c->r0, c->p.bn1_w,
 		       c->p.bn1_b, c->bn1_mean, c->bn1_var, B, nh);
 		c->bn1_nbt++;
-		dropout_mask_key(c->enc.k, c->m1, (size_t)B * nh, cc->p1, key,
-		                 CLAS_DROP1);
+		dropout_mask_rows(c->enc.k, c->m1, B, nh, cc->p1, key,
+		                  CLAS_DROP1, c->enc.row0, c->enc.row_step);
 		dropout_apply(c->enc.k, c->a1, c->a1, c->m1, (size_t)B * nh);
 	} else {
 		bn_eval_fwd(c->enc.k, c->a1, c->xh1, c->rs1, c->r0, c->p.bn1_w,
@@ -384,6 +384,11 @@ clas_forward(struct clas *c, const uint32_t *tok, int B, int T,
 		if (rb > 0) {
 			chunk_tokens(c->ctok, tok, T, rb, col, tl);
 			o = awd_forward(m, c->ctok, rb, tl, train, r);
+		} else {
+			/* a rank whose rows start later: the global batch's
+			 * first row runs every chunk (dist.h), so the other
+			 * ranks draw this chunk's key */
+			awd_forward_skip(train, r);
 		}
 		/* kept: rows that have not started are zeros */
 		if (keep)

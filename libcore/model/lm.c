@@ -132,8 +132,8 @@ lm_train_step(struct lm *lm, const uint32_t *tok, const uint32_t *y, int B,
 	const float *out = awd_forward(m, tok, B, T, 1, r);
 
 	/* output_dp: one (B,E) mask shared over time, from the forward's key */
-	dropout_mask_key(m->k, lm->out_mask, (size_t)B * E, m->cfg.output_p,
-	                 m->drop_key, DROP_OUTPUT);
+	dropout_mask_rows(m->k, lm->out_mask, B, E, m->cfg.output_p,
+	                  m->drop_key, DROP_OUTPUT, m->row0, m->row_step);
 	dropout_apply_bt(m->k, lm->dropped, out, lm->out_mask, B, T, E);
 
 	decode_loss(lm, lm->dropped, y, N, lm->dout, st);

@@ -508,13 +508,15 @@ t_dropout(void)
 	dropout_mask_key(&C, m0, n, 0.0f, key, DROP_EMB);
 	cuda_dropout_mask_key(&G, dm0, n, 0.0f, key, DROP_EMB);
 	row("dropout_mask_key", worst(2, e, ef(m0, dm0, n)), 0, "%zu p0.3", n);
-	struct rng r1 = R, r2 = R;
-	float *hm = nanh(n), *dhm = dnan(n);
-	dropout_mask(&C, hm, n, 0.4f, &r1);
-	cuda_dropout_mask(&G, dhm, n, 0.4f, &r2);
-	row("dropout_mask", worst(2, ef(hm, dhm, n),
-	                          r1.s[0] == r2.s[0] ? 0.0 : INFINITY), 0,
-	    "%zu p0.4", n);
+	/* rank 1 of 3 holding rows 1, 4, 7, ... of a batch of 4001 rows of
+	 * 250 (rows start inside blocks of 4) */
+	int rr = 1334;
+	long rf = 250;
+	float *hm = nanh((size_t)rr * rf), *dhm = dnan((size_t)rr * rf);
+	dropout_mask_rows(&C, hm, rr, rf, 0.4f, key, DROP_HIDDEN, 1, 3);
+	cuda_dropout_mask_rows(&G, dhm, rr, rf, 0.4f, key, DROP_HIDDEN, 1, 3);
+	row("dropout_mask_rows", ef(hm, dhm, (size_t)rr * rf), 0,
+	    "%d x %ld p0.4", rr, rf);
 
 	int T = 20, B = 32, F = 400;
 	size_t N = (size_t)B * F, nx = (size_t)T * N;

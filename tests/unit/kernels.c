@@ -218,7 +218,7 @@ test_dropout(void)
 	float x[T * B * F], x0[T * B * F], mask[B * F];
 	randu(x0, T * B * F, 1);
 	memcpy(x, x0, sizeof x);
-	dropout_mask(kd, mask, B * F, 0.3f, &R);
+	dropout_mask_key(kd, mask, B * F, 0.3f, rng_next(&R), DROP_INPUT);
 	dropout_apply_rows(kd, x, mask, T, B * F);
 	int good = 1, zeros = 0;
 	float k = 1.0f / (1.0f - 0.3f);
@@ -242,12 +242,8 @@ test_dropout(void)
 	   "dropout_mask_key(0.25): %d zeros of 100000, others 1/0.75", z);
 	dropout_mask_key(kd, big, 100, 0, 77, DROP_INPUT);
 	ok(big[0] == 1 && big[99] == 1, "dropout_mask_key(p = 0) is all ones");
-	dropout_mask(kd, big, 100000, 0.25f, &R);
-	z = 0, bad = 0;
-	for (int i = 0; i < 100000; i++)
-		z += big[i] == 0, bad += big[i] != 0 && big[i] != 1.0f / 0.75f;
-	ok(!bad && z > 24500 && z < 25500,
-	   "dropout_mask (host rng, the head's until it moves): %d zeros", z);
+	dropout_mask_rows(kd, big, 10, 10, 0, 77, DROP_INPUT, 3, 2);
+	ok(big[0] == 1 && big[99] == 1, "dropout_mask_rows(p = 0) is all ones");
 }
 
 /* Philox-4x32-10: the known-answer vectors of Random123 (kat_vectors,
@@ -302,6 +298,37 @@ test_philox(void)
 	kern_set_threads(1);
 	dropout_mask_key(kd, m2, N, p, key, DROP_WEIGHT + 2);
 	ok(!memcmp(m, m2, N * sizeof *m), "the same mask on 1 thread");
+	/* dropout_mask_rows: rows rank, rank + ranks, ... of a batch are
+	 * those rows of the whole batch's mask, every rank and thread split
+	 * (rows of 37: pieces start anywhere in a block of 4) */
+	enum { BR = 11, F = 37 };
+	static float whole[BR * F], part[BR * F + 1];
+	kern_set_threads(2);
+	dropout_mask_key(kd, whole, BR * F, p, key, DROP_HIDDEN + 1);
+	int rbad = 0, checked = 0;
+	for (int ranks = 1; ranks <= 4; ranks++)
+		for (int rank = 0; rank < ranks; rank++) {
+			int rows = (BR - rank + ranks - 1) / ranks;
+			for (int j = 0; j <= rows * F; j++)
+				part[j] = NAN;
+			dropout_mask_rows(kd, part, rows, F, p, key,
+			                  DROP_HIDDEN + 1, rank, ranks);
+			for (int r = 0; r < rows; r++)
+				rbad += memcmp(part + r * F,
+				               whole + (rank + r * ranks) * F,
+				               F * sizeof *part) != 0;
+			rbad += !isnan(part[rows * F]);
+			checked += rows;
+		}
+	ok(!rbad && checked == 4 * BR,
+	   "dropout_mask_rows(rank, ranks) == those rows of the batch's mask, "
+	   "1 to 4 ranks (%d of %d rows differ)", rbad, checked);
+	kern_set_threads(1);
+	dropout_mask_rows(kd, part, 3, F, p, key, DROP_HIDDEN + 1, 1, 4);
+	ok(!memcmp(part, whole + F, F * sizeof *part) &&
+	   !memcmp(part + F, whole + 5 * F, F * sizeof *part) &&
+	   !memcmp(part + 2 * F, whole + 9 * F, F * sizeof *part),
+	   "  and on 1 thread");
 	dropout_mask_key(kd, m2, N, p, key, DROP_WEIGHT + 1);
 	int same = 0;
 	for (int i = 0; i < N; i++)

@@ -155,6 +155,25 @@ check "clastrain: mpirun -np 2" $MP -np 2 clastrain $C --log ctwo.tsv \
 cp "$T/.out" ctwo.table
 close cone.pth ctwo.pth 1e-4 \
 	"clastrain -np 2: weights, BN running stats, Adam state of one process"
+# overlap: the head's bucket starts after its backward, the LSTMs' top-down
+# in the first chunk's backward (the last to run: earlier chunks' still
+# add to them), the embedding's at the end; the blocking all-reduce's bytes
+mkdir cblk
+check "clastrain -np 2, one blocking all-reduce (ULMFIT_DIST_OVERLAP=0)" \
+	$MP -x ULMFIT_DIST_OVERLAP=0 -np 2 clastrain $C -e enc.pth \
+	-o cblk/ctwo.pth c.ids
+cmp -s ctwo.pth cblk/ctwo.pth
+ok $? "clastrain: overlapped buckets give the blocking all-reduce's bytes"
+mkdir cbk
+$MP -np 2 clastrain ${C#-q } -e enc.pth -o cbk/ctwo.pth c.ids \
+	>/dev/null 2>cbk.err
+grep -q "^clastrain: 5 buckets per step" cbk.err
+ok $? "clastrain: 5 buckets a step (head, 3 LSTM layers, embedding)"
+# frozen to the head (the default): one bucket, the encoder sends nothing
+$MP -np 2 clastrain -b 10 -n 1 -l 3e-3 -j 1 -s 1 -e enc.pth -o cbk/f.pth \
+	c.ids >/dev/null 2>cbk1.err
+grep -q "^clastrain: 1 bucket per step" cbk1.err
+ok $? "clastrain frozen: 1 bucket a step (the head)"
 clastrain $C -s 7 -e enc.pth -o cseed7.pth c.ids >/dev/null 2>&1
 r=$($PY cmp.py cone.pth cseed7.pth | awk '{ print ($1 > 0.01) }')
 is "$r" 1 "the comparison tells another seed's classifier apart"

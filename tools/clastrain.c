@@ -286,6 +286,9 @@ cl_train_batch(struct learner *l, int64_t i, struct rng *drop, double *smooth)
 		for (int b = 0; b < nb; b++)
 			a->yb[b] = a->train.y[a->lidx[b]];
 		l->share = (double)nb / bs;
+		/* each group's gradients start their reduction as backward
+		 * finishes them (grad_ready); fit's dist_grad_reduce waits */
+		dist_overlap_begin(&a->opt, l->share);
 		return *smooth = clas_loss(&a->cl, a->yb, NULL, 1, drop);
 	}
 	clas_forward_docs(&a->cl, (const uint32_t *const *)a->train.ids,
@@ -349,6 +352,15 @@ cl_save(struct learner *l, const struct trainrun *r)
 	ckpt_clas_table(&a->cl, &t);
 	a->m.run = *r;
 	return ckpt_save(a->o->out, &t, &a->opt, &a->m, NULL, 0);
+}
+
+/* clas.h's grad_ready: the embedding is group 0, rnns[l] group l + 1,
+ * the head (layer L) group L + 1 (clas_register) */
+static void
+grad_ready(void *ctx, int layer)
+{
+	(void)ctx;
+	dist_grad_ready(layer + 1);
 }
 
 /* clas_sync's sum: over the ranks */
@@ -710,6 +722,8 @@ main(int argc, char *argv[])
 		cl->sync.sum = dist_hook;
 		/* this rank's rows' masks of the whole batch (rank_forward) */
 		cl->enc.row0 = dist_rank(), cl->enc.row_step = dist_size();
+		/* overlapped buckets: head first, then the encoder top-down */
+		cl->enc.grad_ready = grad_ready, cl->enc.grad_ctx = &A;
 		A.lidx = xmalloc(o.bs * sizeof *A.lidx);
 		A.lstart = xmalloc(o.bs * sizeof *A.lstart);
 		A.llen = xmalloc(o.bs * sizeof *A.llen);
@@ -723,6 +737,10 @@ main(int argc, char *argv[])
 		.train_batch = cl_train_batch, .validate = cl_validate,
 		.save = cl_save, .out = o.out, .quiet = o.quiet };
 	int ret = fit_run(&A.l, &run, &o.fit, opt, &cyc, &rec, o.seed);
+	if (dist_size() > 1 && dist_main() && !o.quiet)
+		warn("%d bucket%s per step; %.3f s inside MPI calls of the "
+		     "reductions", dist_buckets(), dist_buckets() == 1 ? "" : "s",
+		     dist_mpi_seconds());
 	recorder_close(&rec);
 	free(A.order), free(A.tmp), free(A.yb), free(A.x);
 	free(A.lidx), free(A.lstart), free(A.llen);

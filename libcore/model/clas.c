@@ -439,6 +439,13 @@ encoder_backward(struct clas *c, struct rng *r)
 	         tar_fwd_bwd(c->enc.k, c->out, c->dout, B, c->Tk, E,
 	                     c->cfg.beta) : 0;
 	int first = c->T - c->Tk;
+	/* grad_ready (data parallel): a layer's gradient is final only after
+	 * the last backward, that of the first chunk in time with rows (which
+	 * one differs by rank: the hook's calls do not, top-down) */
+	void (*ready)(void *, int) = m->grad_ready;
+	int kfin = 0;
+	while (kfin < c->nchunk - 1 && c->chunk[kfin].rows == 0)
+		kfin++;
 	/* last chunk first: the encoder still holds its forward caches */
 	for (int k = c->nchunk - 1; k >= 0; k--) {
 		struct clas_chunk *ch = &c->chunk[k];
@@ -455,7 +462,18 @@ encoder_backward(struct clas *c, struct rng *r)
 		}
 		seq_chunk_gather(m->k, c->cdout, c->dout, rb, c->Tk,
 		                 ch->col - first, tl, E);
+		m->grad_ready = k == kfin ? ready : NULL;
 		awd_backward(m, c->cdout);
+	}
+	m->grad_ready = ready;
+	if (ready) {
+		/* no backward ran (no rows in any kept chunk): the same calls
+		 * all the same, as every rank makes them; then the embedding */
+		if (c->nchunk == 0 || c->chunk[kfin].rows == 0)
+			for (int l = m->cfg.layers - 1; l >= 0; l--)
+				if (m->grad_rnn[l])
+					ready(m->grad_ctx, l);
+		ready(m->grad_ctx, -1);
 	}
 	*r = after;
 }
@@ -482,6 +500,8 @@ clas_loss(struct clas *c, const uint32_t *y, int *hits, int grad,
 		if (!c->train)
 			die("classifier: backward needs a training forward");
 		head_backward(c, B);
+		if (c->enc.grad_ready)  /* the head's gradients: final */
+			c->enc.grad_ready(c->enc.grad_ctx, c->enc.cfg.layers);
 		if (enc_needs_grad(&c->enc))
 			encoder_backward(c, r);
 	}

@@ -22,6 +22,12 @@
  * awd_backward; the last chunk, whose caches are still there, is not
  * re-run.  Frozen encoders skip this entirely.
  *
+ * enc.grad_ready (awd.h; data parallel, learn/dist.h), when set, is
+ * called as gradients become final: layer L (the head) after the head's
+ * backward, then rnns[l] top-down during the backward of the first chunk
+ * in time (the last to run; earlier backwards still add to them), then -1
+ * (the embedding) at the end.  Every call happens whatever the rows.
+ *
  * Where we differ from fastai (the man page says so too):
  *  - rows taking part in a chunk are those whose text has started (known
  *    from the lengths), not "token at the chunk's first column is not a

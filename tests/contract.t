@@ -142,7 +142,7 @@ dev_ok() {  # dev_ok DESC: /dev/full and /dev/null are still devices, no temp be
 	st=$?
 	ok $st "$1: /dev/full and /dev/null are still devices, no temp file in /dev"
 	[ $st -eq 0 ] || ls -l /dev/full /dev/null /dev/full.tmp.$pid \
-		/dev/null.tmp.$pid 2>&1 | sed 's/^/#   /'
+		/dev/null.tmp.$pid 2>&1 | diag
 	rm -f pid
 }
 outputs() { # outputs TOOL 'CMD': @ in CMD is the output

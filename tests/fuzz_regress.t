@@ -38,9 +38,9 @@ runs() {
 	if [ "$st" -eq 0 ] && [ "$nok" -eq "$nin" ]; then ok 0 "fuzz-$rh: $what"
 	else
 		ok 1 "fuzz-$rh: $what"
-		echo "#   exit $st, $nok of $nin inputs ok"
-		grep -v -e '^fuzz: ' -e '^untar: ' "$T/.err" | head -30 |
-			sed 's/^/#   /'
+		{ echo "exit $st, $nok of $nin inputs ok"
+		  grep -v -e '^fuzz: ' -e '^untar: ' "$T/.err" | head -30; } |
+			diag
 	fi
 }
 for h in $harnesses; do

@@ -133,7 +133,7 @@ P="With great power comes great"
 check "prompt ids" sh -c "echo '$P' | infer --gpt2 fx --encode >fx/p.ids"
 check "PyTorch logits and 50 greedy tokens" "$PY" "$REF" fx fx/p.ids 50
 check "logits within 1e-4, 50 greedy ids (safetensors, .bin, legacy .bin)" "$UNIT" ref fx
-grep '^not ok' "$T/.out" | sed 's/^/#   /'
+grep '^not ok' "$T/.out" | diag
 for d in fx fx/bin fx/legacy; do
 	check "infer --gpt2 $d -n 50 --json" sh -c "infer --gpt2 $d -n 50 --json '$P' >j.out"
 	is "$(jq -r '[.steps[].id] | map(tostring) | join(" ")' j.out)" \

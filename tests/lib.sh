@@ -12,6 +12,9 @@ PY=/usr/bin/python3
 HANG=${ULMFIT_HANG:-600}
 SHARED=${ULMFIT_SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
 
+# diag: stdin as TAP comments on stderr, where prove shows them without
+# -v (a failure's reason must reach a CI log, not only a verbose run)
+diag() { sed 's/^/#   /' >&2; }
 ok() {      # ok COND-EXIT-STATUS DESCRIPTION
 	n=$((n + 1))
 	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else
@@ -20,22 +23,22 @@ ok() {      # ok COND-EXIT-STATUS DESCRIPTION
 check() {   # check DESCRIPTION CMD...: passes when CMD exits 0
 	d=$1; shift
 	if "$@" >"$T/.out" 2>"$T/.err"; then ok 0 "$d"; else
-		ok 1 "$d"; sed 's/^/#   /' "$T/.err" | head -20; fi
+		ok 1 "$d"; head -20 "$T/.err" | diag; fi
 }
 is() {      # is GOT WANT DESCRIPTION
 	if [ "$1" = "$2" ]; then ok 0 "$3"; else
-		ok 1 "$3"; printf '#   got:  %s\n#   want: %s\n' "$1" "$2"; fi
+		ok 1 "$3"; printf 'got:  %s\nwant: %s\n' "$1" "$2" | diag; fi
 }
 exits() {   # exits STATUS DESCRIPTION CMD...: CMD exits with STATUS
 	want=$1 d=$2; shift 2
 	"$@" >"$T/.out" 2>"$T/.err"; got=$?
 	if [ "$got" -eq "$want" ]; then ok 0 "$d"; else
-		ok 1 "$d"; echo "#   exit $got, want $want"
-		sed 's/^/#   /' "$T/.err" | head -5; fi
+		ok 1 "$d"; { echo "exit $got, want $want"
+		head -5 "$T/.err"; } | diag; fi
 }
 errmatch() { # errmatch REGEX DESCRIPTION: last stderr matches
 	if grep -Eq "$1" "$T/.err"; then ok 0 "$2"; else ok 1 "$2";
-		sed 's/^/#   stderr: /' "$T/.err" | head -5; fi
+		head -5 "$T/.err" | sed 's/^/stderr: /' | diag; fi
 }
 # bg 'FIFOS' CMD...: start CMD in the background, its pid in $p, with
 # SIGINT and SIGTERM at their defaults (a script's background job starts

@@ -92,7 +92,7 @@ head -n 300 sotu.txt >t300.txt
 tok -q -l --sp-train 100 -m small.model t300.txt
 set -- $("$PY" "$REF" flips small.model 150 2>flips.err)
 is "${3:-x}" 0 "150 bit flips and 150 cuts of a model: no crash, no other status (refused ${1:-?}, loaded ${2:-?})"
-sed 's/^/#   /' flips.err | head -5
+head -20 flips.err | diag      # each bad case: kind, offset, bit, exit, stderr
 ok $([ "${1:-0}" -gt 100 ]; echo $?) "  most are refused with tok: FILE: reason"
 
 # ---- encoding: the same pieces as Python, every sentence ----

@@ -132,6 +132,6 @@ if [ -x "$PY" ]; then
 	tok -q -l -j 2 "$T/syn.txt" | cut -f3 >"$T/syn.tok"
 	is "$(wc -l <"$T/syn.tok" | tr -d ' ')" 2000 "reference corpus: 2000 documents"
 	check "tok agrees with the Python reference on every line" cmp "$T/syn.ref" "$T/syn.tok"
-	[ $bad -eq 0 ] || diff "$T/syn.ref" "$T/syn.tok" | head -6 | sed 's/^/#   /'
+	[ $bad -eq 0 ] || diff "$T/syn.ref" "$T/syn.tok" | head -6 | diag
 fi
 done_testing

@@ -27,8 +27,7 @@ vg() {
 		ok 0 "$d"
 	else
 		ok 1 "$d"
-		echo "#   exit $st"
-		sed 's/^/#   /' "$T/.err" | head -40
+		{ echo "exit $st"; head -40 "$T/.err"; } | diag
 	fi
 }
 

@@ -1,6 +1,7 @@
 /* kernels/cpu: every kernel against a plain loop or a central
  * difference, and the spec's acceptance facts for dropout and CE. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -53,6 +54,60 @@ test_sgemm(void)
 			err = fmax(err, fabs(2 * s + 0.5 * W[i * N + j] - C[i * N + j]));
 		}
 	ok(err < 1e-5, "blas_sgemm(T,T) == loop (max err %.2g)", err);
+}
+
+/* blas_sgemv, both layouts, on 1 and 2 threads, against a double loop:
+ * odd shapes, GPT-2's, lda > width, beta 0 (y not read: it starts NaN)
+ * and not.  (OpenBLAS's two threads need not give one thread's bits.) */
+static void
+test_sgemv(void)
+{
+	static const int shape[][2] = { { 1, 1 }, { 3, 700 }, { 1299, 77 },
+	                                { 2304, 768 }, { 50, 3 } };
+	for (int s = 0; s < 5; s++)
+		for (int ta = 0; ta < 2; ta++)
+			for (int b = 0; b < 2; b++) {
+				int M = shape[s][0], N = shape[s][1];
+				int rows = ta ? N : M, cols = ta ? M : N;
+				int lda = cols + 3;
+				float beta = b ? 0.5f : 0.0f;
+				float *A = malloc((size_t)rows * lda * sizeof *A);
+				float *x = malloc(N * sizeof *x);
+				float *y0 = malloc(M * sizeof *y0);
+				float *y1 = malloc(M * sizeof *y1);
+				float *y2 = malloc(M * sizeof *y2);
+				randu(A, (size_t)rows * lda, 1), randu(x, N, 1);
+				randu(y0, M, 1);
+				for (int m = 0; m < M; m++)
+					y1[m] = y2[m] = b ? y0[m] : NAN;
+				kern_set_threads(1);
+				blas_sgemv(kd, ta, M, N, 1.5f, A, lda, x, beta, y1);
+				kern_set_threads(2);
+				blas_sgemv(kd, ta, M, N, 1.5f, A, lda, x, beta, y2);
+				kern_set_threads(1);
+				double err = 0;
+				for (int m = 0; m < M; m++) {
+					/* error relative to the sum of the
+					 * terms' sizes (a float sum's bound) */
+					double t = 0, mag = 0;
+					for (int n = 0; n < N; n++) {
+						double v = (double)(ta ? A[(size_t)n * lda + m] :
+						                    A[(size_t)m * lda + n]) * x[n];
+						t += v, mag += fabs(v);
+					}
+					t = 1.5 * t + (b ? 0.5 * y0[m] : 0);
+					mag = 1.5 * mag + (b ? fabs(0.5 * y0[m]) : 0);
+					err = fmax(err, fabs(t - y1[m]) / (1e-30 + mag));
+					err = fmax(err, fabs(t - y2[m]) / (1e-30 + mag));
+					if (isnan(y1[m]) || isnan(y2[m]))
+						err = INFINITY;
+				}
+				ok(err < 1e-6,
+				   "blas_sgemv %s %dx%d beta %g == loop, 1 and 2 "
+				   "threads (max err %.2g of the terms' sizes)",
+				   ta ? "A^T x" : "A x", M, N, beta, err);
+				free(A), free(x), free(y0), free(y1), free(y2);
+			}
 }
 
 /* ---- LSTM: loss = sum(ry * y) over a T-step layer ---- */
@@ -643,6 +698,7 @@ main(int argc, char **argv)
 	rng_seed(&R, 42, 0);
 	kern_set_threads(1);
 	test_sgemm();
+	test_sgemv();
 	test_cell();
 	test_lstm();
 	test_embed();

@@ -5,7 +5,7 @@ set -eu
 B=${1:-build}
 export PATH="$(pwd)/$B/bin:$PATH" ULMFIT_BUILD="$(pwd)/$B"
 for s in bench/*.sh; do
-	[ "$s" = bench/run.sh ] && continue
+	case $s in bench/run.sh|bench/ab.sh) continue ;; esac
 	echo "== $s"
 	sh "$s"
 done

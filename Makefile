@@ -149,8 +149,9 @@ clean:
 # sm_80 and sm_90; -fmad=false: no contractions the CPU build does not
 # make), $(B)/libkern_cuda.so (the same with the dispatch table, which
 # kern_init loads for KERN_CUDA) and $(B)/tests/gpu/check; `make gpucheck` runs that check on a
-# machine with a GPU (without one it prints SKIP).  `make CUDA=0`: none of
-# it.  $(B)/cuda-build records which it was, for tests/cuda.t.
+# machine with a GPU (without one it prints SKIP), then tests/gpu/nccl.sh
+# (mpirun -np 2 on two GPUs through NCCL; SKIP with fewer).  `make
+# CUDA=0`: none of it.  $(B)/cuda-build records which it was, for tests/cuda.t.
 NVCC      ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
 CUDA      ?= $(if $(NVCC),1,0)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
@@ -160,12 +161,24 @@ NVCCFLAGS := -std=c++17 -O2 -g -fmad=false \
              -D_GNU_SOURCE -Ilibcore -Ikernels
 CUDA_OBJ  := $(patsubst %.cu,$(B)/%.o,$(wildcard kernels/cuda/*.cu))
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
+# NCCL (kernels/cuda/coll.cu: the data-parallel all-reduce on the device)
+# when the CUDA install has nccl.h and libnccl; `make NCCL=0`: coll.cu
+# answers "not available" and dist.c sums through the host
+NCCL      ?= $(if $(and $(wildcard $(CUDA_HOME)/include/nccl.h),$(wildcard $(CUDA_HOME)/lib64/libnccl.so)),1,0)
+ifeq ($(NCCL),1)
+NVCCFLAGS += -DULMFIT_NCCL
+CUDA_LIBS += -lnccl
+endif
 
 all: $(B)/cuda-build
 $(B)/cuda-build: cuda-build-force
 	@mkdir -p $(@D); echo $(CUDA) | cmp -s - $@ || echo $(CUDA) >$@
 ifeq ($(CUDA),1)
 all: $(B)/libkern_cuda.a $(B)/libkern_cuda.so $(B)/tests/gpu/check
+all: $(B)/nccl-build
+$(B)/nccl-build: cuda-build-force
+	@mkdir -p $(@D); echo $(NCCL) | cmp -s - $@ || echo $(NCCL) >$@
+$(B)/kernels/cuda/coll.o: $(B)/nccl-build
 $(B)/kernels/cuda/%.o: kernels/cuda/%.cu
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCCFLAGS) -MMD -MP -c -o $@ $<
@@ -184,8 +197,9 @@ $(B)/libkern_cuda.so: $(CUDA_OBJ) $(B)/kernels/cuda/table.o $(B)/kernels/cuda/ut
 	$(CC) $(LDFLAGS) -shared -Wl,-z,defs -o $@ $^ $(CUDA_LIBS) -lstdc++ -lm
 $(B)/tests/gpu/check: $(B)/tests/gpu/check.o $(B)/libkern_cuda.a $(B)/libcore.a $(B)/libkern.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libkern_cuda.a $(B)/libcore.a $(B)/libkern.a $(B)/libcore.a $(LDLIBS) $(CUDA_LIBS)
-gpucheck: $(B)/tests/gpu/check
+gpucheck: $(B)/tests/gpu/check all
 	$(B)/tests/gpu/check
+	PATH="$(CURDIR)/$(B)/bin:$$PATH" ULMFIT_BUILD="$(CURDIR)/$(B)" sh tests/gpu/nccl.sh
 else
 gpucheck:
 	@echo "gpucheck: this build has no CUDA (CUDA=0 or no nvcc)" >&2; exit 1

@@ -35,6 +35,7 @@ struct kern {
 	size_t ws_bytes;
 	const struct kern_ops *ops;     /* NULL: the CPU code (dispatch.h) */
 	void *priv;             /* the backend's own state (check: blocks) */
+	void *coll;             /* CUDA: ncclComm_t (kern_coll_init) */
 };
 
 /* Start a context on backend with n threads (n <= 0: every online CPU).
@@ -75,5 +76,27 @@ void kern_fill(struct kern *k, float *x, size_t n, float v);
 void kern_zero(struct kern *k, void *p, size_t bytes);
 /* Wait until every operation issued on k has finished (CPU: nothing). */
 void kern_sync(struct kern *k);
+
+/* Collectives over processes (data parallel, learn/dist.h): the CUDA
+ * backend's are NCCL's, on k's device and stream, one rank per device;
+ * the CPU's (and a CUDA build without NCCL) are not available, and the
+ * caller sums through the host (MPI).
+ *   kern_coll_id(k, NULL, 0): 0 if k has collectives, else -1.
+ *   kern_coll_id(k, id, bytes): a new communicator id into id (bytes at
+ *     least KERN_COLL_ID_BYTES), made by one process, sent to the others
+ *     by the caller.
+ *   kern_coll_init: join the communicator of id as rank of size (every
+ *     rank calls it: it waits for them all); one per context.
+ *   kern_coll_sum: x[i][0..n[i]) for i < count summed over the ranks in
+ *     place, as one group, issued on k's stream (returns before it is
+ *     done, as kernels do; later work on k waits for it).
+ *   kern_coll_fini: leave the communicator (kern_fini does too).
+ * An error of a started communicator dies with NCCL's message. */
+#define KERN_COLL_ID_BYTES 128
+int kern_coll_id(struct kern *k, void *id, size_t bytes);
+int kern_coll_init(struct kern *k, const void *id, int rank, int size);
+void kern_coll_sum(struct kern *k, float *const *x, const size_t *n,
+                   int count);
+void kern_coll_fini(struct kern *k);
 
 #endif

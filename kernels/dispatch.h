@@ -23,7 +23,8 @@ struct rng;
 #define KERN_MEM(X) \
 	X(kern_fini) X(kern_alloc) X(kern_free) X(kern_scratch) \
 	X(kern_upload) X(kern_download) X(kern_copy) X(kern_fill) \
-	X(kern_zero) X(kern_sync)
+	X(kern_zero) X(kern_sync) \
+	X(kern_coll_id) X(kern_coll_init) X(kern_coll_sum) X(kern_coll_fini)
 
 #define KERN_OPS(X) \
 	X(void, ops_bias_rows, (float *y, const float *b1, const float *b2, long rows, int cols), (y, b1, b2, rows, cols)) \

@@ -154,13 +154,47 @@ check "... and libkern_cuda.so" test -s "$BLD/libkern_cuda.so"
 nm -D --defined-only "$BLD/libkern_cuda.so" 2>/dev/null | awk '{ print $3 }' >"$T/dsyms"
 check "libkern_cuda.so exports the table kern_cuda_ops" grep -qx kern_cuda_ops "$T/dsyms"
 check "... and cuda_kern_init, cuda_kern_why" sh -c "grep -qx cuda_kern_init '$T/dsyms' && grep -qx cuda_kern_why '$T/dsyms'"
+# NCCL (kernels/cuda/coll.cu, ctx.h's kern_coll_*): the collectives are
+# in the table, and the library links libnccl when the build has NCCL
+check "... and cuda_kern_coll_id, _init, _sum, _fini" sh -c "for f in id init sum fini; do grep -qx cuda_kern_coll_\$f '$T/dsyms' || exit 1; done"
+cat >"$T/tab.c" <<'EOF2'
+/* tab.c LIB: kern_cuda_ops's collective entries are LIB's cuda_ twins */
+#include <dlfcn.h>
+#include <stdio.h>
+#include "dispatch.h"
+int
+main(int argc, char **argv)
+{
+	void *l = dlopen(argc > 1 ? argv[1] : "", RTLD_NOW | RTLD_LOCAL);
+	if (!l)
+		return printf("%s\n", dlerror()), 1;
+	const struct kern_ops *o = dlsym(l, "kern_cuda_ops");
+	int bad = !o;
+#define E(n) if (o && (void *)o->n != dlsym(l, "cuda_" #n)) \
+		printf("%s\n", #n), bad = 1;
+	E(kern_coll_id) E(kern_coll_init) E(kern_coll_sum) E(kern_coll_fini)
+	E(kern_sync)
+	return bad;
+}
+EOF2
+${CC:-cc} -std=gnu11 -Wall -Wextra -Werror -I"$R/libcore" -I"$R/kernels" \
+	-o "$T/tab" "$T/tab.c" -ldl 2>"$T/tab.err"
+check "the table check compiles" test -x "$T/tab"
+check "kern_cuda_ops holds the collectives (kern_coll_* -> cuda_kern_coll_*)" "$T/tab" "$BLD/libkern_cuda.so"
+readelf -d "$BLD/libkern_cuda.so" >"$T/dyn" 2>&1
+if [ "$(cat "$BLD/nccl-build" 2>/dev/null)" = 1 ]; then
+	check "this build has NCCL: libkern_cuda.so links libnccl" grep -q 'NEEDED.*\[libnccl\.so' "$T/dyn"
+	check "... found through its rpath" grep -q 'R.*PATH.*/lib64' "$T/dyn"
+else
+	exits 1 "this build has no NCCL (NCCL=0): libkern_cuda.so does not link libnccl" grep -q 'libnccl' "$T/dyn"
+fi
 # a CPU run of a tool does not load it, nor any CUDA library
 printf 'train\t\txxbos a b c a b c a b c a b\n' >"$T/t.tok"
 numz -q -w "$T/vocab" -f 1 -o "$T/t.ids" "$T/t.tok" &&
 	lmbatch -q -b 2 -l 3 -e 1 -o "$T/t.lmb" "$T/t.ids" &&
 	LD_DEBUG=libs awdtrain -q --emb 4 --hid 4 -o "$T/t.pth" "$T/t.lmb" >/dev/null 2>"$T/ld"
 check "LD_DEBUG=libs awdtrain on the CPU ran" grep -q 'calling init' "$T/ld"
-exits 1 "... and loaded no libcuda, libcudart, libcublas, libkern_cuda.so" grep -q 'libcuda\|libcudart\|libcublas\|libkern_cuda' "$T/ld"
+exits 1 "... and loaded no libcuda, libcudart, libcublas, libnccl, libkern_cuda.so" grep -q 'libcuda\|libcudart\|libcublas\|libnccl\|libkern_cuda' "$T/ld"
 ULMFIT_DEVICE=cuda LD_DEBUG=libs awdtrain -q --emb 4 --hid 4 -o "$T/u.pth" "$T/t.lmb" >/dev/null 2>"$T/ld2"
 check "(ULMFIT_DEVICE=cuda does load them: the check can fail)" grep -q 'libkern_cuda' "$T/ld2"
 nm -g --defined-only "$BLD/libkern_cuda.a" 2>/dev/null |

@@ -110,5 +110,5 @@ errmatch "ULMFIT_DEVICE=tpu: not cpu, cuda or check" "  says so"
 # a CPU run maps no CUDA library
 LD_DEBUG=libs awdtrain -q $S -o ld.pth d.lmb >/dev/null 2>ld.log
 check "LD_DEBUG ran" grep -q 'calling init' ld.log
-exits 1 "a CPU run loads no CUDA library (libcuda, libcudart, libcublas, libkern_cuda)" grep -q 'libcuda\|libcudart\|libcublas\|libkern_cuda' ld.log
+exits 1 "a CPU run loads no CUDA library (libcuda, libcudart, libcublas, libnccl, libkern_cuda)" grep -q 'libcuda\|libcudart\|libcublas\|libnccl\|libkern_cuda' ld.log
 done_testing

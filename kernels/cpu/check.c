@@ -163,6 +163,35 @@ CHECK_MEM(kern_copy, (void *dst, const void *src, size_t bytes),
 CHECK_MEM(kern_fill, (float *x, size_t n, float v), (x, n, v))
 CHECK_MEM(kern_zero, (void *p, size_t bytes), (p, bytes))
 
+/* the check device has no collectives (the CPU's answer) */
+static int
+chk_kern_coll_id(struct kern *k, void *id, size_t bytes)
+{
+	(void)k, (void)id, (void)bytes;
+	return -1;
+}
+
+static int
+chk_kern_coll_init(struct kern *k, const void *id, int rank, int size)
+{
+	(void)k, (void)id, (void)rank, (void)size;
+	return -1;
+}
+
+static void
+chk_kern_coll_sum(struct kern *k, float *const *x, const size_t *n, int count)
+{
+	(void)k, (void)x, (void)n;
+	if (count)
+		die("kern_coll_sum: the check backend has no collectives");
+}
+
+static void
+chk_kern_coll_fini(struct kern *k)
+{
+	(void)k;
+}
+
 #define CHECK_ENTRY_(n) .n = chk_##n,
 #define CHECK_ENTRY(r, n, p, a) .n = chk_##n,
 const struct kern_ops kern_check_ops = {

@@ -248,3 +248,36 @@ kern_sync(struct kern *k)
 	KERN_TWIN(k, kern_sync, (k));
 	(void)k;
 }
+
+/* No collectives on the CPU: dist.c sums through MPI */
+int
+kern_coll_id(struct kern *k, void *id, size_t bytes)
+{
+	KERN_TWIN_RET(k, kern_coll_id, (k, id, bytes));
+	(void)k, (void)id, (void)bytes;
+	return -1;
+}
+
+int
+kern_coll_init(struct kern *k, const void *id, int rank, int size)
+{
+	KERN_TWIN_RET(k, kern_coll_init, (k, id, rank, size));
+	(void)k, (void)id, (void)rank, (void)size;
+	return -1;
+}
+
+void
+kern_coll_sum(struct kern *k, float *const *x, const size_t *n, int count)
+{
+	KERN_TWIN(k, kern_coll_sum, (k, x, n, count));
+	(void)k, (void)x, (void)n;
+	if (count)
+		die("kern_coll_sum: the CPU backend has no collectives");
+}
+
+void
+kern_coll_fini(struct kern *k)
+{
+	KERN_TWIN(k, kern_coll_fini, (k));
+	(void)k;
+}

@@ -1,6 +1,7 @@
 /* ctx.cu: the CUDA backend's context and memory (ctx.h, cuda.h): one
  * stream and one cuBLAS handle per context, cudaMalloc'd tensors. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common.cuh"
@@ -13,10 +14,27 @@ cuda_kern_why(void)
 	return why;
 }
 
+/* The device of this process: under mpirun (or srun) the node-local
+ * rank modulo the devices, so that ranks of one node take one device
+ * each (NCCL wants that); else device 0.  CUDA_VISIBLE_DEVICES still
+ * chooses which devices there are. */
+static int
+local_device(int n)
+{
+	static const char *const env[] = { "OMPI_COMM_WORLD_LOCAL_RANK",
+		"MPI_LOCALRANKID", "SLURM_LOCALID" };
+	for (size_t i = 0; i < sizeof env / sizeof *env; i++) {
+		const char *v = getenv(env[i]);
+		if (v && *v)
+			return atoi(v) % n;
+	}
+	return 0;
+}
+
 extern "C" int
 cuda_kern_init(struct kern *k, int threads)
 {
-	int n = 0;
+	int n = 0, dev;
 	cudaStream_t s;
 	cublasHandle_t h;
 
@@ -30,7 +48,8 @@ cuda_kern_init(struct kern *k, int threads)
 		snprintf(why, sizeof why, "no CUDA device");
 		return -1;
 	}
-	if ((e = cudaSetDevice(0)) != cudaSuccess ||
+	dev = local_device(n);
+	if ((e = cudaSetDevice(dev)) != cudaSuccess ||
 	    (e = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking)) !=
 	    cudaSuccess) {
 		snprintf(why, sizeof why, "%s", cudaGetErrorString(e));
@@ -51,11 +70,12 @@ cuda_kern_init(struct kern *k, int threads)
 	k->stream = s;
 	k->blas = h;
 	cudaDeviceProp pr;
-	if (cudaGetDeviceProperties(&pr, 0) == cudaSuccess)
-		snprintf(why, sizeof why, "%.200s, sm_%d%d, %.0f MiB", pr.name,
-		         pr.major, pr.minor, pr.totalGlobalMem / 1048576.0);
+	if (cudaGetDeviceProperties(&pr, dev) == cudaSuccess)
+		snprintf(why, sizeof why, "%.200s, sm_%d%d, %.0f MiB (device "
+		         "%d)", pr.name, pr.major, pr.minor,
+		         pr.totalGlobalMem / 1048576.0, dev);
 	else
-		snprintf(why, sizeof why, "device 0");
+		snprintf(why, sizeof why, "device %d", dev);
 	return 0;
 }
 
@@ -64,6 +84,7 @@ cuda_kern_fini(struct kern *k)
 {
 	if (k->backend != KERN_CUDA)
 		return;
+	cuda_kern_coll_fini(k);
 	cuda_kern_free(k, k->ws);
 	k->ws = NULL, k->ws_bytes = 0;
 	CK(cudaStreamSynchronize(kstream(k)));

@@ -29,7 +29,8 @@ extern "C" {
 
 struct rng;
 
-/* Start k on the first CUDA device: a stream, a cuBLAS handle on it.
+/* Start k on a CUDA device (device 0; under mpirun the node-local rank
+ * modulo the devices): a stream, a cuBLAS handle on it.
  * threads is kept in k->threads (host work).  Returns 0, or -1 when no
  * device or driver is usable; cuda_kern_why() then says why ("no CUDA
  * device", the driver's message) and nothing is allocated.  After a
@@ -50,6 +51,13 @@ void cuda_kern_copy(struct kern *k, void *dst, const void *src, size_t bytes);
 void cuda_kern_fill(struct kern *k, float *x, size_t n, float v);
 void cuda_kern_zero(struct kern *k, void *p, size_t bytes);
 void cuda_kern_sync(struct kern *k);
+/* coll.cu: NCCL (ctx.h's kern_coll_*); without NCCL in the build
+ * (ULMFIT_NCCL unset) they answer "not available" as the CPU's do */
+int cuda_kern_coll_id(struct kern *k, void *id, size_t bytes);
+int cuda_kern_coll_init(struct kern *k, const void *id, int rank, int size);
+void cuda_kern_coll_sum(struct kern *k, float *const *x, const size_t *n,
+                        int count);
+void cuda_kern_coll_fini(struct kern *k);
 /* ---- ops.h ---- */
 void cuda_ops_bias_rows(struct kern *k, float *y, const float *b1,
                         const float *b2, long rows, int cols);

@@ -18,12 +18,22 @@ static size_t buf_n, last_bytes;
 static double reduce_sec, mpi_sec;
 static int last_buckets = 1;
 
+/* NCCL (ctx.h's kern_coll_*): the context whose communicator is up, and
+ * whether it is (0: not tried, 1: up, -1: not available: the host path) */
+static struct kern *coll_k;
+static int coll_state;
+/* a bucket's gradients for kern_coll_sum */
+static float **cx;
+static size_t *cn;
+static int ccap;
+
 /* the overlapped reduction under way (dist_overlap_begin) */
 #define DIST_MAX_REQ 64
 static struct {
 	struct optim *o;
 	float w;
 	int active, nreq, nbucket;
+	int dev;                        /* on the device (NCCL): no buf */
 	size_t at;                      /* floats of buf in use */
 	int started[OPT_MAX_GROUPS];
 	int order[OPT_MAX_GROUPS], norder;      /* groups as started */
@@ -42,7 +52,7 @@ finish(void)
 	MPI_Finalized(&fin);
 	if (!fin)
 		MPI_Finalize();
-	free(buf);
+	free(buf), free(cx), free(cn);
 }
 #endif
 
@@ -118,6 +128,68 @@ dist_bcast(void *b, size_t bytes)
 #endif
 }
 
+/* 1 when o's gradients are summed on the device (NCCL): o's context has
+ * collectives on every rank and ULMFIT_DIST_NCCL is not 0.  The first
+ * call (every rank at once: it is a collective) brings the communicator
+ * up: rank 0 makes the id, MPI_Bcast sends it, each rank joins. */
+static int
+coll_up(struct kern *k)
+{
+	if (size == 1)
+		return 0;
+	if (coll_state)
+		return coll_state > 0 && k == coll_k;
+#ifdef ULMFIT_MPI
+	const char *e = getenv("ULMFIT_DIST_NCCL");
+	int can = !(e && !strcmp(e, "0")) && kern_coll_id(k, NULL, 0) == 0;
+	/* all or none: the least over the ranks */
+	int all;
+	MPI_Allreduce(&can, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+	coll_state = -1;
+	if (!all)
+		return 0;
+	unsigned char id[KERN_COLL_ID_BYTES];
+	memset(id, 0, sizeof id);
+	if (rank == 0 && kern_coll_id(k, id, sizeof id) != 0)
+		die("dist: no communicator id from the device backend");
+	MPI_Bcast(id, (int)sizeof id, MPI_BYTE, 0, MPI_COMM_WORLD);
+	if (kern_coll_init(k, id, rank, size) != 0)
+		die("dist: rank %d could not join the device communicator",
+		    rank);
+	coll_k = k, coll_state = 1;
+	return 1;
+#else
+	(void)k;
+	return 0;
+#endif
+}
+
+/* Scale the trainable gradients of o in group gr (all groups: gr < 0)
+ * by w on the device and start their sum over the ranks, one group of
+ * NCCL all-reduces on the context's stream; returns their floats. */
+static size_t
+dev_sum(struct optim *o, int gr, float w)
+{
+	int c = 0;
+	size_t tot = 0;
+	if (ccap < o->np) {
+		ccap = o->np;
+		cx = xrealloc(cx, ccap * sizeof *cx);
+		cn = xrealloc(cn, ccap * sizeof *cn);
+	}
+	for (int i = 0; i < o->np; i++)
+		if (o->p[i].train && (gr < 0 || o->p[i].group == gr)) {
+			if (w != 1.0f)
+				ops_scale(o->k, o->p[i].g, w, o->p[i].n);
+			cx[c] = o->p[i].g, cn[c++] = o->p[i].n;
+			tot += o->p[i].n;
+		}
+	double tw = now_sec();
+	kern_coll_sum(o->k, cx, cn, c);
+	mpi_sec += now_sec() - tw;
+	return tot;
+}
+
 /* buf holds every trainable gradient of o */
 static size_t
 grad_buf(struct optim *o)
@@ -144,9 +216,11 @@ dist_overlap_begin(struct optim *o, double weight)
 	}
 	if (size == 1 || off)
 		return;
-	grad_buf(o);
+	int dev = coll_up(o->k);
+	if (!dev)
+		grad_buf(o);
 	memset(&ov, 0, sizeof ov);
-	ov.o = o, ov.w = (float)weight, ov.active = 1;
+	ov.o = o, ov.w = (float)weight, ov.active = 1, ov.dev = dev;
 }
 
 /* The trainable gradients of group gr, scaled, into buf at ov.at, and
@@ -158,6 +232,12 @@ bucket_start(int gr)
 	size_t at0 = ov.at;
 	ov.started[gr] = 1;
 	ov.order[ov.norder++] = gr;
+	if (ov.dev) {
+		size_t n = dev_sum(o, gr, ov.w);
+		ov.at += n;
+		ov.nbucket += n > 0;
+		return;
+	}
 	for (int i = 0; i < o->np; i++)
 		if (o->p[i].train && o->p[i].group == gr) {
 			kern_download(o->k, buf + ov.at, o->p[i].g,
@@ -209,6 +289,15 @@ overlap_finish(void)
 	for (int gr = 0; gr < o->ng && gr < OPT_MAX_GROUPS; gr++)
 		if (!ov.started[gr])
 			bucket_start(gr);
+	if (ov.dev) {
+		/* the sums are on the stream, before anything else issued on
+		 * the context (Adam): nothing to wait for or copy back */
+		last_bytes = ov.at * sizeof *buf;
+		last_buckets = ov.nbucket;
+		ov.active = 0;
+		reduce_sec += now_sec() - t0;
+		return;
+	}
 #ifdef ULMFIT_MPI
 	double tw = now_sec();
 	MPI_Waitall(ov.nreq, ov.req, MPI_STATUSES_IGNORE);
@@ -238,6 +327,12 @@ dist_grad_reduce(struct optim *o, double weight)
 	if (size == 1 && weight == 1)
 		return;
 	double t0 = now_sec();
+	if (coll_up(o->k)) {
+		last_bytes = dev_sum(o, -1, (float)weight) * sizeof *buf;
+		last_buckets = 1;
+		reduce_sec += now_sec() - t0;
+		return;
+	}
 	size_t n = grad_buf(o);
 	size_t at = 0;
 	for (int i = 0; i < o->np; i++)

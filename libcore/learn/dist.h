@@ -18,7 +18,17 @@
  * bucket); dist_grad_reduce then only waits for them and puts the sums
  * back.  ULMFIT_DIST_OVERLAP=0 in the environment turns it off (one
  * blocking MPI_Allreduce after backward, for comparison).
- * NCCL (the CUDA build) is not done: the buffer goes through the host. */
+ * clastrain the same: the head's bucket first, then the LSTMs top-down
+ * (clas.h's grad_ready), then the embedding.
+ *
+ * NCCL: when the model's context has collectives on every rank (--device
+ * cuda with libkern_cuda.so built with NCCL: ctx.h's kern_coll_*), the
+ * first reduction brings up a communicator (rank 0 makes its id, MPI_Bcast
+ * sends it) and from then on each bucket is scaled (ops_scale) and summed
+ * (ncclAllReduce, one group a bucket) on the device, on the context's
+ * stream, without the host buffer: nothing to wait for, Adam's kernels
+ * come after it on the stream.  ULMFIT_DIST_NCCL=0 keeps the host path.
+ * The CPU and check backends have none: MPI through the host. */
 #ifndef DIST_H
 #define DIST_H
 
@@ -57,7 +67,8 @@ void dist_grad_ready(int group);
 /* Bytes the last dist_grad_reduce sent per rank; seconds in all reduces
  * (copies, starts and waits: the time backward did not hide); of those,
  * seconds inside MPI calls (blocking all-reduces, or the buckets' starts,
- * tests and the final wait); buckets in the last step. */
+ * tests and the final wait; under NCCL the calls that issue the sums on
+ * the stream, not the device's time); buckets in the last step. */
 size_t dist_grad_bytes(void);
 double dist_reduce_seconds(void);
 double dist_mpi_seconds(void);

@@ -239,6 +239,30 @@ t_memory(void)
 	row("kern_upload..sync", err, 0, "%zu floats", n);
 }
 
+/* NCCL (coll.cu) on one rank: a communicator of 1, a bucket of two
+ * tensors summed over it is the tensors themselves, on the stream.  Two
+ * ranks need two devices: tests/gpu/nccl.sh. */
+static void
+t_coll(void)
+{
+	if (cuda_kern_coll_id(&G, NULL, 0) != 0) {
+		printf("%-22s %-24s (no NCCL in this build)\n", "kern_coll_sum",
+		       "-");
+		return;
+	}
+	unsigned char id[KERN_COLL_ID_BYTES];
+	cuda_kern_coll_id(&G, id, sizeof id);
+	cuda_kern_coll_init(&G, id, 0, 1);
+	size_t n[2] = { 100003, 77 };
+	float *a = rnd(n[0], -1, 1), *b = rnd(n[1], -1, 1);
+	float *x[2] = { dev(a, n[0] * 4), dev(b, n[1] * 4) };
+	cuda_kern_coll_sum(&G, x, n, 2);
+	cuda_kern_sync(&G);
+	row("kern_coll_sum", worst(2, ef(a, x[0], n[0]), ef(b, x[1], n[1])), 0,
+	    "1 rank, %zu+%zu", n[0], n[1]);
+	cuda_kern_coll_fini(&G);
+}
+
 static void
 t_ops(void)
 {
@@ -860,7 +884,7 @@ main(int argc, char *argv[])
 	       (unsigned long long)seed, (unsigned long long)seed);
 	rng_seed(&R, seed, 0);
 
-	void (*group[])(void) = { t_memory, t_ops, t_gemm, t_lstm, t_embed,
+	void (*group[])(void) = { t_memory, t_coll, t_ops, t_gemm, t_lstm, t_embed,
 	                          t_dropout, t_loss, t_adam, t_head, t_seq,
 	                          t_gpt2 };
 	for (size_t i = 0; i < sizeof group / sizeof *group; i++) {

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "head.h"
+#include "bn.h"
 #include "dispatch.h"
 
 void
@@ -105,27 +106,13 @@ bn_train_fwd(struct kern *k, float *y, float *xhat, float *mean, float *rstd,
 	          (k, y, xhat, mean, rstd, x, w, b, run_mean, run_var, B, C, momentum, eps));
 	(void)k;
 	for (int c = 0; c < C; c++) {
-		/* two passes in double: B is small, precision is cheap */
-		double s = 0, ss = 0;
-		for (int i = 0; i < B; i++)
-			s += x[(long)i * C + c];
+		/* two passes: the mean, then the squares about it */
+		double s, q;
+		bn_col_sums(x, B, C, c, 0, &s, &q);
 		double mu = s / B;
-		for (int i = 0; i < B; i++) {
-			double d = x[(long)i * C + c] - mu;
-			ss += d * d;
-		}
-		double var = ss / B;
-		float r = (float)(1.0 / sqrt(var + eps));
-		mean[c] = (float)mu;
-		rstd[c] = r;
-		for (int i = 0; i < B; i++) {
-			long k = (long)i * C + c;
-			xhat[k] = (x[k] - mean[c]) * r;
-			y[k] = xhat[k] * w[c] + b[c];
-		}
-		run_mean[c] = (1 - momentum) * run_mean[c] + momentum * (float)mu;
-		run_var[c] = (1 - momentum) * run_var[c]
-		             + momentum * (float)(B > 1 ? ss / (B - 1) : var);
+		bn_col_sums(x, B, C, c, mu, &s, &q);
+		bn_col_apply(y, xhat, mean, rstd, x, w, b, run_mean, run_var, mu,
+		             q, B, B, C, c, momentum, eps);
 	}
 }
 
@@ -136,23 +123,10 @@ bn_train_bwd(struct kern *k, float *dx, float *dw, float *db, const float *dy,
 	KERN_TWIN(k, bn_train_bwd, (k, dx, dw, db, dy, xhat, rstd, w, B, C));
 	(void)k;
 	for (int c = 0; c < C; c++) {
-		double sdy = 0, sdyx = 0;
-		for (int i = 0; i < B; i++) {
-			long k = (long)i * C + c;
-			sdy += dy[k];
-			sdyx += (double)dy[k] * xhat[k];
-		}
-		dw[c] += (float)sdyx;
-		db[c] += (float)sdy;
-		if (!dx)
-			continue;
-		/* dx = w rstd (dy - mean(dy) - xhat mean(dy xhat)) */
-		float k1 = (float)(sdy / B), k2 = (float)(sdyx / B);
-		float s = w[c] * rstd[c];
-		for (int i = 0; i < B; i++) {
-			long k = (long)i * C + c;
-			dx[k] = s * (dy[k] - k1 - xhat[k] * k2);
-		}
+		double sdy, sdyx;
+		bn_col_bwd_sums(dy, xhat, B, C, c, &sdy, &sdyx);
+		bn_col_bwd_apply(dx, dw, db, dy, xhat, rstd, w, sdy, sdyx, sdy,
+		                 sdyx, B, B, C, c);
 	}
 }
 
@@ -162,16 +136,8 @@ bn_sums(struct kern *k, double *s, const float *x, const double *shift, int B,
 {
 	KERN_TWIN(k, bn_sums, (k, s, x, shift, B, C));
 	(void)k;
-	for (int c = 0; c < C; c++) {
-		double a = 0, q = 0, m = shift ? shift[c] : 0;
-		for (int i = 0; i < B; i++) {
-			double d = x[(long)i * C + c] - m;
-			a += d;
-			q += d * d;
-		}
-		s[c] = a;
-		s[C + c] = q;
-	}
+	for (int c = 0; c < C; c++)
+		bn_col_sums(x, B, C, c, shift ? shift[c] : 0, &s[c], &s[C + c]);
 }
 
 void
@@ -183,21 +149,9 @@ bn_fwd_apply(struct kern *k, float *y, float *xhat, float *mean, float *rstd,
 	KERN_TWIN(k, bn_fwd_apply,
 	          (k, y, xhat, mean, rstd, x, w, b, run_mean, run_var, mu, m2, n, B, C, momentum, eps));
 	(void)k;
-	for (int c = 0; c < C; c++) {
-		double var = m2[c] / n;
-		float r = (float)(1.0 / sqrt(var + eps));
-		mean[c] = (float)mu[c];
-		rstd[c] = r;
-		for (int i = 0; i < B; i++) {
-			long j = (long)i * C + c;
-			xhat[j] = (x[j] - mean[c]) * r;
-			y[j] = xhat[j] * w[c] + b[c];
-		}
-		run_mean[c] = (1 - momentum) * run_mean[c]
-		              + momentum * (float)mu[c];
-		run_var[c] = (1 - momentum) * run_var[c]
-		             + momentum * (float)(n > 1 ? m2[c] / (n - 1) : var);
-	}
+	for (int c = 0; c < C; c++)
+		bn_col_apply(y, xhat, mean, rstd, x, w, b, run_mean, run_var,
+		             mu[c], m2[c], n, B, C, c, momentum, eps);
 }
 
 void
@@ -206,16 +160,8 @@ bn_bwd_sums(struct kern *k, double *s, const float *dy, const float *xhat,
 {
 	KERN_TWIN(k, bn_bwd_sums, (k, s, dy, xhat, B, C));
 	(void)k;
-	for (int c = 0; c < C; c++) {
-		double sdy = 0, sdyx = 0;
-		for (int i = 0; i < B; i++) {
-			long j = (long)i * C + c;
-			sdy += dy[j];
-			sdyx += (double)dy[j] * xhat[j];
-		}
-		s[c] = sdy;
-		s[C + c] = sdyx;
-	}
+	for (int c = 0; c < C; c++)
+		bn_col_bwd_sums(dy, xhat, B, C, c, &s[c], &s[C + c]);
 }
 
 void
@@ -226,18 +172,9 @@ bn_bwd_apply(struct kern *k, float *dx, float *dw, float *db, const float *dy,
 	KERN_TWIN(k, bn_bwd_apply,
 	          (k, dx, dw, db, dy, xhat, rstd, w, s, gs, n, B, C));
 	(void)k;
-	for (int c = 0; c < C; c++) {
-		dw[c] += (float)s[C + c];
-		db[c] += (float)s[c];
-		if (!dx)
-			continue;
-		float k1 = (float)(gs[c] / n), k2 = (float)(gs[C + c] / n);
-		float f = w[c] * rstd[c];
-		for (int i = 0; i < B; i++) {
-			long j = (long)i * C + c;
-			dx[j] = f * (dy[j] - k1 - xhat[j] * k2);
-		}
-	}
+	for (int c = 0; c < C; c++)
+		bn_col_bwd_apply(dx, dw, db, dy, xhat, rstd, w, s[c], s[C + c],
+		                 gs[c], gs[C + c], n, B, C, c);
 }
 
 void

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "common.cuh"
+#include "bn.h"
 
 __global__ void
 pool_fwd_k(float *y, int32_t *argmax, int32_t *last, const float *out,
@@ -99,26 +100,13 @@ bn_train_fwd_k(float *y, float *xhat, float *mean, float *rstd,
                float eps)
 {
 	FOR_N(c, C) {
-		double s = 0, ss = 0;
-		for (int i = 0; i < B; i++)
-			s += x[(long)i * C + c];
-		double mu = s / B;
-		for (int i = 0; i < B; i++) {
-			double d = x[(long)i * C + c] - mu;
-			ss += d * d;
-		}
-		double var = ss / B;
-		float r = (float)(1.0 / sqrt(var + eps));
-		mean[c] = (float)mu;
-		rstd[c] = r;
-		for (int i = 0; i < B; i++) {
-			long j = (long)i * C + c;
-			xhat[j] = (x[j] - (float)mu) * r;
-			y[j] = xhat[j] * w[c] + b[c];
-		}
-		run_mean[c] = (1 - momentum) * run_mean[c] + momentum * (float)mu;
-		run_var[c] = (1 - momentum) * run_var[c]
-		             + momentum * (float)(B > 1 ? ss / (B - 1) : var);
+		/* two passes: the mean, then the squares about it */
+		double sum, q;
+		bn_col_sums(x, B, C, c, 0, &sum, &q);
+		double mu = sum / B;
+		bn_col_sums(x, B, C, c, mu, &sum, &q);
+		bn_col_apply(y, xhat, mean, rstd, x, w, b, run_mean, run_var, mu,
+		             q, B, B, C, c, momentum, eps);
 	}
 }
 
@@ -142,22 +130,10 @@ bn_train_bwd_k(float *dx, float *dw, float *db, const float *dy,
                int C)
 {
 	FOR_N(c, C) {
-		double sdy = 0, sdyx = 0;
-		for (int i = 0; i < B; i++) {
-			long j = (long)i * C + c;
-			sdy += dy[j];
-			sdyx += (double)dy[j] * xhat[j];
-		}
-		dw[c] += (float)sdyx;
-		db[c] += (float)sdy;
-		if (!dx)
-			continue;
-		float k1 = (float)(sdy / B), k2 = (float)(sdyx / B);
-		float s = w[c] * rstd[c];
-		for (int i = 0; i < B; i++) {
-			long j = (long)i * C + c;
-			dx[j] = s * (dy[j] - k1 - xhat[j] * k2);
-		}
+		double sdy, sdyx;
+		bn_col_bwd_sums(dy, xhat, B, C, c, &sdy, &sdyx);
+		bn_col_bwd_apply(dx, dw, db, dy, xhat, rstd, w, sdy, sdyx, sdy,
+		                 sdyx, B, B, C, c);
 	}
 }
 
@@ -173,21 +149,13 @@ cuda_bn_train_bwd(struct kern *k, float *dx, float *dw, float *db,
 	CKL();
 }
 
-/* the split BatchNorm (head.h): one thread per channel, rows in the
- * CPU's order */
+/* the split BatchNorm (head.h): one thread per channel, bn.h's maths
+ * as the CPU's */
 __global__ void
 bn_sums_k(double *s, const float *x, const double *shift, int B, int C)
 {
-	FOR_N(c, C) {
-		double a = 0, q = 0, m = shift ? shift[c] : 0;
-		for (int i = 0; i < B; i++) {
-			double d = x[(long)i * C + c] - m;
-			a += d;
-			q += d * d;
-		}
-		s[c] = a;
-		s[C + c] = q;
-	}
+	FOR_N(c, C)
+		bn_col_sums(x, B, C, c, shift ? shift[c] : 0, &s[c], &s[C + c]);
 }
 
 extern "C" void
@@ -207,21 +175,9 @@ bn_fwd_apply_k(float *y, float *xhat, float *mean, float *rstd,
                const double *m2, long n, int B, int C, float momentum,
                float eps)
 {
-	FOR_N(c, C) {
-		double var = m2[c] / n;
-		float r = (float)(1.0 / sqrt(var + eps));
-		float m = (float)mu[c];
-		mean[c] = m;
-		rstd[c] = r;
-		for (int i = 0; i < B; i++) {
-			long j = (long)i * C + c;
-			xhat[j] = (x[j] - m) * r;
-			y[j] = xhat[j] * w[c] + b[c];
-		}
-		run_mean[c] = (1 - momentum) * run_mean[c] + momentum * m;
-		run_var[c] = (1 - momentum) * run_var[c]
-		             + momentum * (float)(n > 1 ? m2[c] / (n - 1) : var);
-	}
+	FOR_N(c, C)
+		bn_col_apply(y, xhat, mean, rstd, x, w, b, run_mean, run_var,
+		             mu[c], m2[c], n, B, C, c, momentum, eps);
 }
 
 extern "C" void
@@ -243,16 +199,8 @@ cuda_bn_fwd_apply(struct kern *k, float *y, float *xhat, float *mean,
 __global__ void
 bn_bwd_sums_k(double *s, const float *dy, const float *xhat, int B, int C)
 {
-	FOR_N(c, C) {
-		double sdy = 0, sdyx = 0;
-		for (int i = 0; i < B; i++) {
-			long j = (long)i * C + c;
-			sdy += dy[j];
-			sdyx += (double)dy[j] * xhat[j];
-		}
-		s[c] = sdy;
-		s[C + c] = sdyx;
-	}
+	FOR_N(c, C)
+		bn_col_bwd_sums(dy, xhat, B, C, c, &s[c], &s[C + c]);
 }
 
 extern "C" void
@@ -270,18 +218,9 @@ bn_bwd_apply_k(float *dx, float *dw, float *db, const float *dy,
                const float *xhat, const float *rstd, const float *w,
                const double *s, const double *gs, long n, int B, int C)
 {
-	FOR_N(c, C) {
-		dw[c] += (float)s[C + c];
-		db[c] += (float)s[c];
-		if (!dx)
-			continue;
-		float k1 = (float)(gs[c] / n), k2 = (float)(gs[C + c] / n);
-		float f = w[c] * rstd[c];
-		for (int i = 0; i < B; i++) {
-			long j = (long)i * C + c;
-			dx[j] = f * (dy[j] - k1 - xhat[j] * k2);
-		}
-	}
+	FOR_N(c, C)
+		bn_col_bwd_apply(dx, dw, db, dy, xhat, rstd, w, s[c], s[C + c],
+		                 gs[c], gs[C + c], n, B, C, c);
 }
 
 extern "C" void

@@ -17,6 +17,7 @@ need mpirun "$PY"
 B=${ULMFIT_BUILD:?run under make test}
 [ "$(cat "$B/mpi-build" 2>/dev/null)" = 1 ] ||
 	missing "Open MPI in this build ($B/mpi-build is not 1: libopenmpi-dev)"
+CMP=$(cd "$(dirname "$0")" && pwd)/ref/pth_diff.py
 cd "$T" || exit 1
 # Open MPI leaks at exit by design: its libraries only (ASan builds)
 LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(cd "$OLDPWD" &&
@@ -28,27 +29,8 @@ export LSAN_OPTIONS ASAN_OPTIONS
 # root in CI; two cores; shared memory only, no network
 MP="timeout $HANG mpirun --allow-run-as-root --oversubscribe --mca btl self,vader"
 
-cat >cmp.py <<'PYEOF'
-# cmp.py A.pth B.pth: "DIFF SCALE", the largest |a-b| and |a| over every
-# float32 storage (weights and Adam state) of two checkpoints of one tool
-import sys, zipfile, array
-def stores(p):
-    z = zipfile.ZipFile(p)
-    return {n.split("/")[2]: z.read(n) for n in z.namelist()
-            if n.count("/") == 2 and n.split("/")[1] == "data"}
-a, b = stores(sys.argv[1]), stores(sys.argv[2])
-if a.keys() != b.keys() or not a:
-    sys.exit("different storages")
-d = s = 0.0
-for k in a:
-    if len(a[k]) != len(b[k]):
-        sys.exit("storage %s: sizes differ" % k)
-    for u, v in zip(array.array("f", a[k]), array.array("f", b[k])):
-        d = max(d, abs(u - v)); s = max(s, abs(u))
-print("%.3e %.3e" % (d, s))
-PYEOF
 close() { # close A B TOL DESC: max |A-B| < TOL and the weights not all 0
-	r=$($PY cmp.py "$1" "$2" 2>&1)
+	r=$($PY "$CMP" "$1" "$2" 2>&1)
 	echo "$r" | awk -v t="$3" '{ exit !($1 < t && $2 > 0.1) }'
 	ok $? "$4 ($r)"
 }
@@ -71,7 +53,7 @@ check "mpirun -np 2" $MP -np 2 awdtrain $S --log two.tsv -o two.pth d.lmb
 cp "$T/.out" two.table
 close one.pth two.pth 1e-4 "-np 2 gives the single process's weights"
 awdtrain $S -s 7 -o seed7.pth d.lmb >/dev/null 2>&1
-r=$($PY cmp.py one.pth seed7.pth | awk '{ print ($1 > 0.01) }')
+r=$($PY "$CMP" one.pth seed7.pth | awk '{ print ($1 > 0.01) }')
 is "$r" 1 "the comparison tells another seed's weights apart"
 is "$(wc -l <two.table)" 3 "rank 0 alone prints the table (header, 2 epochs)"
 is "$(wc -l <two.tsv)" 3 "rank 0 alone writes the log"
@@ -175,7 +157,7 @@ $MP -np 2 clastrain -b 10 -n 1 -l 3e-3 -j 1 -s 1 -e enc.pth -o cbk/f.pth \
 grep -q "^clastrain: 1 bucket per step" cbk1.err
 ok $? "clastrain frozen: 1 bucket a step (the head)"
 clastrain $C -s 7 -e enc.pth -o cseed7.pth c.ids >/dev/null 2>&1
-r=$($PY cmp.py cone.pth cseed7.pth | awk '{ print ($1 > 0.01) }')
+r=$($PY "$CMP" cone.pth cseed7.pth | awk '{ print ($1 > 0.01) }')
 is "$r" 1 "the comparison tells another seed's classifier apart"
 check "clastrain: mpirun -np 3 (rows 4, 3, 3 of each batch)" $MP -np 3 \
 	clastrain $C -e enc.pth -o cthree.pth c.ids

@@ -41,6 +41,7 @@ else
 fi
 [ "$ngpu" -ge 2 ] || skip "$ngpu GPU(s) visible; NCCL needs one GPU per rank, so mpirun -np 2 needs 2 (unrunnable on a 1-GPU machine)"
 
+CMP=$(cd "$(dirname "$0")/.." && pwd)/ref/pth_diff.py
 T=$(mktemp -d "${TMPDIR:-/tmp}/nccl.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
@@ -49,26 +50,8 @@ ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else
 	echo "not ok $n - $2"; bad=1; fi; }
 MP="timeout 600 mpirun --allow-run-as-root --oversubscribe --mca btl self,vader -x NCCL_DEBUG=INFO"
 
-cat >cmp.py <<'PYEOF'
-# cmp.py A.pth B.pth: "DIFF SCALE" over every float32 storage (mpi.t's)
-import sys, zipfile, array
-def stores(p):
-    z = zipfile.ZipFile(p)
-    return {n.split("/")[2]: z.read(n) for n in z.namelist()
-            if n.count("/") == 2 and n.split("/")[1] == "data"}
-a, b = stores(sys.argv[1]), stores(sys.argv[2])
-if a.keys() != b.keys() or not a:
-    sys.exit("different storages")
-d = s = 0.0
-for k in a:
-    if len(a[k]) != len(b[k]):
-        sys.exit("storage %s: sizes differ" % k)
-    for u, v in zip(array.array("f", a[k]), array.array("f", b[k])):
-        d = max(d, abs(u - v)); s = max(s, abs(u))
-print("%.3e %.3e" % (d, s))
-PYEOF
 close() { # close A B DESC: max |A-B| < TOL and the weights not all 0
-	r=$("$PY" cmp.py "$1" "$2" 2>&1)
+	r=$("$PY" "$CMP" "$1" "$2" 2>&1)
 	echo "$r" | awk -v t="$TOL" '{ exit !($1 < t && $2 > 0.1) }'
 	ok $? "$3 ($r, tolerance $TOL)"
 }

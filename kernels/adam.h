@@ -20,14 +20,7 @@
 #include <stdint.h>
 #include <math.h>
 #include "ctx.h"
-
-#ifndef KERN_HD
-#ifdef __CUDACC__
-#define KERN_HD __host__ __device__
-#else
-#define KERN_HD
-#endif
-#endif
+#include "hd.h"
 
 struct adam_args {
 	float decay;            /* 1 - lr*wd (1: no weight decay) */

@@ -10,13 +10,7 @@
 
 #include <math.h>
 
-#ifndef KERN_HD
-#ifdef __CUDACC__
-#define KERN_HD __host__ __device__
-#else
-#define KERN_HD
-#endif
-#endif
+#include "hd.h"
 
 /* sum_i (x[i,c] - shift) and sum_i (x[i,c] - shift)^2 */
 static inline KERN_HD void

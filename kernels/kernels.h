@@ -13,11 +13,7 @@
 #ifndef KERNELS_H
 #define KERNELS_H
 
-#ifdef __CUDACC__
-#define KERN_HD __host__ __device__
-#else
-#define KERN_HD
-#endif
+#include "hd.h"
 
 /* the context and memory of a backend, passed to every operation */
 #include "ctx.h"

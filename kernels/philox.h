@@ -10,13 +10,7 @@
 
 #include <stdint.h>
 
-#ifndef KERN_HD
-#ifdef __CUDACC__
-#define KERN_HD __host__ __device__
-#else
-#define KERN_HD
-#endif
-#endif
+#include "hd.h"
 
 #define PHILOX_M0 0xD2511F53u   /* round multipliers */
 #define PHILOX_M1 0xCD9E8D57u

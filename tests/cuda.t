@@ -177,8 +177,12 @@ main(int argc, char **argv)
 	return bad;
 }
 EOF2
-${CC:-cc} -std=gnu11 -Wall -Wextra -Werror -I"$R/libcore" -I"$R/kernels" \
-	-o "$T/tab" "$T/tab.c" -ldl 2>"$T/tab.err"
+# under make asan the library is instrumented: so is the program that
+# loads it (the ASan runtime must come first)
+san=
+[ "${ULMFIT_SAN:-0}" = 1 ] && san="-fsanitize=address,undefined"
+${CC:-cc} -std=gnu11 -Wall -Wextra -Werror $san -I"$R/libcore" \
+	-I"$R/kernels" -o "$T/tab" "$T/tab.c" -ldl 2>"$T/tab.err"
 check "the table check compiles" test -x "$T/tab"
 check "kern_cuda_ops holds the collectives (kern_coll_* -> cuda_kern_coll_*)" "$T/tab" "$BLD/libkern_cuda.so"
 readelf -d "$BLD/libkern_cuda.so" >"$T/dyn" 2>&1

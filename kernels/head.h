@@ -107,7 +107,7 @@ void linnb_bwd(struct kern *k, float *dx, float *dw, const float *dy,
                const float *x, const float *w, int B, int nin, int nout);
 
 /* ---- ReLU (n elements; y may equal x).  Dropout is dropout.h's
- * dropout_mask + dropout_apply (mask = 0 or 1/(1-p)). ---- */
+ * dropout_mask_rows + dropout_apply (mask = 0 or 1/(1-p)). ---- */
 void relu_fwd(struct kern *k, float *y, const float *x, long n);
 void relu_bwd(struct kern *k, float *dx, const float *dy, const float *y,
               long n);

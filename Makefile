@@ -90,8 +90,10 @@ fuzz: all
 # busy machine slows them and changes nothing else.
 TESTS ?= $(sort $(filter-out tests/valgrind.t,$(wildcard tests/*.t))) $(UNITS)
 TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+# (MAKEFLAGS=: a test that runs make, pipelines.t, must not inherit this
+# make's -j and jobserver.)
 test: all units fuzzers
-	PATH="$(CURDIR)/$(B)/bin:$$PATH" ULMFIT_BUILD="$(CURDIR)/$(B)" \
+	MAKEFLAGS= PATH="$(CURDIR)/$(B)/bin:$$PATH" ULMFIT_BUILD="$(CURDIR)/$(B)" \
 	  prove --exec '' -j$(TEST_JOBS) $(PROVEFLAGS) $(TESTS)
 
 SAN := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -108,17 +110,18 @@ asan:
 # The tools' common paths under valgrind memcheck (not under asan: the
 # sanitizers and valgrind do not mix).
 valgrind: all
-	PATH="$(CURDIR)/$(B)/bin:$$PATH" ULMFIT_BUILD="$(CURDIR)/$(B)" \
+	MAKEFLAGS= PATH="$(CURDIR)/$(B)/bin:$$PATH" ULMFIT_BUILD="$(CURDIR)/$(B)" \
 	  prove --exec '' $(PROVEFLAGS) tests/valgrind.t
 
 deps:
 	sh scripts/deps.sh
 
+# The builds run one job per CPU (TEST_JOBS); the tests' own -j is prove's.
 check: deps
-	$(MAKE) test
-	$(MAKE) asan
-	$(MAKE) fuzz FUZZ_SECONDS=5
-	$(MAKE) valgrind
+	$(MAKE) -j$(TEST_JOBS) test
+	$(MAKE) -j$(TEST_JOBS) asan
+	$(MAKE) -j$(TEST_JOBS) fuzz FUZZ_SECONDS=5
+	$(MAKE) -j$(TEST_JOBS) valgrind
 
 # mutate: plants known bugs in a copy of the tree; each must fail a test
 mutate:

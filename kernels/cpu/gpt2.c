@@ -1,4 +1,6 @@
 /* gpt2.c: GPT-2's element and attention kernels (see gpt2.h). */
+/* as ops.c: GCC 12's -O2 cost model vectorises no loop of unknown length */
+#pragma GCC optimize("vect-cost-model=dynamic", "no-trapping-math")
 #include <math.h>
 #include <string.h>
 
@@ -109,44 +111,74 @@ struct att_ctx {
 	int ldq, T, P, C, NH;
 };
 
-/* one (t, h) per item; online softmax (running max and sum) so no
- * scratch row of P+T scores is needed */
+/* One query row against np cached positions of one head: out(HS) =
+ * softmax(q.k_p * scale) . v_p.  Positions go in blocks of ATT_BLK: the
+ * block's scores first (dot products in 16 running sums, so they
+ * vectorise), then one rescale of the running sum when the block raises
+ * the maximum (online softmax: no row of np scores is kept), then the
+ * weighted values. */
+enum { ATT_BLK = 64 };
+
+KERN_CLONES static void
+att_one(float *restrict out, const float *restrict q, const float *restrict kc,
+        const float *restrict vc, long ld, int np, int HS, float scale)
+{
+	float acc[1024], sc[ATT_BLK];
+	float m = -INFINITY, l = 0;
+	for (int i = 0; i < HS; i++)
+		acc[i] = 0;
+	for (int p0 = 0; p0 < np; p0 += ATT_BLK) {
+		int nb = np - p0 < ATT_BLK ? np - p0 : ATT_BLK;
+		float mb = -INFINITY;
+		for (int j = 0; j < nb; j++) {
+			const float *restrict k = kc + (long)(p0 + j) * ld;
+			float s[16] = { 0 };
+			int i = 0;
+			for (; i + 16 <= HS; i += 16)
+				for (int u = 0; u < 16; u++)
+					s[u] += q[i + u] * k[i + u];
+			for (; i < HS; i++)
+				s[i & 15] += q[i] * k[i];
+			for (int u = 0; u < 8; u++)     /* a tree: 4 steps */
+				s[u] += s[u + 8];
+			for (int u = 0; u < 4; u++)
+				s[u] += s[u + 4];
+			s[0] += s[2], s[1] += s[3];
+			sc[j] = (s[0] + s[1]) * scale;
+			if (sc[j] > mb)
+				mb = sc[j];
+		}
+		if (mb > m) {
+			float r = expf(m - mb);
+			l *= r;
+			for (int i = 0; i < HS; i++)
+				acc[i] *= r;
+			m = mb;
+		}
+		for (int j = 0; j < nb; j++) {
+			const float *restrict v = vc + (long)(p0 + j) * ld;
+			float e = expf(sc[j] - m);
+			l += e;
+			for (int i = 0; i < HS; i++)
+				acc[i] += e * v[i];
+		}
+	}
+	for (int i = 0; i < HS; i++)
+		out[i] = acc[i] / l;
+}
+
+/* one (t, h) per item */
 static void
 att_range(void *arg, long lo, long hi)
 {
 	const struct att_ctx *c = arg;
 	int HS = c->C / c->NH;
-	float acc[1024];
 	float scale = 1.0f / sqrtf((float)HS);
 	for (long it = lo; it < hi; it++) {
 		int t = (int)(it / c->NH), h = (int)(it % c->NH);
-		const float *q = c->q + (long)t * c->ldq + h * HS;
-		int np = c->P + t + 1;
-		float m = -INFINITY, l = 0;
-		for (int i = 0; i < HS; i++)
-			acc[i] = 0;
-		for (int p = 0; p < np; p++) {
-			const float *k = c->kc + (long)p * c->C + h * HS;
-			const float *v = c->vc + (long)p * c->C + h * HS;
-			float s = 0;
-			for (int i = 0; i < HS; i++)
-				s += q[i] * k[i];
-			s *= scale;
-			if (s > m) {
-				float r = expf(m - s);
-				l *= r;
-				for (int i = 0; i < HS; i++)
-					acc[i] *= r;
-				m = s;
-			}
-			float e = expf(s - m);
-			l += e;
-			for (int i = 0; i < HS; i++)
-				acc[i] += e * v[i];
-		}
-		float *o = c->out + (long)t * c->C + h * HS;
-		for (int i = 0; i < HS; i++)
-			o[i] = acc[i] / l;
+		att_one(c->out + (long)t * c->C + h * HS,
+		        c->q + (long)t * c->ldq + h * HS, c->kc + h * HS,
+		        c->vc + h * HS, c->C, c->P + t + 1, HS, scale);
 	}
 }
 

@@ -2,7 +2,8 @@
  *
  * Without arguments: the KV-cache path against recomputing the whole
  * sequence (one token at a time, in uneven chunks, all at once) on a
- * random configuration, gelu_new and LayerNorm against their formulas,
+ * random configuration, gelu_new, LayerNorm and attention against their
+ * formulas,
  * the n_positions limit and bad config.json files.
  * With "ref DIR": the C side of tests/gpt2.t against tests/ref/gpt2_ref.py:
  * DIR/model.safetensors, DIR/bin/pytorch_model.bin and the same in the
@@ -143,6 +144,75 @@ read_cfg(const void *arg, size_t n)
 	gpt2_read_config(cfgpath, &c);
 }
 
+/* gpt2_attention against its formula in double on random inputs: head
+ * sizes below, at and past the 16-wide dot products, caches longer than
+ * one block of positions, and a late position whose score dwarfs the
+ * rest (the running maximum rises in a later block).  Returns the
+ * largest error over the cases, relative to the case's largest output. */
+static double
+attention_cases(void)
+{
+	static const int cs[][4] = {   /* HS, NH, P, T */
+		{ 12, 4, 0, 5 }, { 16, 2, 70, 1 }, { 24, 3, 130, 3 },
+		{ 64, 2, 200, 1 }, { 64, 12, 1, 1 }, { 40, 2, 63, 2 },
+	};
+	double worst = 0;
+	uint64_t r = 12345;
+	for (size_t ci = 0; ci < sizeof cs / sizeof *cs; ci++) {
+		int HS = cs[ci][0], NH = cs[ci][1], P = cs[ci][2], T = cs[ci][3];
+		int C = HS * NH, n = P + T;
+		float *q = xmalloc((size_t)T * 3 * C * sizeof *q);
+		float *kc = xmalloc((size_t)n * C * sizeof *kc);
+		float *vc = xmalloc((size_t)n * C * sizeof *vc);
+		float *o = xmalloc((size_t)T * C * sizeof *o);
+		float *all[] = { q, kc, vc };
+		size_t len[] = { (size_t)T * 3 * C, (size_t)n * C, (size_t)n * C };
+		for (int a = 0; a < 3; a++)
+			for (size_t i = 0; i < len[a]; i++) {
+				r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+				all[a][i] = (float)((r >> 40) / 16777216.0 - 0.5) * 2;
+			}
+		if (n > 100)            /* position 129 (or the last) dominates */
+			for (int h = 0; h < NH; h++)
+				for (int i = 0; i < HS; i++)
+					kc[(size_t)(n > 129 ? 129 : n - 1) * C + h * HS + i] =
+						3 * q[h * HS + i];
+		gpt2_attention(kern_default(), o, q, 3 * C, kc, vc, T, P, C, NH);
+		double err = 0, scale = 0;
+		for (int t = 0; t < T; t++)
+			for (int h = 0; h < NH; h++) {
+				int np = P + t + 1;
+				double *sc = xmalloc(np * sizeof *sc), mx = -1e300, sum = 0;
+				for (int p = 0; p < np; p++) {
+					double d = 0;
+					for (int i = 0; i < HS; i++)
+						d += (double)q[(size_t)t * 3 * C + h * HS + i] *
+						     kc[(size_t)p * C + h * HS + i];
+					sc[p] = d / sqrt(HS);
+					if (sc[p] > mx)
+						mx = sc[p];
+				}
+				for (int p = 0; p < np; p++)
+					sum += sc[p] = exp(sc[p] - mx);
+				for (int i = 0; i < HS; i++) {
+					double w = 0;
+					for (int p = 0; p < np; p++)
+						w += sc[p] / sum * vc[(size_t)p * C + h * HS + i];
+					double e = fabs(o[(size_t)t * C + h * HS + i] - w);
+					if (!(e <= err))
+						err = e;        /* NaN sticks */
+					if (fabs(w) > scale)
+						scale = fabs(w);
+				}
+				free(sc);
+			}
+		if (!(err / scale <= worst))
+			worst = err / scale;
+		free(q), free(kc), free(vc), free(o);
+	}
+	return worst;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -173,6 +243,9 @@ main(int argc, char **argv)
 	}
 	gpt2_layernorm(kern_default(), y, x, w, b, 2, 3, 1e-5f);
 	ok(close_to(y, yw, 6, 1e-6f, 1e-5f), "layernorm");
+	double ae = attention_cases();
+	ok(ae < 1e-5, "attention against its formula (head sizes 12-64, "
+	   "up to 201 positions): worst relative error %.2g", ae);
 
 	/* KV cache == recompute */
 	struct gpt2_config c = { .vocab = 97, .ctx = 40, .C = 32, .L = 3,

@@ -34,3 +34,5 @@ printf '%-28s %10s %10s\n' "torch (OPENBLAS_CORETYPE unset)" "$t1" "$(echo "$t1"
 printf '%-28s %10s %10s\n' "torch ($ct)" "$t2" "$(echo "$t2" | awk '{printf "%.2f", 1000 / $1}')"
 echo "ours / best torch: $(echo "$ours $best" | awk '{printf "%.2fx", $1 / $2}')"
 echo "memory floor: $fl ms/token (498 MB of weights at $bw GB/s); ours is $(echo "$ms $fl" | awk '{printf "%.2fx", $1 / $2}') the floor"
+a=$(env -u OPENBLAS_CORETYPE "$D/gpt2_bench" att 64 300 1000 | awk '{printf "%s%d positions %s us", NR > 1 ? ", " : "", $1, $2}')
+echo "attention, one new token, one layer (12 heads of 64), CPU time: $a"

@@ -3,7 +3,10 @@
  * the read bandwidth this machine shows with the same threads.  Built by
  * bench/gpt2.sh against $B/libcore.a and $B/libkern.a.
  * usage: gpt2_bench prompt_len new_tokens threads
- * prints: coretype TAB tok/s TAB ms/token TAB floor ms/token TAB GB/s */
+ * prints: coretype TAB tok/s TAB ms/token TAB floor ms/token TAB GB/s
+ * usage: gpt2_bench att POSITIONS...
+ * prints per POSITIONS: the CPU time of one layer's attention for one new
+ * token (12 heads of 64, one thread, best of 5 x 200 calls) in us */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,10 +72,54 @@ read_bw(int thr)
 	return best;
 }
 
+static double
+cpu_sec(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* gpt2_attention alone, T = 1 after P cached positions */
+static void
+att_bench(int P)
+{
+	int C = 768, NH = 12, n = P + 1;
+	float *q = xmalloc(3 * C * sizeof *q), *o = xmalloc(C * sizeof *o);
+	float *kc = xmalloc((size_t)n * C * sizeof *kc);
+	float *vc = xmalloc((size_t)n * C * sizeof *vc);
+	uint64_t r = 1;
+	for (size_t i = 0; i < (size_t)n * C; i++) {
+		r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+		kc[i] = (float)((r >> 40) / 16777216.0 - 0.5);
+		vc[i] = (float)((r >> 16 & 0xffffff) / 16777216.0 - 0.5);
+		if (i < (size_t)3 * C)
+			q[i] = kc[i];
+	}
+	double best = 1e9;
+	for (int rep = 0; rep < 5; rep++) {
+		double t0 = cpu_sec();
+		for (int it = 0; it < 200; it++)
+			gpt2_attention(kern_default(), o, q, 3 * C, kc, vc, 1, P, C,
+			               NH);
+		double dt = (cpu_sec() - t0) / 200;
+		if (dt < best)
+			best = dt;
+	}
+	printf("%d\t%.1f\n", P, best * 1e6);
+	free(q), free(o), free(kc), free(vc);
+}
+
 int
 main(int argc, char **argv)
 {
 	argv0 = "gpt2_bench";
+	if (argc > 2 && !strcmp(argv[1], "att")) {
+		kern_set_threads(1);
+		for (int i = 2; i < argc; i++)
+			att_bench(atoi(argv[i]));
+		return 0;
+	}
 	const char *ct = blas_setup(argv);
 	if (argc != 4)
 		usage_error("usage: gpt2_bench prompt_len new_tokens threads");

@@ -36,3 +36,4 @@ echo "ours / best torch: $(echo "$ours $best" | awk '{printf "%.2fx", $1 / $2}')
 echo "memory floor: $fl ms/token (498 MB of weights at $bw GB/s); ours is $(echo "$ms $fl" | awk '{printf "%.2fx", $1 / $2}') the floor"
 a=$(env -u OPENBLAS_CORETYPE "$D/gpt2_bench" att 64 300 1000 | awk '{printf "%s%d positions %s us", NR > 1 ? ", " : "", $1, $2}')
 echo "attention, one new token, one layer (12 heads of 64), CPU time: $a"
+echo "gelu_new, one new token (12 layers of 3072), CPU time: $(env -u OPENBLAS_CORETYPE "$D/gpt2_bench" gelu) us"

@@ -220,15 +220,21 @@ main(int argc, char **argv)
 		return ref(argv[2]);
 	kern_set_threads(2);
 
-	/* gelu_new and LayerNorm against their formulas in double */
-	float g[5] = { -3, -0.5f, 0, 0.7f, 4 }, gw[5];
-	for (int i = 0; i < 5; i++) {
-		double x = g[i];
-		gw[i] = (float)(0.5 * x * (1 + tanh(sqrt(2 / M_PI) *
-		                                     (x + 0.044715 * x * x * x))));
+	/* gelu_new and LayerNorm against their formulas in double: gelu
+	 * over -12..12 in steps of 1/128 (both branches of its tanh, which
+	 * meet at |u| = 0.625), then the far ends and zero */
+	enum { NG = 3072 + 6 };
+	static float g[NG], gw[NG];
+	for (int i = 0; i < 3072; i++)
+		g[i] = (float)(i - 1536) / 128;
+	float ends[6] = { -1e30f, -100, -0.0f, 1e-30f, 100, 1e30f };
+	memcpy(g + 3072, ends, sizeof ends);
+	for (int i = 0; i < NG; i++) {
+		double x = g[i], u = sqrt(2 / M_PI) * (x + 0.044715 * x * x * x);
+		gw[i] = (float)(0.5 * x * (1 + tanh(u)));
 	}
-	gpt2_gelu(kern_default(), g, 5);
-	ok(close_to(g, gw, 5, 1e-6f, 1e-5f), "gelu_new");
+	gpt2_gelu(kern_default(), g, NG);
+	ok(close_to(g, gw, NG, 1e-6f, 1e-5f), "gelu_new, %d inputs", NG);
 	float x[6] = { 1, 2, 4, -1, 0, 1 }, w[3] = { 1, 2, 0.5f },
 	      b[3] = { 0, 1, -1 }, y[6], yw[6];
 	for (int t = 0; t < 2; t++) {

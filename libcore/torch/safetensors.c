@@ -187,12 +187,9 @@ struct safetensors *
 st_open_mem(const unsigned char *buf, size_t n, const char *name, char **err)
 {
 	struct safetensors *s = xcalloc(1, sizeof *s);
-	s->map = (unsigned char *)buf;
+	s->map = (unsigned char *)buf;  /* the caller's: never unmapped */
 	s->size = n;
-	s = finish(s, name, err);
-	if (s)
-		s->size = 0;    /* not ours to unmap */
-	return s;
+	return finish(s, name, err);
 }
 
 struct safetensors *
@@ -221,6 +218,7 @@ st_open(const char *path, char **err)
 			free(s);
 			return NULL;
 		}
+		s->mapped = 1;
 	}
 	close(fd);
 	return finish(s, path, err);
@@ -234,7 +232,7 @@ st_close(struct safetensors *s)
 	for (int i = 0; i < s->n; i++)
 		free(s->t[i].name), free(s->t[i].f32);
 	free(s->t);
-	if (s->size && s->map)
+	if (s->mapped)
 		munmap(s->map, s->size);
 	free(s->path);
 	free(s);

@@ -34,6 +34,7 @@ struct safetensors {
 	char *path;
 	unsigned char *map;
 	size_t size;
+	int mapped;                     /* map is st_open's mmap, ours to unmap */
 	struct st_tensor *t;
 	int n;
 };

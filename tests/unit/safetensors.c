@@ -3,8 +3,10 @@
  * sentence: header length past the file, offsets out of range, bytes not
  * matching the shape, unknown dtype, duplicate names, bad JSON, and every
  * truncation of a good file. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "../tap.h"
@@ -171,5 +173,23 @@ main(void)
 	ok(!s && strstr(err, "/nonexistent/model.safetensors: "),
 	   "missing file: %s", err);
 	free(err);
+
+	/* a refused buffer stays the caller's: st_open_mem's error path once
+	 * munmap'ed it (the test crashed when a stack buffer happened to
+	 * start a page, about 1 run in 60); here the buffer is a page */
+	unsigned char *pg = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (pg == MAP_FAILED) {
+		ok(0, "mmap a page: %s", strerror(errno));
+		return done_testing();
+	}
+	memset(pg, 0xff, 8);            /* header length 2^64-1 */
+	s = st_open_mem(pg, 4096, "x.st", &err);
+	ok(!s && strstr(err, "past the end"), "a damaged page-aligned buffer");
+	free(err);
+	int gone = msync(pg, 4096, MS_ASYNC) != 0;
+	ok(!gone, "  is still mapped after the refusal%s%s", gone ? ": " : "",
+	   gone ? strerror(errno) : "");
+	munmap(pg, 4096);
 	return done_testing();
 }

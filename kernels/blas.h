@@ -34,8 +34,9 @@ void blas_sgemm(struct kern *k, int ta, int tb, int M, int N, int K,
  * bf16 (gemm_bf16 in gemm.h: operands rounded to bfloat16, fp32 sums;
  * products smaller than 2^18 multiply-adds stay fp32).  kern_set_bf16
  * sets it on kern_default(), the context the tools' models take; the
- * caller checks gemm_bf16_ok() first.  blas_sgemv and the recurrence
- * (gemm_packed) stay fp32. */
+ * caller checks gemm_bf16_ok() first.  blas_sgemv stays fp32; the
+ * packed recurrence (gemm.h) follows k->bf16 too, at any size, since its
+ * rounding of W_hh is paid once per batch. */
 void kern_set_bf16(int on);
 int kern_bf16(void);
 

@@ -13,7 +13,14 @@
  * the result does not depend on the thread count.
  *
  * gemm_packed_ok() is 0 on a CPU without AVX-512 (or with
- * ULMFIT_NO_PACKED_GEMM set): callers then use blas_sgemm. */
+ * ULMFIT_NO_PACKED_GEMM set): callers then use blas_sgemm.
+ *
+ * Under k->bf16 (and gemm_bf16_ok()) gemm_pack_* round W to bfloat16
+ * into gemm_bf16's panel layout (half the bytes, so it fits in
+ * gemm_pack_size floats) and gemm_packed rounds A likewise and runs
+ * gemm_bf16's micro-kernel: the result is gemm_bf16's, bit for bit, with
+ * W_hh rounded and packed once per batch instead of at every step.  Pack
+ * and product must see the same k->bf16. */
 #ifndef KERN_GEMM_H
 #define KERN_GEMM_H
 

@@ -25,6 +25,24 @@ gemm_packed_ok(void)
 	return ok;
 }
 
+/* bf16 (below): the packing buffers gemm_bf16 keeps, and the product's
+ * description; bf_pack_b also packs W_hh once for gemm_packed under
+ * k->bf16 (then pb points into the caller's buffer) */
+static struct {
+	uint32_t *a;            /* (M, K/2) pairs of A */
+	uint16_t *b;            /* panels: (K/2, 32 columns, 2) */
+	size_t acap, bcap;
+} bfs;
+
+struct bf_ctx {
+	int ta, tb, M, N, K, K2, lda, ldb, ldc;
+	const float *A, *B;
+	float *C, alpha, beta;
+	uint16_t *pb;           /* B packed: bfs.b or a gemm_pack_* buffer */
+};
+
+static void bf_pack_b(void *arg, long lo, long hi);
+
 static int
 npanel(int N)
 {
@@ -86,6 +104,12 @@ void
 gemm_pack_bt(struct kern *k, float *pk, const float *W, int ldw, int K, int N)
 {
 	KERN_TWIN(k, gemm_pack_bt, (k, pk, W, ldw, K, N));
+	if (k->bf16 && gemm_bf16_ok()) {
+		struct bf_ctx b = { .tb = 1, .N = N, .K = K, .K2 = (K + 1) / 2,
+		                    .ldb = ldw, .B = W, .pb = (uint16_t *)pk };
+		kern_par_for(k, npanel(N), 2, bf_pack_b, &b);
+		return;
+	}
 	struct pack_ctx x = { pk, W, ldw, K, N };
 	kern_par_for(k, npanel(N), 4, pack_bt_range, &x);
 }
@@ -94,6 +118,12 @@ void
 gemm_pack_b(struct kern *k, float *pk, const float *W, int ldw, int K, int N)
 {
 	KERN_TWIN(k, gemm_pack_b, (k, pk, W, ldw, K, N));
+	if (k->bf16 && gemm_bf16_ok()) {
+		struct bf_ctx b = { .tb = 0, .N = N, .K = K, .K2 = (K + 1) / 2,
+		                    .ldb = ldw, .B = W, .pb = (uint16_t *)pk };
+		kern_par_for(k, npanel(N), 2, bf_pack_b, &b);
+		return;
+	}
 	struct pack_ctx x = { pk, W, ldw, K, N };
 	kern_par_for(k, npanel(N), 4, pack_b_range, &x);
 }
@@ -204,6 +234,8 @@ gemm_range(void *arg, long lo, long hi)
 	}
 }
 
+static void bf_packed(const struct bf_ctx *x, struct kern *k);
+
 void
 gemm_packed(struct kern *k, int M, int N, int K, const float *A, int lda,
             const float *pk, float *C, int ldc)
@@ -211,6 +243,14 @@ gemm_packed(struct kern *k, int M, int N, int K, const float *A, int lda,
 	KERN_TWIN(k, gemm_packed, (k, M, N, K, A, lda, pk, C, ldc));
 	if (M <= 0 || N <= 0 || K <= 0)
 		return;
+	if (k->bf16 && gemm_bf16_ok()) {        /* pk is bf16 panels */
+		struct bf_ctx b = { .M = M, .N = N, .K = K, .K2 = (K + 1) / 2,
+		                    .lda = lda, .ldc = ldc, .A = A, .C = C,
+		                    .alpha = 1, .beta = 1,
+		                    .pb = (uint16_t *)(uintptr_t)pk };
+		bf_packed(&b, k);
+		return;
+	}
 	struct gemm_ctx x = { M, N, K, lda, ldc, A, pk, C };
 	/* at least 2 panels a thread; the split is by whole panels */
 	kern_par_for(k, npanel(N), 2, gemm_range, &x);
@@ -240,17 +280,6 @@ gemm_bf16_ok(void)
 #define BF_KC 2048              /* k per block (1024 pairs) */
 #define BF_MC 96                /* rows of A per block */
 
-static struct {
-	uint32_t *a;            /* (M, K/2) pairs of A */
-	uint16_t *b;            /* panels: (K/2, 32 columns, 2) */
-	size_t acap, bcap;
-} bfs;
-
-struct bf_ctx {
-	int ta, tb, M, N, K, K2, lda, ldb, ldc;
-	const float *A, *B;
-	float *C, alpha, beta;
-};
 
 /* n floats to bfloat16, 32 at a time by vcvtne2ps2bf16 (nearest even;
  * it flushes denormals to zero), the tail by gemm_f2bf */
@@ -320,7 +349,7 @@ bf_pack_b(void *arg, long lo, long hi)
 	const struct bf_ctx *x = arg;
 	size_t step = (size_t)x->K2 * 2 * GEMM_NR;
 	for (long p = lo; p < hi; p++) {
-		uint16_t *d = bfs.b + (size_t)p * step;
+		uint16_t *d = x->pb + (size_t)p * step;
 		long n0 = p * GEMM_NR;
 		int wd = x->N - n0 < GEMM_NR ? (int)(x->N - n0) : GEMM_NR;
 		if (wd < GEMM_NR || (x->K & 1))
@@ -422,7 +451,7 @@ bf_range(void *arg, long lo, long hi)
 				__mmask16 m1 = cols <= 16 ? 0 : cols >= 32 ? 0xffff :
 				               (__mmask16)((1u << (cols - 16)) - 1);
 				int k2c = K2 - k0 < BF_KC / 2 ? K2 - k0 : BF_KC / 2;
-				const uint16_t *P = bfs.b + ((size_t)p * K2 + k0) *
+				const uint16_t *P = x->pb + ((size_t)p * K2 + k0) *
 				                    2 * GEMM_NR;
 				int i1 = x->M - i0 < BF_MC ? x->M : i0 + BF_MC;
 				for (int i = i0; i < i1; i += GEMM_MR) {
@@ -440,6 +469,26 @@ bf_range(void *arg, long lo, long hi)
 						             m0, m1, x->alpha, set);
 				}
 			}
+	}
+}
+
+/* the packing buffers hold na pairs of A and nb bf16 of B */
+static void
+bf_grow(size_t na, size_t nb)
+{
+	if (na > bfs.acap) {
+		free(bfs.a);
+		bfs.a = aligned_alloc(64, (na * sizeof *bfs.a + 63) & ~(size_t)63);
+		bfs.acap = na;
+	}
+	if (nb > bfs.bcap) {
+		free(bfs.b);
+		bfs.b = aligned_alloc(64, (nb * sizeof *bfs.b + 63) & ~(size_t)63);
+		bfs.bcap = nb;
+	}
+	if ((na && !bfs.a) || (nb && !bfs.b)) {
+		fputs("gemm_bf16: out of memory\n", stderr);
+		exit(1);
 	}
 }
 
@@ -463,32 +512,35 @@ gemm_bf16(struct kern *k, int ta, int tb, int M, int N, int K, float alpha,
 	}
 	if (none)
 		return;
-	struct bf_ctx x = { ta, tb, M, N, K, (K + 1) / 2, lda, ldb, ldc, A, B,
-	                    C, alpha, beta };
-	size_t na = (size_t)M * x.K2, nb = (size_t)npanel(N) * x.K2 * 2 * GEMM_NR;
-	if (na > bfs.acap) {
-		free(bfs.a);
-		bfs.a = aligned_alloc(64, (na * sizeof *bfs.a + 63) & ~(size_t)63);
-		bfs.acap = na;
-	}
-	if (nb > bfs.bcap) {
-		free(bfs.b);
-		bfs.b = aligned_alloc(64, (nb * sizeof *bfs.b + 63) & ~(size_t)63);
-		bfs.bcap = nb;
-	}
-	if (!bfs.a || !bfs.b) {
-		fputs("gemm_bf16: out of memory\n", stderr);
-		exit(1);
-	}
+	int K2 = (K + 1) / 2;
+	bf_grow((size_t)M * K2, (size_t)npanel(N) * K2 * 2 * GEMM_NR);
+	struct bf_ctx x = { ta, tb, M, N, K, K2, lda, ldb, ldc, A, B, C, alpha,
+	                    beta, bfs.b };
 	kern_par_for(k, M, 16, bf_pack_a, &x);
 	kern_par_for(k, npanel(N), 2, bf_pack_b, &x);
 	kern_par_for(k, npanel(N), 2, bf_range, &x);
+}
+
+/* gemm_packed's bf16 half: C += A B with B packed by bf_pack_b */
+static void
+bf_packed(const struct bf_ctx *x, struct kern *k)
+{
+	bf_grow((size_t)x->M * x->K2, 0);
+	kern_par_for(k, x->M, 16, bf_pack_a, (void *)x);
+	kern_par_for(k, npanel(x->N), 2, bf_range, (void *)x);
 }
 #else
 int
 gemm_bf16_ok(void)
 {
 	return 0;
+}
+
+static void
+bf_pack_b(void *arg, long lo, long hi)
+{
+	(void)arg, (void)lo, (void)hi;
+	abort();        /* gemm_bf16_ok() is 0 here */
 }
 
 void

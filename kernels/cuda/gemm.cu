@@ -56,9 +56,24 @@ cuda_blas_sgemv(struct kern *k, int ta, int M, int N, float alpha,
 
 /* ---- packed right-hand sides (gemm.h's layout, so that a caller that
  * packs once per batch gets the same numbers) ----
- * pk[p][k][j] = B[k][p*NR + j], zero past N. */
+ * pk[p][k][j] = B[k][p*NR + j], zero past N; under k->bf16 each value is
+ * rounded to bfloat16 (kept as a float: the products of two such values
+ * are exact in fp32, so an fp32 GEMM on them is gemm_bf16's maths). */
+static __device__ float
+bf16_round(float v)
+{
+	return __bfloat162float(__float2bfloat16_rn(v));
+}
+
 __global__ void
-pack_k(float *pk, const float *W, int ldw, int K, int N, int bt)
+round_bf16_k(float *d, const float *s, long n)
+{
+	FOR_N(i, n)
+		d[i] = bf16_round(s[i]);
+}
+
+__global__ void
+pack_k(float *pk, const float *W, int ldw, int K, int N, int bt, int bf)
 {
 	long np = (N + GEMM_NR - 1) / GEMM_NR;
 	FOR_N(i, np * K * GEMM_NR) {
@@ -68,7 +83,7 @@ pack_k(float *pk, const float *W, int ldw, int K, int N, int bt)
 		float v = 0.0f;
 		if (n < N)
 			v = bt ? W[n * ldw + kk] : W[(long)kk * ldw + n];
-		pk[i] = v;
+		pk[i] = bf ? bf16_round(v) : v;
 	}
 }
 
@@ -79,7 +94,7 @@ cuda_gemm_pack_bt(struct kern *k, float *pk, const float *W, int ldw, int K,
 	long n = (long)(N + GEMM_NR - 1) / GEMM_NR * K * GEMM_NR;
 	if (n <= 0)
 		return;
-	pack_k<<<nblk(n), NT, 0, kstream(k)>>>(pk, W, ldw, K, N, 1);
+	pack_k<<<nblk(n), NT, 0, kstream(k)>>>(pk, W, ldw, K, N, 1, k->bf16);
 	CKL();
 }
 
@@ -90,20 +105,29 @@ cuda_gemm_pack_b(struct kern *k, float *pk, const float *W, int ldw, int K,
 	long n = (long)(N + GEMM_NR - 1) / GEMM_NR * K * GEMM_NR;
 	if (n <= 0)
 		return;
-	pack_k<<<nblk(n), NT, 0, kstream(k)>>>(pk, W, ldw, K, N, 0);
+	pack_k<<<nblk(n), NT, 0, kstream(k)>>>(pk, W, ldw, K, N, 0, k->bf16);
 	CKL();
 }
 
 /* C(M,N) += A(M,K) B: each full panel p is a row-major (K,NR) matrix with
  * leading dimension NR, so the full panels are one strided batched GEMM
  * (C columns p*NR.., A shared); the last, partial panel a GEMM of its own
- * width (its zero padding must not reach the next row of C). */
+ * width (its zero padding must not reach the next row of C).  Under
+ * k->bf16 pk was rounded when packed, and A is rounded here. */
 extern "C" void
 cuda_gemm_packed(struct kern *k, int M, int N, int K, const float *A, int lda,
                  const float *pk, float *C, int ldc)
 {
 	if (M <= 0 || N <= 0 || K <= 0)
 		return;
+	float *ar = NULL;
+	if (k->bf16) {
+		long n = (long)(M - 1) * lda + K;
+		ar = (float *)tmp_alloc(k, n * sizeof *ar);
+		round_bf16_k<<<nblk(n), NT, 0, kstream(k)>>>(ar, A, n);
+		CKL();
+		A = ar;
+	}
 	const float one = 1.0f;
 	int full = N / GEMM_NR, rest = N % GEMM_NR;
 	long ps = (long)K * GEMM_NR;
@@ -116,6 +140,8 @@ cuda_gemm_packed(struct kern *k, int M, int N, int K, const float *A, int lda,
 		CKB(cublasSgemm(kblas(k), CUBLAS_OP_N, CUBLAS_OP_N, rest, M, K,
 		                &one, pk + full * ps, GEMM_NR, A, lda, &one,
 		                C + (long)full * GEMM_NR, ldc));
+	if (ar)
+		tmp_free(k, ar);
 }
 
 /* ---- bf16: operands rounded to bfloat16 (nearest even, as gemm_f2bf),

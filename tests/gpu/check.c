@@ -414,6 +414,26 @@ t_gemm(void)
 	gemm_pack_b(&C, pk, W2, Np, Kp, Np);
 	cuda_gemm_pack_b(&G, dpk, dev(W2, (size_t)Kp * Np * 4), Np, Kp, Np);
 	row("gemm_pack_b", ef(pk, dpk, ps), 0, "%dx%d", Kp, Np);
+	/* under k->bf16 the packed product is gemm_bf16's (gemm.h): both
+	 * packings against the definition, computed on the CPU */
+	for (int bt = 1; bt >= 0; bt--) {
+		float *c2 = rnd((size_t)Mp * Np, -1, 1);
+		float *dc2 = dev(c2, (size_t)Mp * Np * 4);
+		G.bf16 = 1;
+		dpk = dnan(ps);
+		if (bt)
+			cuda_gemm_pack_bt(&G, dpk, dW, Kp, Kp, Np);
+		else
+			cuda_gemm_pack_b(&G, dpk, dev(W2, (size_t)Kp * Np * 4), Np,
+			                 Kp, Np);
+		cuda_gemm_packed(&G, Mp, Np, Kp, dev(A, (size_t)Mp * Kp * 4), Kp,
+		                 dpk, dc2, Np);
+		G.bf16 = 0;
+		ref_bf16(0, bt, Mp, Np, Kp, 1.0f, A, Kp, bt ? W : W2,
+		         bt ? Kp : Np, 1.0f, c2, Np);
+		row(bt ? "gemm_packed (bf16, pack_bt)" : "gemm_packed (bf16, pack_b)",
+		    ef(c2, dc2, (size_t)Mp * Np), BF16, "%dx%dx%d", Mp, Np, Kp);
+	}
 
 	float *Ab = rnd((size_t)M * K, -1, 1), *Bb = rnd((size_t)N * K, -1, 1);
 	float *cb = rnd((size_t)M * N, -1, 1), *dcb = dev(cb, (size_t)M * N * 4);

@@ -211,11 +211,14 @@ test_gemm(void)
 	ok(!bad_b, "gemm_packed(pack_b) == sgemm(A B) (%d differ)", bad_b);
 }
 
-/* the LSTM over T steps with W_hh packed once == sgemm at every step */
+/* the LSTM over T steps with W_hh packed once == sgemm at every step.
+ * With bf (k->bf16) and H large enough that each step's product is over
+ * blas.h's 2^18 multiply-adds, sgemm is gemm_bf16 at every step, and the
+ * packed path must give its bits exactly (same rounding, same sums). */
 static void
-test_lstm_packed(void)
+test_lstm_packed(int H, int bf)
 {
-	int T = 5, B = 11, H = 37, G = 4 * H;
+	int T = 5, B = 11, G = 4 * H;
 	size_t BH = (size_t)B * H, BG = (size_t)B * G;
 	float *w = xmalloc((size_t)G * H * sizeof *w);
 	float *h0 = xmalloc(BH * sizeof *h0), *c0 = xmalloc(BH * sizeof *c0);
@@ -227,6 +230,7 @@ test_lstm_packed(void)
 		w[i] *= 0.3f;
 	float *dy0 = xmalloc(T * BH * sizeof *dy0);
 	fill(dy0, T * BH);
+	kd->bf16 = bf;
 	for (int v = 0; v < 2; v++) {
 		xg[v] = xmalloc(T * BG * sizeof **xg);
 		memcpy(xg[v], xg0, T * BG * sizeof **xg);
@@ -250,11 +254,28 @@ test_lstm_packed(void)
 			lstm_bwd(kd, xg[v], w, c0, c[v], tc[v], dy[v], dpre[v],
 			         dc[v], T, B, H);
 	}
-	ok(close_to(y[1], y[0], T * BH, 1e-5f, 1e-4f) &&
-	   close_to(c[1], c[0], T * BH, 1e-5f, 1e-4f),
-	   "lstm_fwd_pk (W_hh packed once) == lstm_fwd (sgemm each step)");
-	ok(close_to(dpre[1], dpre[0], T * BG, 1e-5f, 1e-4f),
-	   "lstm_bwd_pk == lstm_bwd");
+	kd->bf16 = 0;
+	if (bf) {
+		ok(!memcmp(y[1], y[0], T * BH * sizeof *y[0]) &&
+		   !memcmp(c[1], c[0], T * BH * sizeof *c[0]),
+		   "bf16: lstm_fwd_pk (W_hh packed once as bf16) == lstm_fwd "
+		   "(gemm_bf16 each step), bit for bit, H %d", H);
+		ok(!memcmp(dpre[1], dpre[0], T * BG * sizeof *dpre[0]),
+		   "bf16: lstm_bwd_pk == lstm_bwd, bit for bit");
+		/* and it is bf16: fp32 gives other bits, within bf16's error */
+		memcpy(xg[0], xg0, T * BG * sizeof **xg);
+		lstm_fwd(kd, xg[0], w, h0, c0, y[0], c[0], tc[0], T, B, H);
+		ok(memcmp(y[1], y[0], T * BH * sizeof *y[0]) &&
+		   close_to(y[1], y[0], T * BH, 2e-2f, 2e-2f),
+		   "bf16: the packed recurrence differs from fp32 within 2e-2");
+	} else {
+		ok(close_to(y[1], y[0], T * BH, 1e-5f, 1e-4f) &&
+		   close_to(c[1], c[0], T * BH, 1e-5f, 1e-4f),
+		   "lstm_fwd_pk (W_hh packed once) == lstm_fwd (sgemm each "
+		   "step)");
+		ok(close_to(dpre[1], dpre[0], T * BG, 1e-5f, 1e-4f),
+		   "lstm_bwd_pk == lstm_bwd");
+	}
 	for (int v = 0; v < 2; v++)
 		free(xg[v]), free(y[v]), free(c[v]), free(tc[v]), free(dy[v]),
 		free(dpre[v]), free(dc[v]);
@@ -344,13 +365,16 @@ main(void)
 	   "gemm_packed_ok() follows the CPU's AVX-512 (%d)", gemm_packed_ok());
 	if (gemm_packed_ok()) {
 		test_gemm();
-		test_lstm_packed();
+		test_lstm_packed(37, 0);
 	}
 	ok(gemm_bf16_ok() == (__builtin_cpu_supports("avx512bf16") &&
 	                      __builtin_cpu_supports("avx512bw")),
 	   "gemm_bf16_ok() follows the CPU's AVX512-BF16 (%d)", gemm_bf16_ok());
-	if (gemm_bf16_ok())
+	if (gemm_bf16_ok()) {
 		test_bf16();
+		/* 11 x 320 x 80 multiply-adds a step: over 2^18 */
+		test_lstm_packed(80, 1);
+	}
 	test_crc();
 	test_big_alloc();
 	test_open_eval();

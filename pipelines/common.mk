@@ -37,6 +37,8 @@ DEVICE    ?=
 PRECISION ?=
 TRAIN_OPTS = $(call opt,-j,$(THREADS)) $(call opt,--device,$(DEVICE)) \
              $(call opt,--precision,$(PRECISION))
+# infer takes the same three: a model trained in bf16 is evaluated in bf16
+INFER_OPTS = $(TRAIN_OPTS)
 # a sub-make that `make -n` must not run (a recipe naming $(MAKE) itself
 # runs even under -n; this one also fetches)
 SUBMAKE = $(MAKE)

@@ -25,15 +25,9 @@ gemm_packed_ok(void)
 	return ok;
 }
 
-/* bf16 (below): the packing buffers gemm_bf16 keeps, and the product's
- * description; bf_pack_b also packs W_hh once for gemm_packed under
- * k->bf16 (then pb points into the caller's buffer) */
-static struct {
-	uint32_t *a;            /* (M, K/2) pairs of A */
-	uint16_t *b;            /* panels: (K/2, 32 columns, 2) */
-	size_t acap, bcap;
-} bfs;
-
+/* bf16 (below): a product's description; bf_pack_b also packs W_hh once
+ * for gemm_packed under k->bf16 (then pb points into the caller's
+ * buffer) */
 struct bf_ctx {
 	int ta, tb, M, N, K, K2, lda, ldb, ldc;
 	const float *A, *B;
@@ -280,6 +274,12 @@ gemm_bf16_ok(void)
 #define BF_KC 2048              /* k per block (1024 pairs) */
 #define BF_MC 96                /* rows of A per block */
 
+/* the packing buffers gemm_bf16 keeps */
+static struct {
+	uint32_t *a;            /* (M, K/2) pairs of A */
+	uint16_t *b;            /* panels: (K/2, 32 columns, 2) */
+	size_t acap, bcap;
+} bfs;
 
 /* n floats to bfloat16, 32 at a time by vcvtne2ps2bf16 (nearest even;
  * it flushes denormals to zero), the tail by gemm_f2bf */

@@ -2,9 +2,9 @@
 # infer --gpt2's generation speed: tokens/s with GPT-2 124M shapes
 # (random weights, greedy, KV cache) next to PyTorch on the same model in
 # the same run (tests/ref/gpt2_ref.py's torch.nn GPT-2 with a KV cache,
-# torch.no_grad), and our time per token against the memory floor: every
-# weight read once per token at the read bandwidth measured here with
-# the same threads.
+# torch.no_grad), and our time per token against the memory floor: the
+# best time to read every weight of the same model once, in place, with
+# the same threads (gpt2_bench.c's read_floor).
 #   sh bench/gpt2.sh            (from the top of the tree, after make)
 # GPT2_BENCH_THREADS (default 2), GPT2_BENCH_TOKENS (default 64 new
 # tokens after a 16-token prompt).
@@ -34,6 +34,6 @@ printf '%-28s %10s %10s\n' "torch (OPENBLAS_CORETYPE unset)" "$t1" "$(echo "$t1"
 printf '%-28s %10s %10s\n' "torch ($ct)" "$t2" "$(echo "$t2" | awk '{printf "%.2f", 1000 / $1}')"
 echo "ours / best torch: $(echo "$ours $best" | awk '{printf "%.2fx", $1 / $2}')"
 echo "memory floor: $fl ms/token (498 MB of weights at $bw GB/s); ours is $(echo "$ms $fl" | awk '{printf "%.2fx", $1 / $2}') the floor"
-a=$(env -u OPENBLAS_CORETYPE "$D/gpt2_bench" att 64 300 1000 | awk '{printf "%s%d positions %s us", NR > 1 ? ", " : "", $1, $2}')
+a=$(env -u OPENBLAS_CORETYPE "$D/gpt2_bench" att 64 300 1000 | awk '{printf "%s%d positions %s us", (NR > 1 ? ", " : ""), $1, $2}')
 echo "attention, one new token, one layer (12 heads of 64), CPU time: $a"
 echo "gelu_new, one new token (12 layers of 3072), CPU time: $(env -u OPENBLAS_CORETYPE "$D/gpt2_bench" gelu) us"

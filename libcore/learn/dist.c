@@ -62,6 +62,14 @@ dist_init(int *argc, char ***argv)
 	(void)argc, (void)argv;
 #ifdef ULMFIT_MPI
 	if (!started && (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE"))) {
+		/* PMIx 4.2's shared-memory datastore (gds/shmem, Debian 12's
+		 * libpmix2) wants its segment at the same address in every
+		 * process.  Where that range is taken in ours, MPI_Init fails:
+		 * "getting local rank failed" (seen on an Intel Xeon VM with
+		 * these tools, never with a bare MPI program there).  The
+		 * hash datastore has no such need; a PMIX_MCA_gds the user
+		 * set stays. */
+		setenv("PMIX_MCA_gds", "hash", 0);
 		MPI_Init(argc, argv);
 		/* errors abort the job (the default handler), so that a
 		 * dead peer ends every rank instead of hanging one */

@@ -51,10 +51,18 @@ void gemm_packed(struct kern *k, int M, int N, int K, const float *A, int lda,
 
 /* bf16 GEMM: C(M,N) = alpha op(A) op(B) + beta C (ta/tb as blas_sgemm)
  * with A and B rounded to bfloat16 (nearest even) as they are packed and
- * products summed in fp32 by vdpbf16ps (pairs of k per 32-bit lane).
- * Packing buffers grow as needed and are kept (call from one thread).
- * gemm_bf16_ok(): the CPU has AVX512-BF16 (and ULMFIT_NO_BF16 is unset). */
+ * products summed in fp32 by vdpbf16ps (pairs of k per 32-bit lane), or
+ * by AMX tiles (tdpbf16ps, 16 x 16 x 16 pairs an instruction) for blocks
+ * of 16 and 32 rows where the CPU has them (Intel's Sapphire Rapids and
+ * later; not AMD's).  Packing buffers grow as needed and are kept (call
+ * from one thread).
+ * gemm_bf16_ok(): the CPU has AVX512-BF16 (and ULMFIT_NO_BF16 is unset).
+ * gemm_bf16_amx(on): whether the AMX tiles are used; on 0 or 1 switches
+ * them off or (where usable) back on, -1 only asks.  ULMFIT_NO_AMX set
+ * keeps them off.  Switch only between products, never between a
+ * gemm_pack_* and its gemm_packed (AMX pads the pairs of k to 16). */
 int gemm_bf16_ok(void);
+int gemm_bf16_amx(int on);
 void gemm_bf16(struct kern *k, int ta, int tb, int M, int N, int K, float alpha,
                const float *A, int lda, const float *B, int ldb, float beta,
                float *C, int ldc);

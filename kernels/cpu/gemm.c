@@ -43,10 +43,24 @@ npanel(int N)
 	return (N + GEMM_NR - 1) / GEMM_NR;
 }
 
+static int bf_amx;      /* AMX tiles run the bf16 products (gemm_bf16_ok) */
+
+/* pairs of k in a bf16 row of A and a panel of B: AMX multiplies 16 pairs
+ * at a time, so under it the pairs are padded with zeros to a multiple
+ * of 16 */
+static int
+bf_pairs(int K)
+{
+	int k2 = (K + 1) / 2;
+	return gemm_bf16_ok() && bf_amx ? (k2 + 15) & ~15 : k2;
+}
+
 size_t
 gemm_pack_size(int K, int N)
 {
-	return (size_t)npanel(N) * K * GEMM_NR;
+	/* bf16 panels take bf_pairs(K) x GEMM_NR floats' room */
+	int k = bf_pairs(K) > K ? bf_pairs(K) : K;
+	return (size_t)npanel(N) * k * GEMM_NR;
 }
 
 struct pack_ctx {
@@ -99,7 +113,7 @@ gemm_pack_bt(struct kern *k, float *pk, const float *W, int ldw, int K, int N)
 {
 	KERN_TWIN(k, gemm_pack_bt, (k, pk, W, ldw, K, N));
 	if (k->bf16 && gemm_bf16_ok()) {
-		struct bf_ctx b = { .tb = 1, .N = N, .K = K, .K2 = (K + 1) / 2,
+		struct bf_ctx b = { .tb = 1, .N = N, .K = K, .K2 = bf_pairs(K),
 		                    .ldb = ldw, .B = W, .pb = (uint16_t *)pk };
 		kern_par_for(k, npanel(N), 2, bf_pack_b, &b);
 		return;
@@ -113,7 +127,7 @@ gemm_pack_b(struct kern *k, float *pk, const float *W, int ldw, int K, int N)
 {
 	KERN_TWIN(k, gemm_pack_b, (k, pk, W, ldw, K, N));
 	if (k->bf16 && gemm_bf16_ok()) {
-		struct bf_ctx b = { .tb = 0, .N = N, .K = K, .K2 = (K + 1) / 2,
+		struct bf_ctx b = { .tb = 0, .N = N, .K = K, .K2 = bf_pairs(K),
 		                    .ldb = ldw, .B = W, .pb = (uint16_t *)pk };
 		kern_par_for(k, npanel(N), 2, bf_pack_b, &b);
 		return;
@@ -135,7 +149,13 @@ gemm_f2bf(float f)
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define ARCH_REQ_XCOMP_PERM 0x1023      /* arch_prctl: ask for a feature */
+#define XFEATURE_XTILEDATA 18           /* the AMX tiles' state */
 
 /* Clang's AddressSanitizer spends minutes on the micro-kernels below (each
  * inlined copy's register arrays c0, c1 become instrumented stack arrays):
@@ -238,7 +258,7 @@ gemm_packed(struct kern *k, int M, int N, int K, const float *A, int lda,
 	if (M <= 0 || N <= 0 || K <= 0)
 		return;
 	if (k->bf16 && gemm_bf16_ok()) {        /* pk is bf16 panels */
-		struct bf_ctx b = { .M = M, .N = N, .K = K, .K2 = (K + 1) / 2,
+		struct bf_ctx b = { .M = M, .N = N, .K = K, .K2 = bf_pairs(K),
 		                    .lda = lda, .ldc = ldc, .A = A, .C = C,
 		                    .alpha = 1, .beta = 1,
 		                    .pb = (uint16_t *)(uintptr_t)pk };
@@ -251,6 +271,26 @@ gemm_packed(struct kern *k, int M, int N, int K, const float *A, int lda,
 }
 /* ---- bf16 ---- */
 
+/* AMX: the CPU has AMX-TILE and AMX-BF16, the OS saves the tile state
+ * (XCR0 bits 17 and 18) and Linux lets this process use it (a tile
+ * instruction without that permission is a fault) */
+static int
+amx_usable(void)
+{
+	unsigned a, b, c, d;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) ||
+	    !(d & 1u << 24) || !(d & 1u << 22))
+		return 0;
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & 1u << 27))
+		return 0;               /* no OSXSAVE: no xgetbv */
+	unsigned lo, hi;
+	__asm__ volatile ("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	if ((lo & 3u << 17) != 3u << 17)
+		return 0;
+	return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM,
+	               XFEATURE_XTILEDATA) == 0;
+}
+
 int
 gemm_bf16_ok(void)
 {
@@ -260,8 +300,20 @@ gemm_bf16_ok(void)
 		ok = __builtin_cpu_supports("avx512bf16") &&
 		     __builtin_cpu_supports("avx512bw") &&
 		     !getenv("ULMFIT_NO_BF16");
+		bf_amx = ok && !getenv("ULMFIT_NO_AMX") && amx_usable();
 	}
 	return ok;
+}
+
+int
+gemm_bf16_amx(int on)
+{
+	static int can = -1;
+	if (can < 0)
+		can = gemm_bf16_ok() && bf_amx;
+	if (on >= 0)
+		bf_amx = on && can;
+	return bf_amx;
 }
 
 /* Blocks: K in blocks of BF_KC (so C is read and written once per block:
@@ -296,33 +348,97 @@ cvt_bf(uint16_t *dst, const float *src, long n)
 		dst[k] = gemm_f2bf(src[k]);
 }
 
-/* A as rows of k pairs: pa16[i][k] (k < 2 K2, the odd K's last one 0).
- * Loops run along the stored rows, so a transposed A is read in order. */
+/* d[j] = bf16(r1[j]) << 16 | bf16(r0[j]), j < 16: the pairs of rows k,
+ * k+1 of a transposed A for 16 of its columns */
+__attribute__((target("avx512f,avx512bw,avx512bf16"), always_inline))
+static inline __m512i
+pairs16(const float *r0, const float *r1)
+{
+	__m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(
+	                                   _mm512_loadu_ps(r0)));
+	__m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(
+	                                   _mm512_loadu_ps(r1)));
+	return _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
+}
+
+/* r[j][i] <-> r[i][j] for a 16 x 16 matrix of 32-bit values */
+__attribute__((target("avx512f"), always_inline)) static inline void
+transpose16(__m512i r[16])
+{
+	__m512i t[16];
+	for (int i = 0; i < 16; i += 2) {       /* 2 x 2 blocks of 1 */
+		t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+		t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+	}
+	for (int i = 0; i < 16; i += 4) {       /* 2 x 2 blocks of 2 */
+		r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+		r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+		r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+		r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+	}
+	/* now r[4a + b] holds, in its 128-bit lane l, row 4a..4a+3's
+	 * elements 4l + b (one per 32 bits): swap 128-bit lanes between
+	 * groups of rows, 2 x 2 blocks of 4 then of 8 */
+	for (int i = 0; i < 16; i++)
+		t[i] = r[i];
+	for (int a = 0; a < 16; a += 8)
+		for (int b = 0; b < 4; b++) {
+			__m512i x = t[a + b], y = t[a + 4 + b];
+			t[a + b] = _mm512_shuffle_i32x4(x, y, 0x88);
+			t[a + 4 + b] = _mm512_shuffle_i32x4(x, y, 0xdd);
+		}
+	for (int b = 0; b < 8; b++) {
+		__m512i x = t[b], y = t[8 + b];
+		r[b] = _mm512_shuffle_i32x4(x, y, 0x88);
+		r[8 + b] = _mm512_shuffle_i32x4(x, y, 0xdd);
+	}
+}
+
+/* rows lo..hi of a transposed A (stored (K,M)) in blocks of 16 rows x
+ * 16 pairs: read 32 stored rows along their length (so the hardware
+ * sees 32 streams, not 4,608 pages), convert and pair them, transpose in
+ * registers, store 64 bytes per row.  Returns the first row not done
+ * (fewer than 16 left) and the first k not done (fewer than 32). */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static long
+bf_pack_at(const struct bf_ctx *x, long lo, long hi, long *kdone)
+{
+	uint32_t *pa = bfs.a;
+	long K32 = x->K & ~31L, i16 = lo + ((hi - lo) & ~15L);
+	for (long k0 = 0; k0 < K32; k0 += 32)
+		for (long i0 = lo; i0 < i16; i0 += 16) {
+			__m512i r[16];
+			const float *a = x->A + k0 * x->lda + i0;
+			for (int p = 0; p < 16; p++)
+				r[p] = pairs16(a + 2 * p * x->lda,
+				               a + (2 * p + 1) * x->lda);
+			transpose16(r);
+			for (int i = 0; i < 16; i++)
+				_mm512_storeu_si512(pa + (i0 + i) * x->K2 + k0 / 2,
+				                    r[i]);
+		}
+	*kdone = K32;
+	return i16;
+}
+
+/* A as rows of k pairs: pa16[i][k] (k < 2 K2, zero past K). */
 static void
 bf_pack_a(void *arg, long lo, long hi)
 {
 	const struct bf_ctx *x = arg;
 	uint16_t *pa = (uint16_t *)bfs.a;
 	size_t w = 2 * (size_t)x->K2;
-	if (x->ta) {                    /* stored (K,M): 32x32 tiles */
-		for (long i0 = lo; i0 < hi; i0 += 32)
-			for (long k0 = 0; k0 < x->K; k0 += 32) {
-				long i1 = hi - i0 < 32 ? hi : i0 + 32;
-				long k1 = x->K - k0 < 32 ? x->K : k0 + 32;
-				for (long k = k0; k < k1; k++) {
-					uint16_t t[32];
-					cvt_bf(t, x->A + k * x->lda + i0, i1 - i0);
-					for (long i = i0; i < i1; i++)
-						pa[i * w + k] = t[i - i0];
-				}
-			}
+	if (x->ta) {                    /* stored (K,M) */
+		long kd, id = bf_pack_at(x, lo, hi, &kd);
+		for (long i = lo; i < hi; i++)  /* what it left, one by one */
+			for (long k = i < id ? kd : 0; k < x->K; k++)
+				pa[i * w + k] = gemm_f2bf(x->A[k * x->lda + i]);
 	} else {
 		for (long i = lo; i < hi; i++)
 			cvt_bf(pa + i * w, x->A + i * x->lda, x->K);
 	}
-	if (x->K & 1)
+	if ((size_t)x->K < w)           /* an odd K's last pair, AMX's pad */
 		for (long i = lo; i < hi; i++)
-			pa[i * w + x->K] = 0;
+			memset(pa + i * w + x->K, 0, (w - x->K) * sizeof *pa);
 }
 
 /* d[j] = bf16(r1[j]) << 16 | bf16(r0[j]) for j < wd (r1 NULL: 0) */
@@ -342,7 +458,8 @@ pack_pairs(uint32_t *d, const float *r0, const float *r1, int wd)
 	}
 }
 
-/* B as panels of 32 columns: pb[p][k/2][j][k%2], zero past N and K */
+/* B as panels of 32 columns: pb[p][k/2][j][k%2] (k/2 < K2), zero past N
+ * and K */
 static void
 bf_pack_b(void *arg, long lo, long hi)
 {
@@ -352,7 +469,7 @@ bf_pack_b(void *arg, long lo, long hi)
 		uint16_t *d = x->pb + (size_t)p * step;
 		long n0 = p * GEMM_NR;
 		int wd = x->N - n0 < GEMM_NR ? (int)(x->N - n0) : GEMM_NR;
-		if (wd < GEMM_NR || (x->K & 1))
+		if (wd < GEMM_NR || 2 * x->K2 != x->K)
 			memset(d, 0, step * sizeof *d);
 		if (x->tb) {            /* stored (N,K): a row is a column's pairs */
 			uint32_t *d32 = (uint32_t *)d;
@@ -433,12 +550,105 @@ micro_bf_any(int mr, int k2c, const uint32_t *A, int lda2, const uint16_t *P,
 	}
 }
 
+/* AMX (Intel's tile unit, where gemm_bf16_ok found it): tdpbf16ps adds
+ * a (16 rows x 16 pairs) A tile times a (16 pairs x 16 columns) B tile
+ * into 16 x 16 floats, 16 times vdpbf16ps's work in one instruction.
+ * gemm_bf16's packing is already the tiles' layout: a row of A holds
+ * its pairs in order (a tile is 16 rows of it, 64 bytes each), and a
+ * panel's row of pairs is 32 columns x 2 (a B tile is the left or right
+ * 64 bytes of 16 such rows).  Tiles 0-3: C of 32 rows x 32 columns, 4-5:
+ * A, 6-7: B.  Like vdpbf16ps, tdpbf16ps rounds to nearest even; it also
+ * flushes denormals, which the bf16 packing already did to its inputs. */
+struct amx_cfg {
+	uint8_t palette, start_row, reserved[14];
+	uint16_t colsb[16];
+	uint8_t rows[16];
+};
+static const struct amx_cfg amx_cfg __attribute__((aligned(64))) = {
+	.palette = 1,
+	.colsb = { 64, 64, 64, 64, 64, 64, 64, 64 },
+	.rows = { 16, 16, 16, 16, 16, 16, 16, 16 },
+};
+
+__attribute__((target("amx-tile"))) static void
+amx_begin(void)
+{
+	_tile_loadconfig(&amx_cfg);
+}
+
+__attribute__((target("amx-tile"))) static void
+amx_end(void)
+{
+	_tile_release();
+}
+
+/* C[16 mt rows, 32 columns (masks)] (+)= alpha A P over k2c pairs (a
+ * multiple of 16: bf_pairs pads), as micro_bf */
+KERNEL_NO_ASAN
+__attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw"), always_inline))
+static inline void
+amx_block(int mt, int k2c, const uint32_t *A, int lda2, const uint16_t *P,
+          float *C, int ldc, __mmask16 m0, __mmask16 m1, float alpha, int set)
+{
+	long sa = (long)lda2 * 4, sb = 2 * GEMM_NR * 2;        /* bytes a row */
+	_tile_zero(0);
+	_tile_zero(1);
+	if (mt == 2) {
+		_tile_zero(2);
+		_tile_zero(3);
+	}
+	for (int k = 0; k < k2c; k += 16) {
+		const uint16_t *b = P + (size_t)k * 2 * GEMM_NR;
+		_tile_loadd(6, b, sb);
+		_tile_loadd(7, b + GEMM_NR, sb);
+		_tile_loadd(4, A + k, sa);
+		_tile_dpbf16ps(0, 4, 6);
+		_tile_dpbf16ps(1, 4, 7);
+		if (mt == 2) {
+			_tile_loadd(5, A + (size_t)16 * lda2 + k, sa);
+			_tile_dpbf16ps(2, 5, 6);
+			_tile_dpbf16ps(3, 5, 7);
+		}
+	}
+	float t[32][32] __attribute__((aligned(64)));
+	_tile_stored(0, t[0], sizeof t[0]);
+	_tile_stored(1, t[0] + 16, sizeof t[0]);
+	if (mt == 2) {
+		_tile_stored(2, t[16], sizeof t[0]);
+		_tile_stored(3, t[16] + 16, sizeof t[0]);
+	}
+	__m512 al = _mm512_set1_ps(alpha);
+	for (int i = 0; i < 16 * mt; i++) {
+		float *r = C + (size_t)i * ldc;
+		__m512 x0 = set ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, r);
+		__m512 x1 = set ? _mm512_setzero_ps() :
+		            _mm512_maskz_loadu_ps(m1, r + 16);
+		_mm512_mask_storeu_ps(r, m0, _mm512_fmadd_ps(al,
+		                      _mm512_load_ps(t[i]), x0));
+		_mm512_mask_storeu_ps(r + 16, m1, _mm512_fmadd_ps(al,
+		                      _mm512_load_ps(t[i] + 16), x1));
+	}
+}
+
+KERNEL_NO_ASAN
+__attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw"))) static void
+amx_any(int mt, int k2c, const uint32_t *A, int lda2, const uint16_t *P,
+        float *C, int ldc, __mmask16 m0, __mmask16 m1, float alpha, int set)
+{
+	if (mt == 2)
+		amx_block(2, k2c, A, lda2, P, C, ldc, m0, m1, alpha, set);
+	else
+		amx_block(1, k2c, A, lda2, P, C, ldc, m0, m1, alpha, set);
+}
+
 KERNEL_NO_ASAN
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
 bf_range(void *arg, long lo, long hi)
 {
 	const struct bf_ctx *x = arg;
-	int K2 = x->K2;
+	int K2 = x->K2, amx = bf_amx;
+	if (amx)
+		amx_begin();
 	for (int k0 = 0; k0 < K2; k0 += BF_KC / 2) {
 		int set = k0 == 0 && x->beta == 0;
 		for (int i0 = 0; i0 < x->M; i0 += BF_MC)
@@ -454,10 +664,17 @@ bf_range(void *arg, long lo, long hi)
 				const uint16_t *P = x->pb + ((size_t)p * K2 + k0) *
 				                    2 * GEMM_NR;
 				int i1 = x->M - i0 < BF_MC ? x->M : i0 + BF_MC;
-				for (int i = i0; i < i1; i += GEMM_MR) {
-					int mr = i1 - i < GEMM_MR ? i1 - i : GEMM_MR;
+				for (int i = i0, mr; i < i1; i += mr) {
 					const uint32_t *A = bfs.a + (size_t)i * K2 + k0;
 					float *C = x->C + (size_t)i * x->ldc + p * GEMM_NR;
+					if (amx && i1 - i >= 16) {
+						int mt = i1 - i >= 32 ? 2 : 1;
+						amx_any(mt, k2c, A, K2, P, C, x->ldc, m0,
+						        m1, x->alpha, set);
+						mr = 16 * mt;
+						continue;
+					}
+					mr = i1 - i < GEMM_MR ? i1 - i : GEMM_MR;
 					if (mr == GEMM_MR && set)
 						micro_bf(GEMM_MR, k2c, A, K2, P, C, x->ldc,
 						         m0, m1, x->alpha, 1);
@@ -470,6 +687,8 @@ bf_range(void *arg, long lo, long hi)
 				}
 			}
 	}
+	if (amx)
+		amx_end();
 }
 
 /* the packing buffers hold na pairs of A and nb bf16 of B */
@@ -512,7 +731,7 @@ gemm_bf16(struct kern *k, int ta, int tb, int M, int N, int K, float alpha,
 	}
 	if (none)
 		return;
-	int K2 = (K + 1) / 2;
+	int K2 = bf_pairs(K);
 	bf_grow((size_t)M * K2, (size_t)npanel(N) * K2 * 2 * GEMM_NR);
 	struct bf_ctx x = { ta, tb, M, N, K, K2, lda, ldb, ldc, A, B, C, alpha,
 	                    beta, bfs.b };
@@ -533,6 +752,13 @@ bf_packed(const struct bf_ctx *x, struct kern *k)
 int
 gemm_bf16_ok(void)
 {
+	return 0;
+}
+
+int
+gemm_bf16_amx(int on)
+{
+	(void)on;
 	return 0;
 }
 

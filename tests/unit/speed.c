@@ -1,6 +1,8 @@
 /* unit/speed: the fast paths checked against the plain ones on random
  * inputs (no timings here): gemm_packed (W_hh packed once, AVX-512
- * micro-kernel) and the LSTM that uses it against sgemm, pth_crc32's
+ * micro-kernel) and the LSTM that uses it against sgemm, gemm_bf16 (by
+ * AMX tiles where the CPU has them, and by vdpbf16ps) against double
+ * sums of its rounded operands, pth_crc32's
  * carry-less fold against zlib,
  * big_alloc, pth_load's in-place float32 tensors against pth_load_mem's
  * copies, and clas_open_eval (borrowed encoder weights) against clas_open
@@ -218,7 +220,8 @@ test_gemm(void)
 static void
 test_lstm_packed(int H, int bf)
 {
-	int T = 5, B = 11, G = 4 * H;
+	/* bf16: 37 rows, so AMX tiles (blocks of 32 and 16 rows) run too */
+	int T = 5, B = bf ? 37 : 11, G = 4 * H;
 	size_t BH = (size_t)B * H, BG = (size_t)B * G;
 	float *w = xmalloc((size_t)G * H * sizeof *w);
 	float *h0 = xmalloc(BH * sizeof *h0), *c0 = xmalloc(BH * sizeof *c0);
@@ -355,6 +358,25 @@ test_bf16(void)
 	free(A), free(B), free(C0), free(C1);
 }
 
+/* a word of /proc/cpuinfo's flags line */
+static int
+cpu_flag(const char *name)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[8192];
+	int found = 0;
+	size_t n = strlen(name);
+	while (f && !found && fgets(line, sizeof line, f))
+		if (!strncmp(line, "flags", 5))
+			for (char *p = strstr(line, name); p && !found;
+			     p = strstr(p + 1, name))
+				found = p[-1] == ' ' &&
+				        (p[n] == ' ' || p[n] == '\n');
+	if (f)
+		fclose(f);
+	return found;
+}
+
 int
 main(void)
 {
@@ -371,9 +393,19 @@ main(void)
 	                      __builtin_cpu_supports("avx512bw")),
 	   "gemm_bf16_ok() follows the CPU's AVX512-BF16 (%d)", gemm_bf16_ok());
 	if (gemm_bf16_ok()) {
-		test_bf16();
-		/* 11 x 320 x 80 multiply-adds a step: over 2^18 */
-		test_lstm_packed(80, 1);
+		/* both bf16 paths where the CPU has AMX: tiles, then vdpbf16ps */
+		int amx = gemm_bf16_amx(-1);
+		ok(amx == (cpu_flag("amx_tile") && cpu_flag("amx_bf16") &&
+		           !getenv("ULMFIT_NO_AMX")),
+		   "gemm_bf16_amx() follows the CPU's AMX-BF16 (%d)", amx);
+		for (int on = amx; on >= 0; on--) {
+			ok(gemm_bf16_amx(on) == on, "bf16 products by %s",
+			   on ? "AMX tiles" : "vdpbf16ps");
+			test_bf16();
+			/* 37 x 320 x 80 multiply-adds a step: over 2^18 */
+			test_lstm_packed(80, 1);
+		}
+		gemm_bf16_amx(amx);
 	}
 	test_crc();
 	test_big_alloc();

@@ -19,8 +19,13 @@
  * ("Haswell", "SkylakeX", "Cooperlake", ...). */
 const char *blas_setup(char **argv);
 
-/* Threads for OpenBLAS and for the element loops (kern_par_for).  n <= 0:
- * the number of online CPUs.  Results are bitwise identical for a fixed n. */
+/* Threads of the process's pool (kern_par_for): the element loops, and
+ * the GEMMs and GEMVs, which blas_sgemm/blas_sgemv cut into blocks of
+ * rows or columns of C, one OpenBLAS call each (OpenBLAS itself runs
+ * single-threaded: its idle workers' sched_yield spin cost a fifth of a
+ * small LM step).  n <= 0: the number of online CPUs.  A GEMM's bits do
+ * not depend on n (tests/unit/kernels.c); the rest is bitwise identical
+ * for a fixed n. */
 void kern_set_threads(int n);
 int kern_threads(void);
 

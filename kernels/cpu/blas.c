@@ -69,6 +69,48 @@ kern_bf16(void)
 	return kern_default()->bf16;
 }
 
+/* OpenBLAS runs single-threaded (kern_set_threads); products big enough
+ * to share are cut here, into pieces of whole blocks of rows or columns
+ * of C, one per thread of our pool.  With OpenBLAS's own threads, its idle
+ * workers spun in sched_yield for up to 2^28 cycles after every call,
+ * taking the cores from our pool's kernels between the calls: a fifth of
+ * a small LM step's CPU time (perf).  Each element of C is one piece's
+ * and is summed over k as a 1-thread call sums it. */
+struct sgemm_piece {
+	int ta, tb, M, N, K, by_rows, lda, ldb, ldc;
+	float alpha, beta;
+	const float *A, *B;
+	float *C;
+};
+
+#define PIECE 16        /* rows or columns: a piece is whole blocks */
+
+static void
+sgemm_range(void *arg, long lo, long hi)
+{
+	const struct sgemm_piece *p = arg;
+	long a = lo * PIECE, b = hi * PIECE;
+	const float *A = p->A, *B = p->B;
+	float *C = p->C;
+	int M = p->M, N = p->N;
+	if (p->by_rows) {       /* rows a..b of op(A) and C */
+		if (b > M)
+			b = M;
+		A += p->ta ? a : a * p->lda;
+		C += a * p->ldc;
+		M = (int)(b - a);
+	} else {                /* columns a..b of op(B) and C */
+		if (b > N)
+			b = N;
+		B += p->tb ? a * p->ldb : a;
+		C += a;
+		N = (int)(b - a);
+	}
+	cblas_sgemm(CblasRowMajor, p->ta ? CblasTrans : CblasNoTrans,
+	            p->tb ? CblasTrans : CblasNoTrans, M, N, p->K, p->alpha, A,
+	            p->lda, B, p->ldb, p->beta, C, p->ldc);
+}
+
 void
 blas_sgemm(struct kern *k, int ta, int tb, int M, int N, int K, float alpha,
            const float *A, int lda, const float *B, int ldb, float beta,
@@ -82,9 +124,35 @@ blas_sgemm(struct kern *k, int ta, int tb, int M, int N, int K, float alpha,
 		gemm_bf16(k, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 		return;
 	}
-	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-	            tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B,
-	            ldb, beta, C, ldc);
+	/* cut the longer side of C; below 2^20 multiply-adds a thread, one
+	 * call (kern_par_for runs it inline) */
+	int by_rows = M > N, len = by_rows ? M : N;
+	long blocks = (len + PIECE - 1) / PIECE;
+	double per = (double)M * N * (K > 0 ? K : 1) / blocks;
+	struct sgemm_piece p = { ta, tb, M, N, K, by_rows, lda, ldb, ldc,
+	                         alpha, beta, A, B, C };
+	kern_par_for(k, blocks, (long)((1 << 20) / per) + 1, sgemm_range, &p);
+}
+
+struct sgemv_piece {
+	int ta, N, lda;
+	float alpha, beta;
+	const float *A, *x;
+	float *y;
+};
+
+static void
+sgemv_range(void *arg, long lo, long hi)
+{
+	const struct sgemv_piece *p = arg;
+	int m = (int)(hi - lo);
+	if (p->ta)      /* A stored (N,M): columns lo..hi */
+		cblas_sgemv(CblasRowMajor, CblasTrans, p->N, m, p->alpha,
+		            p->A + lo, p->lda, p->x, 1, p->beta, p->y + lo, 1);
+	else
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, m, p->N, p->alpha,
+		            p->A + lo * p->lda, p->lda, p->x, 1, p->beta,
+		            p->y + lo, 1);
 }
 
 void
@@ -92,24 +160,23 @@ blas_sgemv(struct kern *k, int ta, int M, int N, float alpha, const float *A,
            int lda, const float *x, float beta, float *y)
 {
 	KERN_TWIN(k, blas_sgemv, (k, ta, M, N, alpha, A, lda, x, beta, y));
-	(void)k;
 	if (M <= 0)
 		return;
-	if (ta)         /* A stored (N,M): y = A^T x */
-		cblas_sgemv(CblasRowMajor, CblasTrans, N, M, alpha, A, lda, x,
-		            1, beta, y, 1);
-	else
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, M, N, alpha, A, lda, x,
-		            1, beta, y, 1);
+	/* outputs split between threads, at least 2^16 weights each */
+	struct sgemv_piece p = { ta, N, lda, alpha, beta, A, x, y };
+	kern_par_for(k, M, (1 << 16) / (N > 0 ? N : 1) + 1, sgemv_range, &p);
 }
 
 /* ---- thread pool ---- */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
 #define MAXTHR 64
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t go, done;
-	unsigned long gen;
-	int nthr, started, pending;
+	unsigned long gen;       /* read by spinning workers: atomic */
+	int nthr, started;
+	int pending;            /* workers still running a call: atomic */
 	kern_range_fn fn;
 	void *ctx;
 	long n;
@@ -125,6 +192,21 @@ piece(int k, int nthr, long n, long *lo, long *hi)
 	*hi = n * (k + 1) / nthr;
 }
 
+/* Waits poll for about SPIN pause instructions (tens of microseconds)
+ * before they sleep on the condition: the model's calls come that close
+ * together (GPT-2 makes ~50 matrix-vector products a token), and a
+ * futex wake-up on these VMs costs as much as a small call.  Bounded,
+ * unlike OpenBLAS's own spin (2^28 cycles), which this replaces. */
+#define SPIN 1024
+
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
 static void *
 worker(void *arg)
 {
@@ -134,6 +216,13 @@ worker(void *arg)
 	 * lock): it must not run calls issued before it existed */
 	unsigned long seen = start_gen[k];
 	for (;;) {
+		if (pool.gen == seen) {
+			pthread_mutex_unlock(&pool.mu);
+			for (int i = 0; i < SPIN && __atomic_load_n(&pool.gen,
+			                     __ATOMIC_ACQUIRE) == seen; i++)
+				cpu_relax();
+			pthread_mutex_lock(&pool.mu);
+		}
 		while (pool.gen == seen)
 			pthread_cond_wait(&pool.go, &pool.mu);
 		seen = pool.gen;
@@ -146,7 +235,7 @@ worker(void *arg)
 		pthread_mutex_unlock(&pool.mu);
 		fn(ctx, lo, hi);
 		pthread_mutex_lock(&pool.mu);
-		if (--pool.pending == 0)
+		if (__atomic_sub_fetch(&pool.pending, 1, __ATOMIC_RELEASE) == 0)
 			pthread_cond_signal(&pool.done);
 	}
 	return NULL;
@@ -161,7 +250,14 @@ kern_set_threads(int n)
 		n = 1;
 	if (n > MAXTHR)
 		n = MAXTHR;
-	openblas_set_num_threads(n);
+	/* blas_sgemm/sgemv cut the work; OpenBLAS's own workers, started
+	 * when the library loaded, would spin in sched_yield for 2^28
+	 * cycles after each call (the whole of a short process like
+	 * infer): join them, through the entry point OpenBLAS's fork
+	 * handler uses (weak: absent from a serial or other BLAS) */
+	openblas_set_num_threads(1);
+	if (blas_thread_shutdown_)
+		blas_thread_shutdown_();
 	pthread_mutex_lock(&pool.mu);
 	for (; pool.started < n - 1; pool.started++) {
 		pthread_t t;
@@ -199,11 +295,14 @@ kern_par_for(struct kern *k, long n, long min_per_thread, kern_range_fn fn,
 	pthread_mutex_lock(&pool.mu);
 	pool.fn = fn, pool.ctx = ctx, pool.n = n;
 	pool.pending = nthr - 1;
-	pool.gen++;
+	__atomic_add_fetch(&pool.gen, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&pool.go);
 	pthread_mutex_unlock(&pool.mu);
 	piece(0, nthr, n, &lo, &hi);
 	fn(ctx, lo, hi);
+	for (int i = 0; i < SPIN && __atomic_load_n(&pool.pending,
+	                                             __ATOMIC_ACQUIRE); i++)
+		cpu_relax();
 	pthread_mutex_lock(&pool.mu);
 	while (pool.pending)
 		pthread_cond_wait(&pool.done, &pool.mu);

@@ -58,7 +58,7 @@ test_sgemm(void)
 
 /* blas_sgemv, both layouts, on 1 and 2 threads, against a double loop:
  * odd shapes, GPT-2's, lda > width, beta 0 (y not read: it starts NaN)
- * and not.  (OpenBLAS's two threads need not give one thread's bits.) */
+ * and not, the outputs cut between the threads by blas.c. */
 static void
 test_sgemv(void)
 {
@@ -108,6 +108,65 @@ test_sgemv(void)
 				   ta ? "A^T x" : "A x", M, N, beta, err);
 				free(A), free(x), free(y0), free(y1), free(y2);
 			}
+}
+
+/* blas_sgemm cut between the threads of our pool (blas.c: OpenBLAS runs
+ * single-threaded inside each piece): every transpose, C cut by rows and
+ * by columns, odd sizes past the 16-wide pieces, beta 0 (C starts NaN)
+ * and 1; 2 threads give 1 thread's bits, and both the double loop's
+ * values. */
+static void
+test_sgemm_threads(void)
+{
+	static const int shape[][3] = { { 301, 70, 200 }, { 45, 1001, 100 },
+	                                { 17, 17, 9000 } };
+	int same = 1, n = 0;
+	double err = 0;
+	for (int s = 0; s < 3; s++)
+		for (int t = 0; t < 8; t++) {
+			int ta = t & 1, tb = t >> 1 & 1, b = t >> 2;
+			int M = shape[s][0], N = shape[s][1], K = shape[s][2];
+			int lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 2;
+			int ldc = N + 3;
+			size_t na = (size_t)(ta ? K : M) * lda;
+			size_t nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * ldc;
+			float *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B);
+			float *C0 = malloc(nc * sizeof *C0);
+			float *C1 = malloc(nc * sizeof *C1);
+			float *C2 = malloc(nc * sizeof *C2);
+			randu(A, na, 1), randu(B, nb, 1), randu(C0, nc, 1);
+			for (size_t i = 0; i < nc; i++)
+				C1[i] = C2[i] = b ? C0[i] : NAN;
+			kern_set_threads(1);
+			blas_sgemm(kd, ta, tb, M, N, K, 0.5f, A, lda, B, ldb,
+			           (float)b, C1, ldc);
+			kern_set_threads(2);
+			blas_sgemm(kd, ta, tb, M, N, K, 0.5f, A, lda, B, ldb,
+			           (float)b, C2, ldc);
+			kern_set_threads(1);
+			same &= !memcmp(C1, C2, nc * sizeof *C1);
+			for (int i = 0; i < M; i++)
+				for (int j = 0; j < N; j++) {
+					double v = 0, mag = 0;
+					for (int k = 0; k < K; k++) {
+						double p = (double)(ta ? A[(size_t)k * lda + i] :
+						                    A[(size_t)i * lda + k]) *
+						           (tb ? B[(size_t)j * ldb + k] :
+						            B[(size_t)k * ldb + j]);
+						v += p, mag += fabs(p);
+					}
+					size_t c = (size_t)i * ldc + j;
+					v = 0.5 * v + (b ? C0[c] : 0);
+					mag = 0.5 * mag + (b ? fabs(C0[c]) : 0);
+					double e = fabs(v - C2[c]) / (1e-30 + mag);
+					err = isnan(C2[c]) ? INFINITY : fmax(err, e);
+				}
+			n++;
+			free(A), free(B), free(C0), free(C1), free(C2);
+		}
+	ok(same, "blas_sgemm: 2 threads give 1 thread's bits (%d products)", n);
+	ok(err < 1e-6, "blas_sgemm on 2 threads == loop (max err %.2g of the "
+	   "terms' sizes)", err);
 }
 
 /* ---- LSTM: loss = sum(ry * y) over a T-step layer ---- */
@@ -699,6 +758,7 @@ main(int argc, char **argv)
 	kern_set_threads(1);
 	test_sgemm();
 	test_sgemv();
+	test_sgemm_threads();
 	test_cell();
 	test_lstm();
 	test_embed();

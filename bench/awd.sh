@@ -8,7 +8,10 @@
 # run, so the figure is what a user gets from blas_setup()'s detection.
 # PyTorch is run twice: with no OPENBLAS_CORETYPE (as a user gets it) and
 # with the core type our run picked (its best case); the ratio is against
-# the faster of the two.
+# the faster of the two.  Each size also prints its GEMM bound: the
+# time of the step's products alone (gemm_bench step: every product, its
+# shape and count, same threads and precision) and the fraction of it the
+# whole step reaches (bound / best step time), fp32 and bf16.
 set -eu
 B=${ULMFIT_BUILD:-build}
 STEPS=${AWD_BENCH_STEPS:-3}
@@ -17,9 +20,11 @@ PY=/usr/bin/python3
 D=$(mktemp -d "${TMPDIR:-/tmp}/awdbench.XXXXXX")
 trap 'rm -rf "$D"' EXIT
 [ -f "$B/libcore.a" ] && [ -f "$B/libkern.a" ] || { echo "awd.sh: run make first" >&2; exit 1; }
-cc -std=c11 -D_GNU_SOURCE -O2 -pthread -Ilibcore -Ikernels \
-	-I/usr/include/x86_64-linux-gnu -o "$D/awd_bench" bench/awd_bench.c \
-	"$B/libcore.a" "$B/libkern.a" "$B/libcore.a" -lopenblas -lxxhash -lm -pthread
+for p in awd_bench gemm_bench; do
+	cc -std=c11 -D_GNU_SOURCE -O2 -pthread -Ilibcore -Ikernels \
+		-I/usr/include/x86_64-linux-gnu -o "$D/$p" bench/$p.c \
+		"$B/libcore.a" "$B/libkern.a" "$B/libcore.a" -lopenblas -lxxhash -lm -pthread
+done
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), $(nproc) cores, threads $THR, $STEPS steps"
 printf '%-6s %-34s %-10s %10s %10s %8s\n' size model blas 'tok/s' 'best' ratio
 run() {   # name V E H B T
@@ -52,6 +57,16 @@ run() {   # name V E H B T
 			"$(echo "$(echo "$h" | cut -f7) $cc7" | awk '{printf "%.2fx", $1 / $2}')"
 		echo "       (bf16 vs fp32, per CPU second: $(echo "$h" | cut -f7) vs $cc7 tok/s)"
 	fi
+	# the GEMM bound: the step's products alone (gemm_bench step), same
+	# threads and precision; a step's best wall time against it
+	g=$(env -u OPENBLAS_CORETYPE "$D/gemm_bench" step "$@" "$THR" 3)
+	toks=$(($4 * $5))
+	frac() { echo "$1 $2 $toks" | awk '{printf "%.0f%%", 100 * $1 * $2 / $3}'; }
+	line="GEMMs alone $(echo "$g" | cut -f1) s a step: fp32 step at $(frac "$(echo "$g" | cut -f1)" "$cb") of that bound"
+	if grep -qw avx512_bf16 /proc/cpuinfo; then
+		line="$line; bf16 GEMMs $(echo "$g" | cut -f2) s, bf16 step at $(frac "$(echo "$g" | cut -f2)" "$(echo "$h" | cut -f5)")"
+	fi
+	echo "       ($line)"
 	printf '%-6s %-34s %-10s %10s %10s\n' "" "torch" "(unset)" "$m1" "$b1"
 	printf '%-6s %-34s %-10s %10s %10s\n' "" "torch" "$ct" "$m2" "$b2"
 }

@@ -230,4 +230,16 @@ cat end.lmb | awdtrain -q $S -o de/f.pth - >/dev/null 2>"$T/.err"
 is $? 1 "damaged trailer through a pipe: exit 1"
 errmatch "^awdtrain: de/f.pth holds the run after epoch 2 of 2$" "... says the run in it is complete"
 cmp -s de/f.pth f.pth; ok $? "... and it is (every record was checked)"
+
+# -j 1 and -j 2 train the same weights and Adam state, bit for bit: the
+# GEMMs are cut over our pool by whole rows or columns of C, each summed
+# as one thread sums it (kernels/cpu/blas.c).  Sizes where the products
+# (e.g. 1152 x 1024 x 256) are cut; OpenBLAS's own threads did not give
+# one thread's bits.
+check "lmbatch bs 32 x 36" lmbatch -q -b 32 -l 36 -e 1 -o j.lmb d.ids
+J="-q --emb 64 --hid 256 -s 3"
+check "-j 1" awdtrain $J -j 1 -o j1.pth j.lmb
+check "-j 2" awdtrain $J -j 2 -o j2.pth j.lmb
+is "$($PY "$(dirname "$REF")/pth_diff.py" j1.pth j2.pth | cut -d' ' -f1)" \
+   0.000e+00 "... every float of the two checkpoints is equal"
 done_testing

@@ -198,6 +198,18 @@ mk -q $M "$T/dm/table.txt" plots; ok $? "demo: up to date afterwards (make -q)"
 mk -n $M CLAS_LR=0.01
 grep -q '^awdtrain' "$T/.out"; ok $((!$?)) "demo: CLAS_LR: no LM re-runs"
 is "$(grep -c '^clastrain .* -e ' "$T/.out")" 3 "... the three classifiers do"
+# make precision: the classifier recipe paired in fp32 and bf16 (bf16
+# needs AVX512-BF16, as tests/precision.t)
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+	mk $M precision SEEDS="1 2"
+	ok $? "demo: make precision SEEDS=\"1 2\""
+	is "$(wc -l <"$T/dm/precision/results.txt")" 12 \
+		"... 2 seeds x 3 encoders x 2 precisions"
+	is "$(awk '$1 == "pt" && $3 == 2' "$T/dm/precision/summary.txt" | wc -l)" 5 \
+		"... a summary row for each of pt's 4 stages and its final eval, over 2 seeds"
+	ok $(awk '$3 != "fp32" && $3 != "bf16" || NF != 8 { b = 1 } END { print b + 0 }' \
+		"$T/dm/precision/results.txt") "... every result line: seed, encoder, precision, 5 accuracies"
+fi
 
 # --- pipelines/sp: the same fake e-mails on SentencePiece subwords -------
 mkdir -p "$T/sw" && cp "$T/dm/spam.tgz" "$T/sw/spam.tgz"

@@ -10,6 +10,7 @@
 # No timings here: bench/awd.sh measures the speed.
 . "$(dirname "$0")/lib.sh"
 NPM=${ULMFIT_BUILD:?run under make test}/npm
+DIFF=$(cd "$(dirname "$0")" && pwd)/ref/pth_diff.py
 cd "$T" || exit 1
 need tok numz lmbatch awdtrain npm
 
@@ -117,6 +118,30 @@ if grep -qw avx512_bf16 /proc/cpuinfo; then
 	ok $(echo "$f $b" | awk '{ d = ($2 - $1) / $1; if (d < 0) d = -d
 		exit !($1 > 0 && d < 0.03) }'; echo $?) \
 		"clastrain: bf16 valid loss $b within 3% of fp32's $f"
+
+	# The decoder's weight packed once a batch for all its chunks of rows
+	# (lm.c: 2048 rows x 28,056 words are two chunks of 32M logits) gives
+	# what gemm_bf16's packing per chunk gives.  ULMFIT_NO_PACKED_GEMM
+	# takes that path, and gemm_bf16 at every step of the recurrence (the
+	# bits of its packed form: tests/unit/speed.c; --emb and --hid 64 keep
+	# every step's product over blas_sgemm's 2^18, so both round it), so
+	# the two runs must write the same floats.
+	for f in "$NPM"/sotu/package/data/*.txt; do cat "$f"; echo; done |
+		tr -d '\r' | sed 's/\. /. \n/g' | grep -v '^$' >all.txt
+	tok -q -j 2 -l --split train all.txt >all.tok
+	check "numz: every word of the speeches" \
+		numz -q -w big.vocab -f 1 -m 100000 -o all.ids all.tok
+	ok $([ "$(wc -l <big.vocab)" -gt 16384 ]; echo $?) \
+		"  over 16,384 words: 2048 rows of logits are two chunks"
+	head -n 400 d.tok >pk.tok
+	check "numz: 400 sentences in that vocab" numz -q -v big.vocab -o pk.ids pk.tok
+	check "lmbatch: bs 32 x 64" lmbatch -q --valid-pct 0.1 -b 32 -l 64 -e 1 -o pk.lmb pk.ids
+	BIG="awdtrain -q -j 2 -s 1 --emb 64 --hid 64 --layers 2 -l 5e-3 -v big.vocab --precision bf16"
+	check "bf16, the decoder packed once a batch" $BIG -o pk1.pth pk.lmb
+	check "bf16, packed by every chunk (ULMFIT_NO_PACKED_GEMM)" \
+		env ULMFIT_NO_PACKED_GEMM=1 $BIG -o pk2.pth pk.lmb
+	is "$($PY "$DIFF" pk1.pth pk2.pth | cut -d' ' -f1)" 0.000e+00 \
+		"  every float of the two checkpoints is equal"
 else
 	exits 1 "no AVX512-BF16 here: --precision bf16 refused" \
 		$LM --precision bf16 -o b.pth t.lmb v.lmb

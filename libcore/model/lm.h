@@ -22,6 +22,8 @@ struct lm {
 	double *row_loss;       /* (B*T) per-position loss */
 	int *row_hit;           /* (B*T) argmax == target */
 	uint32_t *y;            /* (B*T) the targets, uploaded */
+	float *dec_pk_t, *dec_pk; /* bf16: the decoder's W^T and W packed
+	                           * once a batch (lm.c), allocated on use */
 	int chunk;
 	float alpha, beta;      /* AR, TAR (fastai 2.0/2.1: 2 and 1) */
 };

@@ -102,7 +102,7 @@ decode(struct lm *lm, const float *x, int k, const float *pk)
  * bits as without it.  Only when every chunk's product goes to bf16
  * (blas_sgemm's 2^18 multiply-adds), so nothing else changes. */
 static int
-pack_decoder(struct lm *lm, long N)
+pack_decoder(struct lm *lm, long N, int grad)
 {
 	struct awd *m = &lm->enc;
 	int V = m->cfg.vocab, E = m->cfg.emb;
@@ -115,7 +115,8 @@ pack_decoder(struct lm *lm, long N)
 		lm->dec_pk = kern_alloc(m->k, gemm_pack_size(V, E) * sizeof(float));
 	}
 	gemm_pack_bt(m->k, lm->dec_pk_t, m->p.emb, E, E, V);
-	gemm_pack_b(m->k, lm->dec_pk, m->p.emb, E, V, E);
+	if (grad)               /* dx's panels: not for a validation pass */
+		gemm_pack_b(m->k, lm->dec_pk, m->p.emb, E, V, E);
 	return 1;
 }
 
@@ -130,7 +131,7 @@ decode_loss(struct lm *lm, const float *x, const uint32_t *yh, long N,
 	int V = m->cfg.vocab, E = m->cfg.emb;
 	const uint32_t *y = lm->y;
 	kern_upload(m->k, lm->y, yh, N * sizeof *yh);
-	int packed = pack_decoder(lm, N);
+	int packed = pack_decoder(lm, N, dx != NULL);
 	for (long n0 = 0; n0 < N; n0 += lm->chunk) {
 		int k = (int)(N - n0 < lm->chunk ? N - n0 : lm->chunk);
 		decode(lm, x + n0 * E, k, packed ? lm->dec_pk_t : NULL);

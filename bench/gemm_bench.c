@@ -1,8 +1,8 @@
 /* gemm_bench: GFLOP/s of the GEMMs of one full-size LM training step
  * (fastai's AWD-LSTM: V 60000, emb 400, hidden 1152, bs 64 x bptt 72 =
- * 4608 rows), fp32 (blas_sgemm: OpenBLAS) against bf16 (gemm_bf16:
- * vdpbf16ps), with the transposes and betas awd.c and lm.c pass.  Each
- * product runs `reps` times, the two precisions alternated; the figure is
+ * 4608 rows), fp32 (blas_sgemm: OpenBLAS) against bf16 (gemm_bf16: AMX
+ * tiles or vdpbf16ps), with the transposes and betas awd.c and lm.c pass.
+ * Each product runs `reps` times, the two precisions alternated; the figure is
  * the best run's GFLOP/s per thread CPU second (CLOCK_THREAD_CPUTIME_ID:
  * steadier than wall time when other jobs share the cores, so run it
  * with 1 thread, as bench/gemm.sh does).  Built by bench/gemm.sh.

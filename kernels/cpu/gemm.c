@@ -271,6 +271,8 @@ gemm_packed(struct kern *k, int M, int N, int K, const float *A, int lda,
 }
 /* ---- bf16 ---- */
 
+static int bf_amx_can;  /* the CPU and the OS allow the tiles */
+
 /* AMX: the CPU has AMX-TILE and AMX-BF16, the OS saves the tile state
  * (XCR0 bits 17 and 18) and Linux lets this process use it (a tile
  * instruction without that permission is a fault) */
@@ -300,7 +302,8 @@ gemm_bf16_ok(void)
 		ok = __builtin_cpu_supports("avx512bf16") &&
 		     __builtin_cpu_supports("avx512bw") &&
 		     !getenv("ULMFIT_NO_BF16");
-		bf_amx = ok && !getenv("ULMFIT_NO_AMX") && amx_usable();
+		bf_amx = bf_amx_can = ok && !getenv("ULMFIT_NO_AMX") &&
+		                      amx_usable();
 	}
 	return ok;
 }
@@ -308,11 +311,9 @@ gemm_bf16_ok(void)
 int
 gemm_bf16_amx(int on)
 {
-	static int can = -1;
-	if (can < 0)
-		can = gemm_bf16_ok() && bf_amx;
+	gemm_bf16_ok();
 	if (on >= 0)
-		bf_amx = on && can;
+		bf_amx = on && bf_amx_can;
 	return bf_amx;
 }
 
@@ -348,16 +349,14 @@ cvt_bf(uint16_t *dst, const float *src, long n)
 		dst[k] = gemm_f2bf(src[k]);
 }
 
-/* d[j] = bf16(r1[j]) << 16 | bf16(r0[j]), j < 16: the pairs of rows k,
- * k+1 of a transposed A for 16 of its columns */
+/* lane j: bf16(b[j]) << 16 | bf16(a[j]), the pair (k, k+1) of a
+ * column when a and b are rows k and k+1 */
 __attribute__((target("avx512f,avx512bw,avx512bf16"), always_inline))
 static inline __m512i
-pairs16(const float *r0, const float *r1)
+bf_pair(__m512 a, __m512 b)
 {
-	__m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(
-	                                   _mm512_loadu_ps(r0)));
-	__m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(
-	                                   _mm512_loadu_ps(r1)));
+	__m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(a));
+	__m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(b));
 	return _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
 }
 
@@ -394,30 +393,27 @@ transpose16(__m512i r[16])
 	}
 }
 
-/* rows lo..hi of a transposed A (stored (K,M)) in blocks of 16 rows x
- * 16 pairs: read 32 stored rows along their length (so the hardware
- * sees 32 streams, not 4,608 pages), convert and pair them, transpose in
- * registers, store 64 bytes per row.  Returns the first row not done
- * (fewer than 16 left) and the first k not done (fewer than 32). */
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) static long
-bf_pack_at(const struct bf_ctx *x, long lo, long hi, long *kdone)
+/* rows lo..hi (a multiple of 16 apart) and k < K32 (a multiple of 32)
+ * of a transposed A (stored (K,M)) in blocks of 16 rows x 16 pairs: read
+ * 32 stored rows along their length (so the hardware sees 32 streams,
+ * not 4,608 pages), convert and pair them, transpose in registers, store
+ * 64 bytes per row */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
+bf_pack_at(const struct bf_ctx *x, long lo, long hi, long K32)
 {
 	uint32_t *pa = bfs.a;
-	long K32 = x->K & ~31L, i16 = lo + ((hi - lo) & ~15L);
 	for (long k0 = 0; k0 < K32; k0 += 32)
-		for (long i0 = lo; i0 < i16; i0 += 16) {
+		for (long i0 = lo; i0 < hi; i0 += 16) {
 			__m512i r[16];
 			const float *a = x->A + k0 * x->lda + i0;
 			for (int p = 0; p < 16; p++)
-				r[p] = pairs16(a + 2 * p * x->lda,
-				               a + (2 * p + 1) * x->lda);
+				r[p] = bf_pair(_mm512_loadu_ps(a + 2 * p * x->lda),
+				               _mm512_loadu_ps(a + (2 * p + 1) * x->lda));
 			transpose16(r);
 			for (int i = 0; i < 16; i++)
 				_mm512_storeu_si512(pa + (i0 + i) * x->K2 + k0 / 2,
 				                    r[i]);
 		}
-	*kdone = K32;
-	return i16;
 }
 
 /* A as rows of k pairs: pa16[i][k] (k < 2 K2, zero past K). */
@@ -428,9 +424,10 @@ bf_pack_a(void *arg, long lo, long hi)
 	uint16_t *pa = (uint16_t *)bfs.a;
 	size_t w = 2 * (size_t)x->K2;
 	if (x->ta) {                    /* stored (K,M) */
-		long kd, id = bf_pack_at(x, lo, hi, &kd);
+		long K32 = x->K & ~31L, i16 = lo + ((hi - lo) & ~15L);
+		bf_pack_at(x, lo, i16, K32);
 		for (long i = lo; i < hi; i++)  /* what it left, one by one */
-			for (long k = i < id ? kd : 0; k < x->K; k++)
+			for (long k = i < i16 ? K32 : 0; k < x->K; k++)
 				pa[i * w + k] = gemm_f2bf(x->A[k * x->lda + i]);
 	} else {
 		for (long i = lo; i < hi; i++)
@@ -451,10 +448,7 @@ pack_pairs(uint32_t *d, const float *r0, const float *r1, int wd)
 		__m512 a = _mm512_maskz_loadu_ps(m, r0 + j);
 		__m512 b = r1 ? _mm512_maskz_loadu_ps(m, r1 + j) :
 		           _mm512_setzero_ps();
-		__m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(a));
-		__m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(b));
-		_mm512_mask_storeu_epi32(d + j, m,
-		                         _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+		_mm512_mask_storeu_epi32(d + j, m, bf_pair(a, b));
 	}
 }
 
